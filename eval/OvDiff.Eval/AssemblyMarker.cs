@@ -1,0 +1,2 @@
+namespace OvDiff.Eval;
+internal static class AssemblyMarker { }

@@ -1,0 +1,2 @@
+namespace OvDiff.Imaging;
+internal static class AssemblyMarker { }

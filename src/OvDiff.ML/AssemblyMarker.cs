@@ -1,0 +1,2 @@
+namespace OvDiff.ML;
+internal static class AssemblyMarker { }

@@ -1,0 +1,2 @@
+namespace OvDiff.Onnx;
+internal static class AssemblyMarker { }

@@ -1,0 +1,7 @@
+namespace OvDiff.Core.Tests;
+
+public sealed class SmokeTests
+{
+    [Fact]
+    public void Build_Compiles() => Assert.True(true);
+}
