@@ -33,4 +33,41 @@ public sealed class RgbImage
 
     /// <summary>Number of pixels.</summary>
     public long PixelCount => (long)Width * Height;
+
+    /// <summary>A copy of the rectangle at (<paramref name="x"/>, <paramref name="y"/>) of the given size.</summary>
+    public RgbImage Crop(int x, int y, int width, int height)
+    {
+        if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > Width || y + height > Height)
+        {
+            throw new ArgumentOutOfRangeException(nameof(x), $"Crop ({x}, {y}, {width}x{height}) is outside the {Width}x{Height} image.");
+        }
+
+        if (x == 0 && y == 0 && width == Width && height == Height)
+        {
+            return this;
+        }
+
+        var pixels = new byte[(long)width * height * 3];
+        for (int row = 0; row < height; row++)
+        {
+            Array.Copy(Pixels, (((long)(y + row) * Width) + x) * 3, pixels, (long)row * width * 3, (long)width * 3);
+        }
+
+        return new RgbImage(width, height, pixels);
+    }
+
+    /// <summary>The image as planar floats (3 planes of Height x Width, values 0-255), e.g. as PAMR's guide.</summary>
+    public float[] ToPlanarFloats()
+    {
+        long plane = PixelCount;
+        var planar = new float[plane * 3];
+        for (long i = 0; i < plane; i++)
+        {
+            planar[i] = Pixels[i * 3];
+            planar[plane + i] = Pixels[(i * 3) + 1];
+            planar[(2 * plane) + i] = Pixels[(i * 3) + 2];
+        }
+
+        return planar;
+    }
 }

@@ -1,0 +1,67 @@
+using OvDiff.Core.Numerics;
+
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>How each support image is split into foreground and background before pooling.</summary>
+public enum ForegroundSplitMode
+{
+    /// <summary>No split: the whole image is foreground and there is no background (ablation only).</summary>
+    None = 0,
+
+    /// <summary>
+    /// Training-free class-agnostic split: MaskCut (normalised cuts) on the first extractor's features. Without attribution
+    /// maps the seed's segment is foreground (with the corner rule) and the rest, eroded, is background; with attribution
+    /// maps the segments (plus the remainder) are ranked by mean attribution as the reference ranks CutLER's masks.
+    /// </summary>
+    NormalizedCut = 1,
+}
+
+/// <summary>Options of <see cref="PrototypeFitter"/>. Defaults follow the official OVDiff code where it has one.</summary>
+public sealed record PrototypeFitOptions
+{
+    /// <summary>Support images are resized so their short side is this many pixels before feature extraction. Default 448 (the inference scale).</summary>
+    public int SupportShortSide { get; init; } = 448;
+
+    /// <summary>The foreground/background split. Default <see cref="ForegroundSplitMode.NormalizedCut"/>.</summary>
+    public ForegroundSplitMode Split { get; init; } = ForegroundSplitMode.NormalizedCut;
+
+    /// <summary>Normalised-cut settings for the split.</summary>
+    public NormalizedCutOptions NormalizedCut { get; init; } = new();
+
+    /// <summary>MaskCut segments per image (reference: 3). Default 3.</summary>
+    public int MaskCutSegments { get; init; } = 3;
+
+    /// <summary>Erosion steps applied to the background mask (reference: one <c>binary_erosion</c>). Default 1.</summary>
+    public int BackgroundErosion { get; init; } = 1;
+
+    /// <summary>Background cells must have attribution below this (reference 0.2). Default 0.2.</summary>
+    public float AttributionBackgroundThreshold { get; init; } = 0.2f;
+
+    /// <summary>Without any segment, foreground = attribution above this (reference fallback 0.5). Default 0.5.</summary>
+    public float AttributionForegroundThreshold { get; init; } = 0.5f;
+
+    /// <summary>Which prototype levels to compute. Default all three (reference <c>all</c>).</summary>
+    public PrototypeLevels Levels { get; init; } = PrototypeLevels.All;
+
+    /// <summary>k-means clusters per class and role (reference K=32). Default 32.</summary>
+    public int PartCount { get; init; } = 32;
+
+    /// <summary>k-means seed (reference <c>random_state=0</c>). Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Names of "stuff" classes (sky, wall, grass…): no background prototypes of their own. Default none.</summary>
+    public IReadOnlyList<string> StuffClasses { get; init; } = [];
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(SupportShortSide, 16, nameof(SupportShortSide));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaskCutSegments, nameof(MaskCutSegments));
+        ArgumentOutOfRangeException.ThrowIfNegative(BackgroundErosion, nameof(BackgroundErosion));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PartCount, nameof(PartCount));
+        if (Levels == PrototypeLevels.None)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using OvDiff.Core.Features;
+using OvDiff.Core.Images;
+using OvDiff.Core.Numerics;
+
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>
+/// Builds a <see cref="PrototypeModel"/> from support images (OVDiff stage 2): each image is resized, its dense features
+/// are extracted by every extractor, it is split into foreground and background on the first extractor's grid, and the
+/// masked features are pooled into class-mean, per-image and k-means part prototypes, for foreground and background.
+/// </summary>
+public static class PrototypeFitter
+{
+    /// <summary>
+    /// Fits a model for <paramref name="classNames"/> from <paramref name="examples"/>. Every class needs at least one
+    /// support image with a non-empty foreground; an example whose class is not listed is an error naming it.
+    /// The extractors are used, not owned.
+    /// </summary>
+    public static PrototypeModel Fit(
+        IEnumerable<SupportExample> examples,
+        IReadOnlyList<string> classNames,
+        IReadOnlyList<IDenseFeatureExtractor> extractors,
+        PrototypeFitOptions? options = null,
+        IProgress<StepProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        ArgumentNullException.ThrowIfNull(classNames);
+        ArgumentNullException.ThrowIfNull(extractors);
+        options ??= new PrototypeFitOptions();
+        options.Validate();
+        if (extractors.Count == 0)
+        {
+            throw new ArgumentException("At least one feature extractor is needed.", nameof(extractors));
+        }
+
+        if (extractors.Select(e => e.Name).Distinct(StringComparer.Ordinal).Count() != extractors.Count)
+        {
+            throw new ArgumentException("Feature extractor names must be distinct.", nameof(extractors));
+        }
+
+        var classIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < classNames.Count; i++)
+        {
+            classIndex[classNames[i]] = i;
+        }
+
+        foreach (string stuffClass in options.StuffClasses)
+        {
+            if (!classIndex.ContainsKey(stuffClass))
+            {
+                throw new ArgumentException($"Stuff class '{stuffClass}' is not one of the classes ({string.Join(", ", classNames)}).", nameof(options));
+            }
+        }
+
+        // pooled[extractor][class] collects masked cell features per support image.
+        var pooled = extractors.Select(_ => classNames.Select(_ => new ClassPool()).ToArray()).ToArray();
+        var supports = new List<SupportImageRecord>();
+        long done = 0;
+        foreach (SupportExample example in examples)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!classIndex.TryGetValue(example.ClassName, out int cls))
+            {
+                throw new ArgumentException($"Support image '{example.Source}' has class '{example.ClassName}', which is not one of the classes ({string.Join(", ", classNames)}).", nameof(examples));
+            }
+
+            example.Attribution?.Validate(example.Source);
+            RgbImage image = example.Load(cancellationToken);
+            if (options.SupportShortSide > 0)
+            {
+                (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, options.SupportShortSide);
+                image = Resampling.ResizeImage(image, w, h, ImageFilter.Lanczos3);
+            }
+
+            var maps = new FeatureMap[extractors.Count];
+            for (int e = 0; e < extractors.Count; e++)
+            {
+                maps[e] = extractors[e].Extract(image, cancellationToken);
+            }
+
+            ForegroundSplit split = ForegroundSplitter.Split(maps[0], example.Attribution, options);
+            int supportIndex = supports.Count;
+            supports.Add(new SupportImageRecord(cls, example.Source, split.Height, split.Width, split.Foreground, split.Background));
+            for (int e = 0; e < extractors.Count; e++)
+            {
+                FeatureMap map = maps[e];
+                bool[] fg = ForegroundSplitter.ResampleMask(split.Foreground, split.Height, split.Width, map.Height, map.Width);
+                bool[] bg = ForegroundSplitter.ResampleMask(split.Background, split.Height, split.Width, map.Height, map.Width);
+                pooled[e][cls].Add(supportIndex, Gather(map, fg), Gather(map, bg), map.Channels);
+            }
+
+            done++;
+            progress?.Report(new StepProgress("fit", done, -1, example.Source));
+        }
+
+        for (int c = 0; c < classNames.Count; c++)
+        {
+            if (pooled[0][c].ForegroundCells == 0)
+            {
+                throw new InvalidOperationException(pooled[0][c].Images == 0
+                    ? $"Class '{classNames[c]}' has no support image."
+                    : $"Class '{classNames[c]}' has {pooled[0][c].Images} support image(s) but no foreground was found in any of them.");
+            }
+        }
+
+        var banks = new PrototypeBank[extractors.Count];
+        for (int e = 0; e < extractors.Count; e++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var vectors = new List<float[]>();
+            var origins = new List<PrototypeOrigin>();
+            for (int c = 0; c < classNames.Count; c++)
+            {
+                ClassPool pool = pooled[e][c];
+                AddPrototypes(pool.Foreground, pool.Channels, c, PrototypeRole.Foreground, options, vectors, origins);
+                AddPrototypes(pool.Background, pool.Channels, c, PrototypeRole.Background, options, vectors, origins);
+                progress?.Report(new StepProgress("prototypes", (long)e * classNames.Count + c + 1, (long)extractors.Count * classNames.Count, classNames[c]));
+            }
+
+            int channels = extractors[e].Channels;
+            var flat = new float[(long)vectors.Count * channels];
+            for (int i = 0; i < vectors.Count; i++)
+            {
+                vectors[i].CopyTo(flat, (long)i * channels);
+            }
+
+            Matrix.NormalizeRows(flat, vectors.Count, channels, 1e-6f);
+            banks[e] = new PrototypeBank(extractors[e].Name, channels, flat, origins);
+        }
+
+        var stuff = new HashSet<string>(options.StuffClasses, StringComparer.Ordinal);
+        return new PrototypeModel(classNames.ToArray(), classNames.Select(stuff.Contains).ToArray(), supports, banks, options);
+    }
+
+    private static void AddPrototypes(List<(int Support, float[] Cells, int Count)> perImage, int channels, int cls, PrototypeRole role, PrototypeFitOptions options, List<float[]> vectors, List<PrototypeOrigin> origins)
+    {
+        long total = perImage.Sum(p => (long)p.Count);
+        if (total == 0)
+        {
+            return;
+        }
+
+        if (options.Levels.HasFlag(PrototypeLevels.ClassMean))
+        {
+            var mean = new double[channels];
+            foreach ((_, float[] cells, int count) in perImage)
+            {
+                Accumulate(cells, count, channels, mean);
+            }
+
+            vectors.Add(ToMean(mean, total));
+            origins.Add(new PrototypeOrigin(cls, role, PrototypeLevels.ClassMean, -1, -1, total));
+        }
+
+        if (options.Levels.HasFlag(PrototypeLevels.PerImage))
+        {
+            foreach ((int support, float[] cells, int count) in perImage)
+            {
+                if (count == 0)
+                {
+                    continue;
+                }
+
+                var mean = new double[channels];
+                Accumulate(cells, count, channels, mean);
+                vectors.Add(ToMean(mean, count));
+                origins.Add(new PrototypeOrigin(cls, role, PrototypeLevels.PerImage, support, -1, count));
+            }
+        }
+
+        if (options.Levels.HasFlag(PrototypeLevels.Parts))
+        {
+            var all = new float[total * channels];
+            long offset = 0;
+            foreach ((_, float[] cells, int count) in perImage)
+            {
+                Array.Copy(cells, 0, all, offset, (long)count * channels);
+                offset += (long)count * channels;
+            }
+
+            KMeansResult km = KMeans.Fit(all, checked((int)total), channels, options.PartCount, options.Seed);
+            var sizes = new long[km.K];
+            foreach (int a in km.Assignments)
+            {
+                sizes[a]++;
+            }
+
+            for (int k = 0; k < km.K; k++)
+            {
+                vectors.Add(km.Centroids.AsSpan(k * channels, channels).ToArray());
+                origins.Add(new PrototypeOrigin(cls, role, PrototypeLevels.Parts, -1, k, sizes[k]));
+            }
+        }
+    }
+
+    private static void Accumulate(float[] cells, int count, int channels, double[] sum)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            int row = i * channels;
+            for (int c = 0; c < channels; c++)
+            {
+                sum[c] += cells[row + c];
+            }
+        }
+    }
+
+    private static float[] ToMean(double[] sum, long count)
+    {
+        var mean = new float[sum.Length];
+        for (int c = 0; c < sum.Length; c++)
+        {
+            mean[c] = (float)(sum[c] / count);
+        }
+
+        return mean;
+    }
+
+    private static (float[] Cells, int Count) Gather(FeatureMap map, bool[] mask)
+    {
+        int count = mask.Count(m => m);
+        var cells = new float[(long)count * map.Channels];
+        int row = 0;
+        for (int i = 0; i < mask.Length; i++)
+        {
+            if (mask[i])
+            {
+                Array.Copy(map.Data, (long)i * map.Channels, cells, (long)row * map.Channels, map.Channels);
+                row++;
+            }
+        }
+
+        return (cells, count);
+    }
+
+    private sealed class ClassPool
+    {
+        public List<(int Support, float[] Cells, int Count)> Foreground { get; } = [];
+
+        public List<(int Support, float[] Cells, int Count)> Background { get; } = [];
+
+        public int Images { get; private set; }
+
+        public int Channels { get; private set; }
+
+        public long ForegroundCells { get; private set; }
+
+        public void Add(int support, (float[] Cells, int Count) foreground, (float[] Cells, int Count) background, int channels)
+        {
+            Images++;
+            Channels = channels;
+            ForegroundCells += foreground.Count;
+            Foreground.Add((support, foreground.Cells, foreground.Count));
+            Background.Add((support, background.Cells, background.Count));
+        }
+    }
+}

@@ -1,0 +1,98 @@
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>
+/// A fitted OVDiff model: the class list, the support images with their masks, and one <see cref="PrototypeBank"/> per
+/// feature extractor. Immutable; saved and loaded with <see cref="PrototypeModelSerializer"/>.
+/// Label 0 of a segmentation is "background"; class <c>i</c> of <see cref="ClassNames"/> is label <c>i + 1</c>.
+/// </summary>
+public sealed class PrototypeModel
+{
+    /// <summary>Creates a model and checks that every index inside it is in range.</summary>
+    public PrototypeModel(
+        IReadOnlyList<string> classNames,
+        IReadOnlyList<bool> isStuff,
+        IReadOnlyList<SupportImageRecord> supportImages,
+        IReadOnlyList<PrototypeBank> banks,
+        PrototypeFitOptions fitOptions)
+    {
+        ArgumentNullException.ThrowIfNull(classNames);
+        ArgumentNullException.ThrowIfNull(isStuff);
+        ArgumentNullException.ThrowIfNull(supportImages);
+        ArgumentNullException.ThrowIfNull(banks);
+        ArgumentNullException.ThrowIfNull(fitOptions);
+        if (classNames.Count == 0)
+        {
+            throw new ArgumentException("A model needs at least one class.", nameof(classNames));
+        }
+
+        if (classNames.Count > 254)
+        {
+            throw new ArgumentException($"At most 254 classes fit a label map (255 is the ignore label); got {classNames.Count}.", nameof(classNames));
+        }
+
+        if (isStuff.Count != classNames.Count)
+        {
+            throw new ArgumentException($"isStuff has {isStuff.Count} entries for {classNames.Count} classes.", nameof(isStuff));
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string name in classNames)
+        {
+            if (string.IsNullOrWhiteSpace(name) || !seen.Add(name))
+            {
+                throw new ArgumentException($"Class names must be non-empty and distinct; '{name}' is not.", nameof(classNames));
+            }
+
+            if (string.Equals(name, BackgroundName, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException($"'{BackgroundName}' is implicit (label 0); do not list it as a class.", nameof(classNames));
+            }
+        }
+
+        if (banks.Count == 0)
+        {
+            throw new ArgumentException("A model needs at least one prototype bank.", nameof(banks));
+        }
+
+        foreach (PrototypeBank bank in banks)
+        {
+            foreach (PrototypeOrigin origin in bank.Origins)
+            {
+                if ((uint)origin.ClassIndex >= (uint)classNames.Count || origin.SupportImage >= supportImages.Count)
+                {
+                    throw new ArgumentException($"Bank '{bank.ExtractorName}' has a prototype whose origin {origin} is out of range.", nameof(banks));
+                }
+            }
+        }
+
+        ClassNames = classNames;
+        IsStuff = isStuff;
+        SupportImages = supportImages;
+        Banks = banks;
+        FitOptions = fitOptions;
+    }
+
+    /// <summary>The name of label 0.</summary>
+    public const string BackgroundName = "background";
+
+    /// <summary>The fitted classes, in label order (label = index + 1).</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Per class: a "stuff" class (sky, road, …) keeps no background prototypes and filters other classes' ones.</summary>
+    public IReadOnlyList<bool> IsStuff { get; }
+
+    /// <summary>The support images and masks behind the prototypes.</summary>
+    public IReadOnlyList<SupportImageRecord> SupportImages { get; }
+
+    /// <summary>One bank per feature extractor; the segmenter averages their cosine similarities.</summary>
+    public IReadOnlyList<PrototypeBank> Banks { get; }
+
+    /// <summary>The options the model was fitted with.</summary>
+    public PrototypeFitOptions FitOptions { get; }
+
+    /// <summary>Label names: "background" followed by <see cref="ClassNames"/>.</summary>
+    public IReadOnlyList<string> LabelNames => [BackgroundName, .. ClassNames];
+
+    /// <summary>Approximate memory held by the prototype vectors, in bytes.</summary>
+    public long PrototypeBytes => Banks.Sum(b => b.Vectors.LongLength * sizeof(float));
+}

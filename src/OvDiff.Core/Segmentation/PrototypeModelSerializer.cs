@@ -1,0 +1,224 @@
+using System.Buffers.Binary;
+using System.Collections;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>
+/// Reads and writes <see cref="PrototypeModel"/> in OvDiff's binary model format.
+/// </summary>
+/// <remarks>
+/// Binary format, little-endian:
+/// <code>
+/// 8 bytes  magic "OVDIFFPM"
+/// int32    format version (<see cref="FormatVersion"/>; readers accept versions up to their own)
+/// int32    header length N, then N bytes of UTF-8 JSON (class names, stuff flags, fit options, support records
+///          without masks, banks' names/channels/origins)
+/// per bank:          count * channels float32 (unit prototype vectors)
+/// per support image: ceil(H*W/8) bytes foreground bits, then the same for background (LSB first)
+/// 8 bytes  end marker "OVDPEND\0"
+/// </code>
+/// A stream that ends early, has another magic or a newer version is an <see cref="InvalidDataException"/> naming the source.
+/// </remarks>
+public static class PrototypeModelSerializer
+{
+    /// <summary>The version this code writes.</summary>
+    public const int FormatVersion = 1;
+
+    private static readonly byte[] Magic = "OVDIFFPM"u8.ToArray();
+    private static readonly byte[] EndMarker = "OVDPEND\0"u8.ToArray();
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="stream"/>.</summary>
+    public static void Write(PrototypeModel model, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        var header = new Header(
+            model.ClassNames.ToArray(),
+            model.IsStuff.ToArray(),
+            model.FitOptions,
+            model.SupportImages.Select(s => new SupportHeader(s.ClassIndex, s.Source, s.MaskHeight, s.MaskWidth)).ToArray(),
+            model.Banks.Select(b => new BankHeader(b.ExtractorName, b.Channels, b.Origins.ToArray())).ToArray());
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, JsonOptions);
+
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        writer.Write(Magic);
+        writer.Write(FormatVersion);
+        writer.Write(json.Length);
+        writer.Write(json);
+        foreach (PrototypeBank bank in model.Banks)
+        {
+            WriteFloats(writer, bank.Vectors);
+        }
+
+        foreach (SupportImageRecord support in model.SupportImages)
+        {
+            writer.Write(PackBits(support.Foreground));
+            writer.Write(PackBits(support.Background));
+        }
+
+        writer.Write(EndMarker);
+    }
+
+    /// <summary>Serialises <paramref name="model"/> to a byte array.</summary>
+    public static byte[] ToBytes(PrototypeModel model)
+    {
+        using var memory = new MemoryStream();
+        Write(model, memory);
+        return memory.ToArray();
+    }
+
+    /// <summary>Reads a model; <paramref name="sourceName"/> (a file name) appears in error messages.</summary>
+    public static PrototypeModel Read(Stream stream, string sourceName = "<stream>")
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        try
+        {
+            using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+            byte[] magic = ReadExactly(reader, Magic.Length);
+            if (!magic.AsSpan().SequenceEqual(Magic))
+            {
+                throw new InvalidDataException($"'{sourceName}' is not an OvDiff prototype model (bad magic bytes).");
+            }
+
+            int version = reader.ReadInt32();
+            if (version < 1 || version > FormatVersion)
+            {
+                throw new InvalidDataException($"'{sourceName}' has model format version {version}; this OvDiff reads versions 1 to {FormatVersion}. Upgrade OvDiff or refit the model.");
+            }
+
+            int headerLength = reader.ReadInt32();
+            if (headerLength <= 0 || headerLength > 256 * 1024 * 1024)
+            {
+                throw new InvalidDataException($"'{sourceName}' has an invalid header length {headerLength}.");
+            }
+
+            Header header = JsonSerializer.Deserialize<Header>(ReadExactly(reader, headerLength), JsonOptions)
+                ?? throw new InvalidDataException($"'{sourceName}' has an empty header.");
+
+            var banks = new List<PrototypeBank>(header.Banks.Length);
+            foreach (BankHeader bank in header.Banks)
+            {
+                float[] vectors = ReadFloats(reader, (long)bank.Origins.Length * bank.Channels);
+                banks.Add(new PrototypeBank(bank.ExtractorName, bank.Channels, vectors, bank.Origins));
+            }
+
+            var supports = new List<SupportImageRecord>(header.SupportImages.Length);
+            foreach (SupportHeader support in header.SupportImages)
+            {
+                int cells = checked(support.MaskHeight * support.MaskWidth);
+                bool[] foreground = UnpackBits(ReadExactly(reader, (cells + 7) / 8), cells);
+                bool[] background = UnpackBits(ReadExactly(reader, (cells + 7) / 8), cells);
+                supports.Add(new SupportImageRecord(support.ClassIndex, support.Source, support.MaskHeight, support.MaskWidth, foreground, background));
+            }
+
+            if (!ReadExactly(reader, EndMarker.Length).AsSpan().SequenceEqual(EndMarker))
+            {
+                throw new InvalidDataException($"'{sourceName}' is corrupt: the end marker is missing.");
+            }
+
+            return new PrototypeModel(header.ClassNames, header.IsStuff, supports, banks, header.FitOptions);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new InvalidDataException($"'{sourceName}' is truncated: the prototype model ends early.", ex);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"'{sourceName}' has a corrupt header: {ex.Message}", ex);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"'{sourceName}' holds an inconsistent model: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Reads a model from bytes.</summary>
+    public static PrototypeModel FromBytes(byte[] bytes, string sourceName = "<bytes>")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        using var memory = new MemoryStream(bytes, writable: false);
+        return Read(memory, sourceName);
+    }
+
+    private static byte[] ReadExactly(BinaryReader reader, int count)
+    {
+        byte[] bytes = reader.ReadBytes(count);
+        if (bytes.Length != count)
+        {
+            throw new EndOfStreamException();
+        }
+
+        return bytes;
+    }
+
+    private static void WriteFloats(BinaryWriter writer, float[] values)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            writer.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            return;
+        }
+
+        Span<byte> buffer = stackalloc byte[4];
+        foreach (float value in values)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(buffer, value);
+            writer.Write(buffer);
+        }
+    }
+
+    private static float[] ReadFloats(BinaryReader reader, long count)
+    {
+        var values = new float[count];
+        Span<byte> bytes = MemoryMarshal.AsBytes(values.AsSpan());
+        if (reader.BaseStream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) != bytes.Length)
+        {
+            throw new EndOfStreamException();
+        }
+
+        if (!BitConverter.IsLittleEndian)
+        {
+            for (long i = 0; i < count; i++)
+            {
+                values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice((int)(i * 4), 4));
+            }
+        }
+
+        return values;
+    }
+
+    private static byte[] PackBits(bool[] bits)
+    {
+        var array = new BitArray(bits);
+        var bytes = new byte[(bits.Length + 7) / 8];
+        array.CopyTo(bytes, 0);
+        return bytes;
+    }
+
+    private static bool[] UnpackBits(byte[] bytes, int count)
+    {
+        var bits = new bool[count];
+        for (int i = 0; i < count; i++)
+        {
+            bits[i] = (bytes[i >> 3] & (1 << (i & 7))) != 0;
+        }
+
+        return bits;
+    }
+
+    private sealed record Header(string[] ClassNames, bool[] IsStuff, PrototypeFitOptions FitOptions, SupportHeader[] SupportImages, BankHeader[] Banks);
+
+    private sealed record SupportHeader(int ClassIndex, string Source, int MaskHeight, int MaskWidth);
+
+    private sealed record BankHeader(string ExtractorName, int Channels, PrototypeOrigin[] Origins);
+}

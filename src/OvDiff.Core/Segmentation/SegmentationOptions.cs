@@ -1,0 +1,64 @@
+using OvDiff.Core.Numerics;
+
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>A square sliding window and its step, in pixels of the resized image.</summary>
+/// <param name="Crop">Window side.</param>
+/// <param name="Stride">Step between windows.</param>
+public sealed record SlidingWindow(int Crop, int Stride);
+
+/// <summary>
+/// Inference options of <see cref="PrototypeSegmenter"/>. Defaults are the official OVDiff protocol: short side 448
+/// (Lanczos), windows 448/224 and 336/224 plus the full image, all prototype levels, background prototypes on, stuff
+/// filter 0.85, scores at or below 0 zeroed before the argmax, PAMR off.
+/// </summary>
+public sealed record SegmentationOptions
+{
+    /// <summary>The image's short side is resized to this before scoring; 0 keeps the original size. Default 448.</summary>
+    public int ShortSide { get; init; } = 448;
+
+    /// <summary>Filter for that resize. Default Lanczos-3 (the reference uses PIL's LANCZOS).</summary>
+    public ImageFilter ResizeFilter { get; init; } = ImageFilter.Lanczos3;
+
+    /// <summary>Sliding windows (crop, stride). Default (448, 224) and (336, 224).</summary>
+    public IReadOnlyList<SlidingWindow> Windows { get; init; } = [new(448, 224), new(336, 224)];
+
+    /// <summary>Also score the whole image as one window. Default true.</summary>
+    public bool IncludeFullImage { get; init; } = true;
+
+    /// <summary>Prototype levels used for matching (must have been fitted). Default all.</summary>
+    public PrototypeLevels Levels { get; init; } = PrototypeLevels.All;
+
+    /// <summary>Score the background class with the candidate classes' background prototypes; when false the background score is 0 (reference <c>--bgmode zero</c>). Default true.</summary>
+    public bool UseBackgroundPrototypes { get; init; } = true;
+
+    /// <summary>Background prototypes with cosine similarity above this to any stuff class's foreground prototype are dropped (reference <c>--filter_bg_thres</c>); 0 disables. Default 0.85.</summary>
+    public float StuffBackgroundFilterThreshold { get; init; } = 0.85f;
+
+    /// <summary>Scores at or below this are zeroed before the argmax (reference <c>--thresholds 0.0</c>). Default 0.</summary>
+    public float ScoreThreshold { get; init; }
+
+    /// <summary>PAMR refinement of the averaged scores at the resized scale (reference <c>--pamr</c>, off by default). Null = off.</summary>
+    public PamrOptions? Pamr { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ShortSide, nameof(ShortSide));
+        foreach (SlidingWindow window in Windows)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(window.Crop, nameof(Windows));
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(window.Stride, nameof(Windows));
+        }
+
+        if (Windows.Count == 0 && !IncludeFullImage)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Windows), "No window to score: give at least one sliding window or include the full image.");
+        }
+
+        if (Levels == PrototypeLevels.None)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");
+        }
+    }
+}
