@@ -1,2 +1,0 @@
-namespace OvDiff.ML;
-internal static class AssemblyMarker { }

@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using OvDiff.Core.Features;
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+using OvDiff.Imaging;
+using OvDiff.Onnx;
+
+namespace OvDiff.ML;
+
+/// <summary>Names of the internal columns of the saved chain; fixed, because CustomMapping rebuilds its schema from attributes.</summary>
+internal static class InternalColumns
+{
+    public const string ImagePath = "__OvDiffImagePath";
+    public const string StateKey = "__OvDiffStateKey";
+    public const string State = "__OvDiffState";
+    public const string Labels = "__OvDiffLabels";
+    public const string Width = "__OvDiffWidth";
+    public const string Height = "__OvDiffHeight";
+    public const string Scores = "__OvDiffScores";
+    public const string StateKeyValue = "model";
+}
+
+/// <summary>Input of <see cref="StateKeyMapping"/>.</summary>
+public sealed class ImagePathRow
+{
+    /// <summary>The image path.</summary>
+    [ColumnName(InternalColumns.ImagePath)]
+    public string ImagePath { get; set; } = "";
+}
+
+/// <summary>Output of <see cref="StateKeyMapping"/>: the constant key the state ValueMapping looks up.</summary>
+public sealed class StateKeyRow
+{
+    /// <summary>Always "model".</summary>
+    [ColumnName(InternalColumns.StateKey)]
+    public string StateKey { get; set; } = "";
+}
+
+/// <summary>Input of the segmentation mappings: the image path and the model state bytes.</summary>
+public sealed class SegmentationInputRow
+{
+    /// <summary>The image path (resolved).</summary>
+    [ColumnName(InternalColumns.ImagePath)]
+    public string ImagePath { get; set; } = "";
+
+    /// <summary>The serialised <see cref="OvDiffModelState"/>.</summary>
+    [ColumnName(InternalColumns.State)]
+    [VectorType]
+    public byte[] State { get; set; } = [];
+}
+
+/// <summary>Output of <see cref="SegmentMapping"/>.</summary>
+public class SegmentationOutputRow
+{
+    /// <summary>Label per pixel, row-major.</summary>
+    [ColumnName(InternalColumns.Labels)]
+    [VectorType]
+    public byte[] Labels { get; set; } = [];
+
+    /// <summary>Label map width.</summary>
+    [ColumnName(InternalColumns.Width)]
+    public int Width { get; set; }
+
+    /// <summary>Label map height.</summary>
+    [ColumnName(InternalColumns.Height)]
+    public int Height { get; set; }
+}
+
+/// <summary>Output of <see cref="SegmentWithScoresMapping"/>.</summary>
+public sealed class SegmentationWithScoresOutputRow : SegmentationOutputRow
+{
+    /// <summary>(classes + 1) planes of Height x Width scores.</summary>
+    [ColumnName(InternalColumns.Scores)]
+    [VectorType]
+    public float[] Scores { get; set; } = [];
+}
+
+/// <summary>Supplies the constant key under which the model state is stored (the ValueMapping's only entry).</summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class StateKeyMapping : CustomMappingFactory<ImagePathRow, StateKeyRow>
+{
+    /// <summary>Contract name stored in model zips.</summary>
+    public const string ContractName = "OvDiff.StateKey.v1";
+
+    /// <summary>The mapping.</summary>
+    public static void Map(ImagePathRow input, StateKeyRow output) => output.StateKey = InternalColumns.StateKeyValue;
+
+    /// <inheritdoc />
+    public override Action<ImagePathRow, StateKeyRow> GetMapping() => Map;
+}
+
+/// <summary>Segments the image at the row's path with the row's model state.</summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class SegmentMapping : CustomMappingFactory<SegmentationInputRow, SegmentationOutputRow>
+{
+    /// <summary>Contract name stored in model zips.</summary>
+    public const string ContractName = "OvDiff.Segment.v1";
+
+    /// <summary>The mapping.</summary>
+    public static void Map(SegmentationInputRow input, SegmentationOutputRow output)
+    {
+        SegmentationResult result = SegmenterCache.Segment(input.State, input.ImagePath, includeScores: false);
+        output.Labels = result.Labels.Labels;
+        output.Width = result.Labels.Width;
+        output.Height = result.Labels.Height;
+    }
+
+    /// <inheritdoc />
+    public override Action<SegmentationInputRow, SegmentationOutputRow> GetMapping() => Map;
+}
+
+/// <summary>Like <see cref="SegmentMapping"/>, also returning the score planes.</summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class SegmentWithScoresMapping : CustomMappingFactory<SegmentationInputRow, SegmentationWithScoresOutputRow>
+{
+    /// <summary>Contract name stored in model zips.</summary>
+    public const string ContractName = "OvDiff.SegmentWithScores.v1";
+
+    /// <summary>The mapping.</summary>
+    public static void Map(SegmentationInputRow input, SegmentationWithScoresOutputRow output)
+    {
+        SegmentationResult result = SegmenterCache.Segment(input.State, input.ImagePath, includeScores: true);
+        output.Labels = result.Labels.Labels;
+        output.Width = result.Labels.Width;
+        output.Height = result.Labels.Height;
+        output.Scores = result.Scores ?? [];
+    }
+
+    /// <inheritdoc />
+    public override Action<SegmentationInputRow, SegmentationWithScoresOutputRow> GetMapping() => Map;
+}
+
+/// <summary>
+/// One segmenter (with its ONNX sessions) per distinct model state in this process, built on first use. The mapping
+/// delegates run on ML.NET's parallel cursors, so each segmenter is used under a lock. Entries are released by
+/// <see cref="Release"/> (the OvDiff transformer's Dispose) or at process exit.
+/// </summary>
+internal static class SegmenterCache
+{
+    private static readonly ConcurrentDictionary<string, Lazy<Entry>> Entries = new(StringComparer.Ordinal);
+
+    public static SegmentationResult Segment(byte[] state, string imagePath, bool includeScores)
+    {
+        Entry entry = Get(state);
+        RgbImage image = ImageDecoder.Decode(OvDiffSegmentEstimator.ResolvePath(imagePath, entry.State.ImageFolder));
+        lock (entry)
+        {
+            return entry.Segmenter.Segment(image, includeScores);
+        }
+    }
+
+    public static Entry Get(byte[] state)
+    {
+        string key = Convert.ToHexString(SHA256.HashData(state));
+        return Entries.GetOrAdd(key, _ => new Lazy<Entry>(() => Entry.Create(state), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    }
+
+    /// <summary>Counts an owner (an OvDiff transformer) of the state's segmenter.</summary>
+    public static void Acquire(byte[] state) => Interlocked.Increment(ref Get(state).Owners);
+
+    /// <summary>Drops an owner; the last owner disposes the segmenter's sessions.</summary>
+    public static void Release(byte[] state)
+    {
+        string key = Convert.ToHexString(SHA256.HashData(state));
+        if (Entries.TryGetValue(key, out Lazy<Entry>? lazy) && lazy.IsValueCreated
+            && Interlocked.Decrement(ref lazy.Value.Owners) <= 0 && Entries.TryRemove(key, out _))
+        {
+            lock (lazy.Value)
+            {
+                lazy.Value.Dispose();
+            }
+        }
+    }
+
+    internal sealed class Entry : IDisposable
+    {
+        private Entry(OvDiffModelState state, IReadOnlyList<IDenseFeatureExtractor> extractors)
+        {
+            State = state;
+            Extractors = extractors;
+            Segmenter = new PrototypeSegmenter(state.Model, extractors, state.Segmentation);
+        }
+
+        public OvDiffModelState State { get; }
+
+#pragma warning disable SA1401, CA1051 // a counter updated with Interlocked
+        internal int Owners;
+#pragma warning restore SA1401, CA1051
+
+        public IReadOnlyList<IDenseFeatureExtractor> Extractors { get; }
+
+        public PrototypeSegmenter Segmenter { get; }
+
+        public static Entry Create(byte[] bytes)
+        {
+            OvDiffModelState state = OvDiffModelState.FromBytes(bytes, "OvDiff model state");
+            var extractors = new List<IDenseFeatureExtractor>();
+            try
+            {
+                foreach (string name in state.FeatureExtractors)
+                {
+                    extractors.Add(FeatureExtractorCatalog.Create(name));
+                }
+
+                return new Entry(state, extractors);
+            }
+            catch
+            {
+                extractors.ForEach(e => e.Dispose());
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (IDenseFeatureExtractor extractor in Extractors)
+            {
+                extractor.Dispose();
+            }
+        }
+    }
+}
