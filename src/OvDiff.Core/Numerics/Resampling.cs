@@ -15,18 +15,310 @@ public enum ImageFilter
 /// <summary>Resampling of planar score/feature maps, RGB images and label maps.</summary>
 public static class Resampling
 {
+    // PIL's fixed-point precision for 8-bit resampling (Resample.c: PRECISION_BITS = 32 - 8 - 2).
+    private const int PrecisionBits = 32 - 8 - 2;
+
     /// <summary>
     /// Bilinear resize of <paramref name="planes"/> planar maps (each srcHeight x srcWidth) into dst (each dstHeight x dstWidth),
     /// with PyTorch's <c>F.interpolate(mode="bilinear", align_corners=False)</c> semantics (no antialiasing).
     /// </summary>
-    public static void BilinearPlanar(ReadOnlySpan<float> src, int planes, int srcHeight, int srcWidth, Span<float> dst, int dstHeight, int dstWidth) => throw new NotImplementedException();
+    public static void BilinearPlanar(ReadOnlySpan<float> src, int planes, int srcHeight, int srcWidth, Span<float> dst, int dstHeight, int dstWidth)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(planes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(srcHeight);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(srcWidth);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dstHeight);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dstWidth);
+        long srcPlane = (long)srcHeight * srcWidth, dstPlane = (long)dstHeight * dstWidth;
+        if (srcPlane * planes > src.Length || dstPlane * planes > dst.Length)
+        {
+            throw new ArgumentException("src or dst is too short for the given planes and sizes.");
+        }
 
-    /// <summary>Resizes an RGB image with PIL's separable, antialiased resampling for the given filter.</summary>
-    public static RgbImage ResizeImage(RgbImage image, int width, int height, ImageFilter filter = ImageFilter.Lanczos3) => throw new NotImplementedException();
+        // Per output column/row: lower source index, step to the upper one (0 at the last row/column) and its weight,
+        // exactly as ATen's upsample_bilinear2d (area_pixel_compute_source_index, computed in float).
+        Span<int> x0 = dstWidth <= 1024 ? stackalloc int[dstWidth] : new int[dstWidth];
+        Span<int> xStep = dstWidth <= 1024 ? stackalloc int[dstWidth] : new int[dstWidth];
+        Span<float> xLambda = dstWidth <= 1024 ? stackalloc float[dstWidth] : new float[dstWidth];
+        LinearTaps(srcWidth, dstWidth, x0, xStep, xLambda);
+        Span<int> y0 = dstHeight <= 1024 ? stackalloc int[dstHeight] : new int[dstHeight];
+        Span<int> yStep = dstHeight <= 1024 ? stackalloc int[dstHeight] : new int[dstHeight];
+        Span<float> yLambda = dstHeight <= 1024 ? stackalloc float[dstHeight] : new float[dstHeight];
+        LinearTaps(srcHeight, dstHeight, y0, yStep, yLambda);
+
+        for (int p = 0; p < planes; p++)
+        {
+            ReadOnlySpan<float> plane = src.Slice((int)(p * srcPlane), (int)srcPlane);
+            Span<float> output = dst.Slice((int)(p * dstPlane), (int)dstPlane);
+            for (int oy = 0; oy < dstHeight; oy++)
+            {
+                float h1 = yLambda[oy], h0 = 1f - h1;
+                ReadOnlySpan<float> top = plane.Slice(y0[oy] * srcWidth, srcWidth);
+                ReadOnlySpan<float> bottom = plane.Slice((y0[oy] + yStep[oy]) * srcWidth, srcWidth);
+                Span<float> row = output.Slice(oy * dstWidth, dstWidth);
+                for (int ox = 0; ox < dstWidth; ox++)
+                {
+                    int ix = x0[ox], ix1 = ix + xStep[ox];
+                    float w1 = xLambda[ox], w0 = 1f - w1;
+                    row[ox] = (h0 * ((w0 * top[ix]) + (w1 * top[ix1]))) + (h1 * ((w0 * bottom[ix]) + (w1 * bottom[ix1])));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Resizes an RGB image with PIL's separable, antialiased resampling for the given filter (Resample.c: support scaled by
+    /// max(scale, 1), 22-bit fixed-point coefficients, horizontal pass first into an 8-bit intermediate, then vertical,
+    /// each rounded and clamped to 0..255). A pass whose size does not change is skipped, as in PIL.
+    /// </summary>
+    public static RgbImage ResizeImage(RgbImage image, int width, int height, ImageFilter filter = ImageFilter.Lanczos3)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        Func<double, double> kernel = filter == ImageFilter.Bilinear ? BilinearFilter : LanczosFilter;
+        double support = filter == ImageFilter.Bilinear ? 1.0 : 3.0;
+
+        byte[] pixels = image.Pixels;
+        int srcWidth = image.Width, srcHeight = image.Height;
+        if (width == srcWidth && height == srcHeight)
+        {
+            return new RgbImage(width, height, (byte[])pixels.Clone());
+        }
+
+        var vertical = PilCoefficients.Compute(srcHeight, height, support, kernel);
+        if (width != srcWidth)
+        {
+            // Only the source rows the vertical pass reads are resampled horizontally (PIL's ybox_first/ybox_last).
+            int firstRow = vertical.Bounds[0];
+            int lastRow = height != srcHeight ? vertical.Bounds[(height - 1) * 2] + vertical.Bounds[(height * 2) - 1] : srcHeight;
+            if (height == srcHeight)
+            {
+                firstRow = 0;
+            }
+
+            var horizontal = PilCoefficients.Compute(srcWidth, width, support, kernel);
+            int rows = lastRow - firstRow;
+            byte[] temp = new byte[(long)width * rows * 3];
+            for (int y = 0; y < rows; y++)
+            {
+                int srcRow = (firstRow + y) * srcWidth * 3;
+                int dstRow = y * width * 3;
+                for (int x = 0; x < width; x++)
+                {
+                    int xmin = horizontal.Bounds[x * 2], count = horizontal.Bounds[(x * 2) + 1];
+                    ReadOnlySpan<int> k = horizontal.Weights.AsSpan(x * horizontal.KernelSize, count);
+                    int r = 1 << (PrecisionBits - 1), g = r, b = r;
+                    for (int i = 0; i < count; i++)
+                    {
+                        int s = srcRow + ((xmin + i) * 3);
+                        r += pixels[s] * k[i];
+                        g += pixels[s + 1] * k[i];
+                        b += pixels[s + 2] * k[i];
+                    }
+
+                    temp[dstRow + (x * 3)] = Clip8(r);
+                    temp[dstRow + (x * 3) + 1] = Clip8(g);
+                    temp[dstRow + (x * 3) + 2] = Clip8(b);
+                }
+            }
+
+            if (height == srcHeight)
+            {
+                return new RgbImage(width, height, temp);
+            }
+
+            for (int y = 0; y < height; y++)
+            {
+                vertical.Bounds[y * 2] -= firstRow;
+            }
+
+            pixels = temp;
+        }
+
+        byte[] output = new byte[(long)width * height * 3];
+        int stride = width * 3;
+        for (int y = 0; y < height; y++)
+        {
+            int ymin = vertical.Bounds[y * 2], count = vertical.Bounds[(y * 2) + 1];
+            ReadOnlySpan<int> k = vertical.Weights.AsSpan(y * vertical.KernelSize, count);
+            for (int x = 0; x < stride; x++)
+            {
+                int sum = 1 << (PrecisionBits - 1);
+                for (int i = 0; i < count; i++)
+                {
+                    sum += pixels[((ymin + i) * stride) + x] * k[i];
+                }
+
+                output[(y * stride) + x] = Clip8(sum);
+            }
+        }
+
+        return new RgbImage(width, height, output);
+    }
 
     /// <summary>Nearest-neighbour resize of a label map (PyTorch "nearest": src index = floor(dst index * src / dst)).</summary>
-    public static LabelMap ResizeNearest(LabelMap labels, int width, int height) => throw new NotImplementedException();
+    public static LabelMap ResizeNearest(LabelMap labels, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        Span<int> xs = width <= 4096 ? stackalloc int[width] : new int[width];
+        for (int x = 0; x < width; x++)
+        {
+            xs[x] = NearestIndex(x, labels.Width, width);
+        }
 
-    /// <summary>The size with the short side scaled to <paramref name="shortSide"/>, keeping the aspect ratio (rounded to nearest, as mmcv's rescale).</summary>
-    public static (int Width, int Height) ShortSideSize(int width, int height, int shortSide) => throw new NotImplementedException();
+        byte[] output = new byte[(long)width * height];
+        for (int y = 0; y < height; y++)
+        {
+            ReadOnlySpan<byte> source = labels.Labels.AsSpan(NearestIndex(y, labels.Height, height) * labels.Width, labels.Width);
+            Span<byte> row = output.AsSpan(y * width, width);
+            for (int x = 0; x < width; x++)
+            {
+                row[x] = source[xs[x]];
+            }
+        }
+
+        return new LabelMap(width, height, output);
+    }
+
+    /// <summary>
+    /// The size with the short side scaled to <paramref name="shortSide"/>, keeping the aspect ratio: as mmcv's rescale,
+    /// scale = shortSide / min(width, height) and each side becomes (int)(side * scale + 0.5).
+    /// </summary>
+    public static (int Width, int Height) ShortSideSize(int width, int height, int shortSide)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shortSide);
+        double scale = (double)shortSide / Math.Min(width, height);
+        return ((int)((width * scale) + 0.5), (int)((height * scale) + 0.5));
+    }
+
+    // ATen nearest_idx: identity for equal sizes, a shift for exact doubling, else floor(dst * (float)(src / dst)) clamped.
+    private static int NearestIndex(int outputIndex, int inputSize, int outputSize)
+    {
+        if (outputSize == inputSize)
+        {
+            return outputIndex;
+        }
+
+        if (outputSize == 2 * inputSize)
+        {
+            return outputIndex >> 1;
+        }
+
+        float scale = (float)inputSize / outputSize;
+        return Math.Min((int)MathF.Floor(outputIndex * scale), inputSize - 1);
+    }
+
+    // ATen area_pixel_compute_source_index with align_corners=False: src = max(0, scale * (dst + 0.5) - 0.5), in float.
+    private static void LinearTaps(int inputSize, int outputSize, Span<int> lower, Span<int> step, Span<float> lambda)
+    {
+        float scale = (float)inputSize / outputSize;
+        for (int o = 0; o < outputSize; o++)
+        {
+            float real = MathF.Max((scale * (o + 0.5f)) - 0.5f, 0f);
+            int index = (int)real;
+            lower[o] = index;
+            step[o] = index < inputSize - 1 ? 1 : 0;
+            lambda[o] = real - index;
+        }
+    }
+
+    private static byte Clip8(int value)
+    {
+        if (value >= 1 << PrecisionBits << 8)
+        {
+            return 255;
+        }
+
+        return value <= 0 ? (byte)0 : (byte)(value >> PrecisionBits);
+    }
+
+    private static double BilinearFilter(double x)
+    {
+        x = Math.Abs(x);
+        return x < 1.0 ? 1.0 - x : 0.0;
+    }
+
+    private static double LanczosFilter(double x) => x >= -3.0 && x < 3.0 ? Sinc(x) * Sinc(x / 3.0) : 0.0;
+
+    private static double Sinc(double x)
+    {
+        if (x == 0.0)
+        {
+            return 1.0;
+        }
+
+        x *= Math.PI;
+        return Math.Sin(x) / x;
+    }
+
+    /// <summary>PIL's precompute_coeffs + normalize_coeffs_8bpc for one axis (box = whole image).</summary>
+    internal sealed class PilCoefficients
+    {
+        private PilCoefficients(int kernelSize, int[] bounds, int[] weights, double[] exact)
+        {
+            KernelSize = kernelSize;
+            Bounds = bounds;
+            Weights = weights;
+            Exact = exact;
+        }
+
+        /// <summary>Taps per output sample (ceil(support) * 2 + 1).</summary>
+        public int KernelSize { get; }
+
+        /// <summary>Per output sample: first source index, tap count.</summary>
+        public int[] Bounds { get; }
+
+        /// <summary>Fixed-point (22-bit) weights, KernelSize per output sample.</summary>
+        public int[] Weights { get; }
+
+        /// <summary>The normalised float64 weights before rounding to fixed point.</summary>
+        public double[] Exact { get; }
+
+        public static PilCoefficients Compute(int inSize, int outSize, double filterSupport, Func<double, double> filter)
+        {
+            double scale = (double)inSize / outSize;
+            double filterScale = Math.Max(scale, 1.0);
+            double support = filterSupport * filterScale;
+            int kernelSize = ((int)Math.Ceiling(support) * 2) + 1;
+            int[] bounds = new int[outSize * 2];
+            double[] exact = new double[(long)outSize * kernelSize];
+            int[] weights = new int[exact.Length];
+            double ss = 1.0 / filterScale;
+            for (int xx = 0; xx < outSize; xx++)
+            {
+                double center = (xx + 0.5) * scale;
+                int xmin = Math.Max((int)(center - support + 0.5), 0);
+                int xmax = Math.Min((int)(center + support + 0.5), inSize) - xmin;
+                Span<double> k = exact.AsSpan(xx * kernelSize, kernelSize);
+                double total = 0.0;
+                for (int x = 0; x < xmax; x++)
+                {
+                    double w = filter((x + xmin - center + 0.5) * ss);
+                    k[x] = w;
+                    total += w;
+                }
+
+                for (int x = 0; x < xmax; x++)
+                {
+                    if (total != 0.0)
+                    {
+                        k[x] /= total;
+                    }
+
+                    double fixedPoint = k[x] * (1 << PrecisionBits);
+                    weights[(xx * kernelSize) + x] = (int)(k[x] < 0 ? fixedPoint - 0.5 : fixedPoint + 0.5);
+                }
+
+                bounds[xx * 2] = xmin;
+                bounds[(xx * 2) + 1] = xmax;
+            }
+
+            return new PilCoefficients(kernelSize, bounds, weights, exact);
+        }
+    }
 }

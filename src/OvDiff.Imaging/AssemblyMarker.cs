@@ -1,2 +1,0 @@
-namespace OvDiff.Imaging;
-internal static class AssemblyMarker { }

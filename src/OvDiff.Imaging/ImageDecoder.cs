@@ -1,0 +1,108 @@
+using System.Runtime.InteropServices;
+using OvDiff.Core.Images;
+using SkiaSharp;
+
+namespace OvDiff.Imaging;
+
+/// <summary>
+/// Decodes photographs (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp 2.88 reads) into <see cref="RgbImage"/>,
+/// dropping alpha. Pixels come in the file's stored orientation (EXIF orientation is not applied), as VOC, Context
+/// and COCO ground truth is stored. A missing, truncated or corrupt file is an <see cref="ImageFormatException"/>
+/// naming it: a partly decoded image is never returned. Palette PNGs decode to their colours here; read label maps
+/// with <see cref="LabelPngReader"/>. Thread-safe.
+/// </summary>
+/// <example><code>
+/// RgbImage image = ImageDecoder.Decode("JPEGImages/2007_000033.jpg");
+/// (int width, int height) = ImageDecoder.ReadSize("JPEGImages/2007_000033.jpg"); // header only
+/// </code></example>
+public static class ImageDecoder
+{
+    /// <summary>Decodes the image file at <paramref name="path"/>.</summary>
+    public static RgbImage Decode(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Decode(ReadFile(path), path);
+    }
+
+    /// <summary>Decodes an encoded image held in memory; <paramref name="sourceName"/> names it in errors.</summary>
+    public static RgbImage Decode(ReadOnlySpan<byte> encoded, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(sourceName);
+        if (encoded.IsEmpty)
+        {
+            throw new ImageFormatException(sourceName, "empty file, not an image");
+        }
+
+        using SKData data = SKData.CreateCopy(encoded);
+        using SKCodec codec = CreateCodec(data, sourceName);
+        SKImageInfo info = new(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[checked(info.Width * info.Height * 4)];
+        SKCodecResult result;
+        GCHandle pin = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        try
+        {
+            result = codec.GetPixels(info, pin.AddrOfPinnedObject());
+        }
+        finally
+        {
+            pin.Free();
+        }
+
+        if (result != SKCodecResult.Success)
+        {
+            string reason = result == SKCodecResult.IncompleteInput ? "truncated image (incomplete data)" : $"cannot decode image ({result})";
+            throw new ImageFormatException(sourceName, reason);
+        }
+
+        var rgb = new byte[info.Width * info.Height * 3];
+        ReadOnlySpan<byte> source = rgba;
+        for (int pixel = 0, from = 0, to = 0; pixel < info.Width * info.Height; pixel++, from += 4, to += 3)
+        {
+            rgb[to] = source[from];
+            rgb[to + 1] = source[from + 1];
+            rgb[to + 2] = source[from + 2];
+        }
+
+        return new RgbImage(info.Width, info.Height, rgb);
+    }
+
+    /// <summary>Reads only the width and height from the header of the image file at <paramref name="path"/>.</summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+        {
+            throw new ImageFormatException(path, "file not found");
+        }
+
+        using SKCodec? codec = SKCodec.Create(path, out SKCodecResult result);
+        if (codec is null)
+        {
+            throw new ImageFormatException(path, $"not a readable image ({result})");
+        }
+
+        return (codec.Info.Width, codec.Info.Height);
+    }
+
+    private static SKCodec CreateCodec(SKData data, string sourceName)
+    {
+        SKCodec? codec = SKCodec.Create(data);
+        return codec ?? throw new ImageFormatException(sourceName, "not a readable image (unknown format or corrupt header)");
+    }
+
+    private static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ImageFormatException(path, "file not found", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageFormatException(path, $"cannot read file ({e.Message})", e);
+        }
+    }
+}

@@ -1,2 +1,0 @@
-namespace OvDiff.Onnx;
-internal static class AssemblyMarker { }

@@ -1,0 +1,338 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace OvDiff.Onnx;
+
+/// <summary>
+/// Owns one ONNX Runtime <see cref="InferenceSession"/>: created once from <see cref="OnnxSessionOptions"/>, checked
+/// against the inputs and outputs OvDiff expects (by name, rank and element type), and released by <see cref="Dispose"/>.
+/// Inputs and outputs are always bound by name. Float tensors are converted to and from float16 where the model wants it.
+/// Not thread-safe for concurrent <see cref="Run"/> calls with cancellation; use one instance per thread.
+/// </summary>
+public sealed class OnnxModelSession : IDisposable
+{
+    private readonly InferenceSession _session;
+    private bool _disposed;
+
+    private OnnxModelSession(InferenceSession session, string modelDescription, ExecutionProviderKind activeProvider)
+    {
+        _session = session;
+        ModelDescription = modelDescription;
+        ActiveExecutionProvider = activeProvider;
+    }
+
+    /// <summary>The model file (or a description of the in-memory model) this session was created from; used in errors.</summary>
+    public string ModelDescription { get; }
+
+    /// <summary>The provider actually in use (CPU after a permitted CUDA fallback).</summary>
+    public ExecutionProviderKind ActiveExecutionProvider { get; }
+
+    /// <summary>Input metadata by name, as read from the model.</summary>
+    public IReadOnlyDictionary<string, NodeMetadata> InputMetadata => _session.InputMetadata;
+
+    /// <summary>Output metadata by name, as read from the model.</summary>
+    public IReadOnlyDictionary<string, NodeMetadata> OutputMetadata => _session.OutputMetadata;
+
+    /// <summary>
+    /// Opens the model file at <paramref name="modelPath"/>. A missing file throws <see cref="ModelFileNotFoundException"/>
+    /// carrying <paramref name="missingFileHint"/> (which files to put where).
+    /// </summary>
+    public static OnnxModelSession Open(
+        string modelPath,
+        OnnxSessionOptions options,
+        IReadOnlyList<OnnxTensorSpec> expectedInputs,
+        IReadOnlyList<OnnxTensorSpec> expectedOutputs,
+        string missingFileHint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        var fullPath = Path.GetFullPath(modelPath);
+        if (!File.Exists(fullPath))
+        {
+            throw new ModelFileNotFoundException(fullPath, missingFileHint);
+        }
+
+        return Create(sessionOptions => new InferenceSession(fullPath, sessionOptions), fullPath, options, expectedInputs, expectedOutputs);
+    }
+
+    /// <summary>
+    /// Creates a session from model bytes (for example a model patched by <see cref="OnnxGraphSurgery"/>).
+    /// <paramref name="externalDataDirectory"/> is the folder holding external weight files (<c>*.onnx_data</c>) when the model has them.
+    /// </summary>
+    public static OnnxModelSession FromBytes(
+        byte[] modelBytes,
+        string modelDescription,
+        OnnxSessionOptions options,
+        IReadOnlyList<OnnxTensorSpec> expectedInputs,
+        IReadOnlyList<OnnxTensorSpec> expectedOutputs,
+        string? externalDataDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBytes);
+        return Create(
+            sessionOptions =>
+            {
+                if (externalDataDirectory is not null)
+                {
+                    sessionOptions.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", externalDataDirectory);
+                }
+
+                return new InferenceSession(modelBytes, sessionOptions);
+            },
+            modelDescription,
+            options,
+            expectedInputs,
+            expectedOutputs);
+    }
+
+    private static OnnxModelSession Create(
+        Func<SessionOptions, InferenceSession> open,
+        string modelDescription,
+        OnnxSessionOptions options,
+        IReadOnlyList<OnnxTensorSpec> expectedInputs,
+        IReadOnlyList<OnnxTensorSpec> expectedOutputs)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(expectedInputs);
+        ArgumentNullException.ThrowIfNull(expectedOutputs);
+        using var sessionOptions = CreateSessionOptions(options, out var activeProvider);
+        var session = open(sessionOptions);
+        try
+        {
+            Validate(session, modelDescription, expectedInputs, expectedOutputs);
+            return new OnnxModelSession(session, modelDescription, activeProvider);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Builds ONNX Runtime session options for <paramref name="options"/>. CUDA that cannot be loaded (CPU-only native
+    /// library: <see cref="EntryPointNotFoundException"/>; missing CUDA libraries: <see cref="OnnxRuntimeException"/>)
+    /// falls back to the CPU when allowed, else throws <see cref="ExecutionProviderUnavailableException"/>.
+    /// </summary>
+    public static SessionOptions CreateSessionOptions(OnnxSessionOptions options, out ExecutionProviderKind activeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var sessionOptions = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel };
+        try
+        {
+            if (options.IntraOpNumThreads is { } threads)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegative(threads, nameof(options.IntraOpNumThreads));
+                sessionOptions.IntraOpNumThreads = threads;
+            }
+
+            activeProvider = ExecutionProviderKind.Cpu;
+            if (options.ExecutionProvider == ExecutionProviderKind.Cuda)
+            {
+                Exception? failure = null;
+                try
+                {
+                    sessionOptions.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+                    activeProvider = ExecutionProviderKind.Cuda;
+                }
+                catch (OnnxRuntimeException ex)
+                {
+                    failure = ex;
+                }
+                catch (EntryPointNotFoundException ex)
+                {
+                    failure = ex;
+                }
+
+                if (failure is not null && !options.FallbackToCpu)
+                {
+                    throw new ExecutionProviderUnavailableException(
+                        $"The CUDA execution provider (device {options.CudaDeviceId}) could not be loaded: {failure.Message} " +
+                        "Build with -p:OvDiffUseGpu=true (references Microsoft.ML.OnnxRuntime.Gpu.Linux), make CUDA 13 and cuDNN 9 " +
+                        "visible on LD_LIBRARY_PATH, or set FallbackToCpu = true.",
+                        failure);
+                }
+            }
+
+            return sessionOptions;
+        }
+        catch
+        {
+            sessionOptions.Dispose();
+            throw;
+        }
+    }
+
+    private static void Validate(InferenceSession session, string modelDescription, IReadOnlyList<OnnxTensorSpec> expectedInputs, IReadOnlyList<OnnxTensorSpec> expectedOutputs)
+    {
+        var problems = new List<string>();
+        CheckSide("input", session.InputMetadata, expectedInputs, problems);
+        CheckSide("output", session.OutputMetadata, expectedOutputs, problems);
+        var unfed = session.InputMetadata.Keys.Where(name => expectedInputs.All(spec => spec.Name != name)).ToList();
+        foreach (var name in unfed)
+        {
+            problems.Add($"model input '{name}' is not one OvDiff feeds");
+        }
+
+        if (problems.Count == 0)
+        {
+            return;
+        }
+
+        var message = new StringBuilder();
+        message.Append(CultureInfo.InvariantCulture, $"The model '{modelDescription}' does not have the inputs/outputs OvDiff expects: {string.Join("; ", problems)}.");
+        message.AppendLine();
+        message.Append("Expected inputs: ").AppendJoin(", ", expectedInputs).AppendLine();
+        message.Append("Actual inputs: ").AppendJoin(", ", session.InputMetadata.Select(Describe)).AppendLine();
+        message.Append("Expected outputs: ").AppendJoin(", ", expectedOutputs).AppendLine();
+        message.Append("Actual outputs: ").AppendJoin(", ", session.OutputMetadata.Select(Describe));
+        throw new OnnxModelMismatchException(message.ToString());
+    }
+
+    private static void CheckSide(string side, IReadOnlyDictionary<string, NodeMetadata> actual, IReadOnlyList<OnnxTensorSpec> expected, List<string> problems)
+    {
+        foreach (var spec in expected)
+        {
+            if (!actual.TryGetValue(spec.Name, out var metadata))
+            {
+                problems.Add($"{side} '{spec.Name}' is missing");
+                continue;
+            }
+
+            if (!metadata.IsTensor || !spec.ElementTypes.Contains(metadata.ElementDataType))
+            {
+                problems.Add($"{side} '{spec.Name}' has element type {(metadata.IsTensor ? metadata.ElementDataType.ToString() : metadata.OnnxValueType.ToString())}, expected {string.Join(" or ", spec.ElementTypes)}");
+                continue;
+            }
+
+            // An output whose shape the model does not declare has no dimensions in the metadata: checked at run time instead.
+            var dimensions = metadata.Dimensions;
+            if (dimensions.Length == 0 && side == "output")
+            {
+                continue;
+            }
+
+            if (dimensions.Length != spec.Rank)
+            {
+                problems.Add($"{side} '{spec.Name}' has rank {dimensions.Length}, expected {spec.Rank}");
+                continue;
+            }
+
+            for (var axis = 0; axis < spec.Rank; axis++)
+            {
+                if (spec.Dimensions[axis] >= 0 && dimensions[axis] >= 0 && spec.Dimensions[axis] != dimensions[axis])
+                {
+                    problems.Add($"{side} '{spec.Name}' has size {dimensions[axis]} on axis {axis}, expected {spec.Dimensions[axis]}");
+                }
+            }
+        }
+    }
+
+    private static string Describe(KeyValuePair<string, NodeMetadata> entry)
+    {
+        var metadata = entry.Value;
+        if (!metadata.IsTensor)
+        {
+            return $"{entry.Key}: {metadata.OnnxValueType}";
+        }
+
+        var dims = metadata.Dimensions.Select((d, i) => d >= 0 ? d.ToString(CultureInfo.InvariantCulture) : (metadata.SymbolicDimensions[i] is { Length: > 0 } s ? s : "?"));
+        return $"{entry.Key}: {metadata.ElementDataType}[{string.Join(",", dims)}]";
+    }
+
+    /// <summary>The model's dimensions of input <paramref name="inputName"/> (-1 where symbolic).</summary>
+    public IReadOnlyList<int> InputDimensions(string inputName) => GetMetadata(_session.InputMetadata, inputName, "input").Dimensions;
+
+    /// <summary>
+    /// Wraps <paramref name="values"/> (float32, any layout the caller chose) as a tensor for input <paramref name="inputName"/>,
+    /// converting to float16 when the model's input is float16. The caller disposes the returned value.
+    /// </summary>
+    public OrtValue CreateFloatInput(string inputName, float[] values, long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(shape);
+        var metadata = GetMetadata(_session.InputMetadata, inputName, "input");
+        return metadata.ElementDataType switch
+        {
+            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(values, shape),
+            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(ToFloat16(values), shape),
+            var other => throw new OnnxModelMismatchException($"Input '{inputName}' of '{ModelDescription}' has element type {other}; OvDiff feeds Float or Float16."),
+        };
+    }
+
+    /// <summary>
+    /// Runs the model on <paramref name="inputs"/> (by name) and returns the named outputs in the order asked.
+    /// Cancelling <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyDictionary<string, OrtValue> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(outputNames);
+        cancellationToken.ThrowIfCancellationRequested();
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions)
+            : default;
+        try
+        {
+            return _session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames.ToArray());
+        }
+        catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"Run of '{ModelDescription}' was cancelled.", ex, cancellationToken);
+        }
+    }
+
+    /// <summary>Copies a float32 or float16 tensor out as float32 values (row-major) and returns its shape.</summary>
+    public static float[] ReadFloatTensor(OrtValue value, out long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var info = value.GetTensorTypeAndShape();
+        shape = info.Shape;
+        switch (info.ElementDataType)
+        {
+            case TensorElementType.Float:
+                return value.GetTensorDataAsSpan<float>().ToArray();
+            case TensorElementType.Float16:
+                var halves = value.GetTensorDataAsSpan<Float16>();
+                var result = new float[halves.Length];
+                for (var i = 0; i < halves.Length; i++)
+                {
+                    result[i] = halves[i].ToFloat();
+                }
+
+                return result;
+            default:
+                throw new OnnxModelMismatchException($"Expected a Float or Float16 tensor, got {info.ElementDataType}.");
+        }
+    }
+
+    private static Float16[] ToFloat16(float[] values)
+    {
+        var result = new Float16[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            result[i] = (Float16)values[i];
+        }
+
+        return result;
+    }
+
+    private NodeMetadata GetMetadata(IReadOnlyDictionary<string, NodeMetadata> side, string name, string sideName) =>
+        side.TryGetValue(name, out var metadata)
+            ? metadata
+            : throw new OnnxModelMismatchException($"The model '{ModelDescription}' has no {sideName} '{name}'; it has: {string.Join(", ", side.Keys)}.");
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _session.Dispose();
+    }
+}

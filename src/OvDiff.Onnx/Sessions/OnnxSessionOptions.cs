@@ -1,0 +1,74 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace OvDiff.Onnx;
+
+/// <summary>Where an ONNX Runtime session runs.</summary>
+public enum ExecutionProviderKind
+{
+    /// <summary>The CPU execution provider (always available).</summary>
+    Cpu,
+
+    /// <summary>The CUDA execution provider; needs the GPU build of ONNX Runtime (<c>-p:OvDiffUseGpu=true</c>) and CUDA 13 + cuDNN 9.</summary>
+    Cuda,
+}
+
+/// <summary>
+/// How OvDiff creates an ONNX Runtime session. Immutable; the defaults run on the CPU with ONNX Runtime's own thread count.
+/// </summary>
+public sealed record OnnxSessionOptions
+{
+    /// <summary>Shared default instance (CPU, all graph optimisations).</summary>
+    public static OnnxSessionOptions Default { get; } = new();
+
+    /// <summary>Execution provider. Default <see cref="ExecutionProviderKind.Cpu"/>.</summary>
+    public ExecutionProviderKind ExecutionProvider { get; init; } = ExecutionProviderKind.Cpu;
+
+    /// <summary>CUDA device ordinal, used with <see cref="ExecutionProviderKind.Cuda"/>. Default 0.</summary>
+    public int CudaDeviceId { get; init; }
+
+    /// <summary>
+    /// When CUDA was asked for but cannot be loaded (CPU-only ONNX Runtime, missing CUDA libraries): true runs on the CPU
+    /// instead, false (the default) throws <see cref="ExecutionProviderUnavailableException"/>.
+    /// </summary>
+    public bool FallbackToCpu { get; init; }
+
+    /// <summary>Threads used inside one operator; null (the default) lets ONNX Runtime choose (one per physical core).</summary>
+    public int? IntraOpNumThreads { get; init; }
+
+    /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
+    public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+}
+
+/// <summary>The requested execution provider could not be loaded and fallback to the CPU was not allowed.</summary>
+public sealed class ExecutionProviderUnavailableException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public ExecutionProviderUnavailableException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>A model file that OvDiff needs is not where it was expected.</summary>
+public sealed class ModelFileNotFoundException : FileNotFoundException
+{
+    /// <summary>Creates the exception; <paramref name="hint"/> says which files go where.</summary>
+    public ModelFileNotFoundException(string path, string hint)
+        : base($"Model file not found: '{path}'. {hint}", path)
+    {
+        Hint = hint;
+    }
+
+    /// <summary>Which files to put where.</summary>
+    public string Hint { get; }
+}
+
+/// <summary>A model's inputs, outputs or intermediate tensors do not match what OvDiff expects.</summary>
+public sealed class OnnxModelMismatchException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public OnnxModelMismatchException(string message)
+        : base(message)
+    {
+    }
+}

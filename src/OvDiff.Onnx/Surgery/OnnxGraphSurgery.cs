@@ -1,0 +1,150 @@
+using Onnx;
+
+namespace OvDiff.Onnx;
+
+/// <summary>
+/// Small, explicit edits of an ONNX graph (OnnxSharp protos) that let OvDiff read intermediate tensors:
+/// expose a tensor as a graph output, free the input's spatial dimensions, drop outputs and the nodes only they used.
+/// </summary>
+public static class OnnxGraphSurgery
+{
+    /// <summary>Parses the model at <paramref name="path"/>; a missing file throws <see cref="ModelFileNotFoundException"/> with <paramref name="missingFileHint"/>.</summary>
+    public static ModelProto Load(string path, string missingFileHint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new ModelFileNotFoundException(fullPath, missingFileHint);
+        }
+
+        using var stream = File.OpenRead(fullPath);
+        return ModelProto.Parser.ParseFrom(stream);
+    }
+
+    /// <summary>True when some initializer keeps its data in an external file (the session then needs that file's folder).</summary>
+    public static bool HasExternalData(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Graph.Initializer.Any(t => t.DataLocation == TensorProto.Types.DataLocation.External);
+    }
+
+    /// <summary>
+    /// Replaces the graph's outputs by the tensors named <paramref name="valueNames"/> (each the output of some node or a
+    /// graph input), then removes the nodes and initializers no output needs any more. A name that no node produces throws
+    /// <see cref="OnnxModelMismatchException"/> listing the most similar names in the graph.
+    /// </summary>
+    public static void SetOutputs(ModelProto model, IReadOnlyList<string> valueNames)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(valueNames);
+        var graph = model.Graph;
+        var produced = new HashSet<string>(graph.Node.SelectMany(n => n.Output));
+        produced.UnionWith(graph.Input.Select(i => i.Name));
+        foreach (var name in valueNames)
+        {
+            if (!produced.Contains(name))
+            {
+                var similar = SimilarValueNames(graph, name, 8);
+                throw new OnnxModelMismatchException(
+                    $"The model has no tensor named '{name}'. Most similar tensor names: {(similar.Count == 0 ? "(none)" : string.Join(", ", similar))}. " +
+                    "Check that the export is unfused (no attention fusion) and that the layer index exists.");
+            }
+        }
+
+        var known = graph.ValueInfo.Concat(graph.Output).Concat(graph.Input)
+            .GroupBy(v => v.Name)
+            .ToDictionary(g => g.Key, g => g.First());
+        var fallbackElementType = DefaultFloatElementType(graph);
+        var outputs = valueNames.Select(name => new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto
+            {
+                // Element type only: intermediate shapes were recorded for one input size and may no longer hold.
+                TensorType = new TypeProto.Types.Tensor
+                {
+                    ElemType = known.TryGetValue(name, out var info) && info.Type?.TensorType is { } tensor ? tensor.ElemType : fallbackElementType,
+                },
+            },
+        }).ToList();
+        graph.Output.Clear();
+        graph.Output.Add(outputs);
+        PruneUnusedNodes(graph);
+    }
+
+    /// <summary>
+    /// Makes the last two (spatial) dimensions of input <paramref name="inputName"/> symbolic ("height", "width") and the
+    /// first one ("batch"), and forgets every recorded intermediate shape, which held only for the old fixed size.
+    /// </summary>
+    public static void MakeSpatialInputDimensionsSymbolic(ModelProto model, string inputName)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graph = model.Graph;
+        var input = graph.Input.FirstOrDefault(i => i.Name == inputName)
+            ?? throw new OnnxModelMismatchException($"The model has no input '{inputName}'; inputs: {string.Join(", ", graph.Input.Select(i => i.Name))}.");
+        var dims = input.Type.TensorType.Shape.Dim;
+        if (dims.Count != 4)
+        {
+            throw new OnnxModelMismatchException($"Input '{inputName}' has rank {dims.Count}, expected 4 (N,C,H,W).");
+        }
+
+        dims[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
+        dims[2] = new TensorShapeProto.Types.Dimension { DimParam = "height" };
+        dims[3] = new TensorShapeProto.Types.Dimension { DimParam = "width" };
+        graph.ValueInfo.Clear();
+    }
+
+    /// <summary>Removes nodes whose outputs no graph output depends on, and initializers no remaining node reads.</summary>
+    public static void PruneUnusedNodes(GraphProto graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var needed = new HashSet<string>(graph.Output.Select(o => o.Name));
+        var kept = new List<NodeProto>();
+        for (var i = graph.Node.Count - 1; i >= 0; i--)
+        {
+            // Nodes are topologically sorted, so one backward pass finds every ancestor of the outputs.
+            var node = graph.Node[i];
+            if (node.Output.Any(needed.Contains))
+            {
+                kept.Add(node);
+                needed.UnionWith(node.Input.Where(name => name.Length > 0));
+            }
+        }
+
+        kept.Reverse();
+        graph.Node.Clear();
+        graph.Node.Add(kept);
+        var unusedInitializers = graph.Initializer.Where(t => !needed.Contains(t.Name)).ToList();
+        foreach (var initializer in unusedInitializers)
+        {
+            graph.Initializer.Remove(initializer);
+        }
+    }
+
+    /// <summary>Up to <paramref name="count"/> tensor names of the graph most similar to <paramref name="name"/> (shared path tokens first).</summary>
+    public static IReadOnlyList<string> SimilarValueNames(GraphProto graph, string name, int count)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var wanted = Tokens(name);
+        return graph.Node.SelectMany(n => n.Output)
+            .Where(candidate => candidate.Length > 0)
+            .Select(candidate => (candidate, score: Tokens(candidate).Count(wanted.Contains)))
+            .Where(x => x.score > 0)
+            .OrderByDescending(x => x.score)
+            .ThenBy(x => Math.Abs(x.candidate.Length - name.Length))
+            .Take(count)
+            .Select(x => x.candidate)
+            .ToList();
+    }
+
+    private static HashSet<string> Tokens(string name) =>
+        new(name.Split(['/', '.', '_', ':'], StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
+
+    private static int DefaultFloatElementType(GraphProto graph)
+    {
+        const int Float = (int)TensorProto.Types.DataType.Float;
+        int[] floatingTypes = [Float, (int)TensorProto.Types.DataType.Float16, (int)TensorProto.Types.DataType.Bfloat16];
+        return graph.Input.Select(i => i.Type?.TensorType?.ElemType ?? 0).FirstOrDefault(floatingTypes.Contains, Float);
+    }
+}

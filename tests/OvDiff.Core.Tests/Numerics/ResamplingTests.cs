@@ -1,0 +1,179 @@
+using OvDiff.Core.Images;
+using OvDiff.Core.Numerics;
+
+namespace OvDiff.Core.Tests.Numerics;
+
+public sealed class ResamplingTests
+{
+    [Fact]
+    public void BilinearPlanar_Upsample2x_MatchesPyTorchDocumentedResult()
+    {
+        // torch.nn.functional.interpolate([[1,2],[3,4]], size=(4,4), mode="bilinear", align_corners=False):
+        // src = max(0, 0.5 * (dst + 0.5) - 0.5) = 0, 0.25, 0.75, 1.25->clamped tap 1 => weights (1,0),(.75,.25),(.25,.75),(0,1).
+        float[] src = [1, 2, 3, 4, 10, 10, 10, 10];
+        float[] dst = new float[32];
+        Resampling.BilinearPlanar(src, 2, 2, 2, dst, 4, 4);
+        float[] expected =
+        [
+            1.0f, 1.25f, 1.75f, 2.0f,
+            1.5f, 1.75f, 2.25f, 2.5f,
+            2.5f, 2.75f, 3.25f, 3.5f,
+            3.0f, 3.25f, 3.75f, 4.0f,
+        ];
+        Assert.Equal(expected, dst.AsSpan(0, 16).ToArray());
+        Assert.All(dst.AsSpan(16).ToArray(), v => Assert.Equal(10f, v));
+    }
+
+    [Fact]
+    public void BilinearPlanar_Downsample_AveragesPairsWithoutAntialiasing()
+    {
+        // 1x4 -> 1x2: src x = 2 * (dst + 0.5) - 0.5 = 0.5, 2.5: means of (0,8) and (16,32). Height 1 -> 1 is identity.
+        float[] src = [0, 8, 16, 32];
+        float[] dst = new float[2];
+        Resampling.BilinearPlanar(src, 1, 1, 4, dst, 1, 2);
+        Assert.Equal([4f, 24f], dst);
+    }
+
+    [Theory]
+    [InlineData(ImageFilter.Bilinear, 7, 5, 3, 2)]
+    [InlineData(ImageFilter.Lanczos3, 7, 5, 3, 2)]
+    [InlineData(ImageFilter.Lanczos3, 5, 4, 13, 9)]
+    public void ResizeImage_ConstantImageStaysConstant(ImageFilter filter, int w, int h, int newW, int newH)
+    {
+        byte[] pixels = new byte[w * h * 3];
+        for (int i = 0; i < pixels.Length; i += 3)
+        {
+            pixels[i] = 200;
+            pixels[i + 1] = 17;
+            pixels[i + 2] = 255;
+        }
+
+        RgbImage resized = Resampling.ResizeImage(new RgbImage(w, h, pixels), newW, newH, filter);
+        Assert.Equal(newW, resized.Width);
+        Assert.Equal(newH, resized.Height);
+        for (int i = 0; i < resized.Pixels.Length; i += 3)
+        {
+            Assert.Equal([200, 17, 255], resized.Pixels.AsSpan(i, 3).ToArray());
+        }
+    }
+
+    [Fact]
+    public void ResizeImage_BilinearShrink_HandComputed()
+    {
+        // PIL BILINEAR 4 -> 2 (scale 2, support 1*2): output 0 centre 1, taps x=0..2 at (x - 1 + .5)/2 = -.25,.25,.75
+        // -> triangle weights .75,.75,.25 / 1.75 = 3/7,3/7,1/7; output 1 centre 3, taps x=1..3 -> 1/7,3/7,3/7.
+        // R = [0,70,140,210]: 30+20 = 50 and 10+60+90 = 160 (fixed point 50.4999 and 160.4999, floor -> 50, 160).
+        // G = [7,7,7,7] stays 7; B = [255,0,0,0]: 255*3/7 = 109.29 -> 109 and 0.
+        byte[] pixels = [0, 7, 255, 70, 7, 0, 140, 7, 0, 210, 7, 0];
+        RgbImage resized = Resampling.ResizeImage(new RgbImage(4, 1, pixels), 2, 1, ImageFilter.Bilinear);
+        Assert.Equal([50, 7, 109, 160, 7, 0], resized.Pixels);
+    }
+
+    [Theory]
+    [InlineData(ImageFilter.Lanczos3, 17, 11, 6, 5)]
+    [InlineData(ImageFilter.Lanczos3, 6, 5, 15, 12)]
+    [InlineData(ImageFilter.Bilinear, 17, 11, 6, 8)]
+    [InlineData(ImageFilter.Bilinear, 9, 4, 9, 10)]
+    public void ResizeImage_AgreesWithFloat64SeparableReference(ImageFilter filter, int w, int h, int newW, int newH)
+    {
+        var random = new Random(w * 31 + newW);
+        byte[] pixels = new byte[w * h * 3];
+        random.NextBytes(pixels);
+        RgbImage resized = Resampling.ResizeImage(new RgbImage(w, h, pixels), newW, newH, filter);
+
+        // Independent float64 reference: weight of source i for output o is f((i + 0.5 - centre) / fs), fs = max(scale, 1),
+        // normalised over i; horizontal first, rounded to bytes, then vertical (PIL's pass order), skipping unchanged axes.
+        Func<double, double> f = filter == ImageFilter.Bilinear
+            ? x => Math.Max(0, 1 - Math.Abs(x))
+            : x => Math.Abs(x) < 3 ? Sinc(x) * Sinc(x / 3) : 0;
+        double[,] wx = Weights(w, newW, f), wy = Weights(h, newH, f);
+        byte[,,] mid = new byte[h, newW, 3];
+        for (int y = 0; y < h; y++)
+        {
+            for (int x = 0; x < newW; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    double s = 0;
+                    for (int i = 0; i < w; i++)
+                    {
+                        s += wx[x, i] * pixels[((y * w) + i) * 3 + c];
+                    }
+
+                    mid[y, x, c] = w == newW ? pixels[((y * w) + x) * 3 + c] : ToByte(s);
+                }
+            }
+        }
+
+        int maxDiff = 0;
+        for (int y = 0; y < newH; y++)
+        {
+            for (int x = 0; x < newW; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    double s = 0;
+                    for (int j = 0; j < h; j++)
+                    {
+                        s += wy[y, j] * mid[j, x, c];
+                    }
+
+                    int expected = h == newH ? mid[y, x, c] : ToByte(s);
+                    maxDiff = Math.Max(maxDiff, Math.Abs(expected - resized.Pixels[((y * newW) + x) * 3 + c]));
+                }
+            }
+        }
+
+        // PIL's 22-bit fixed point can move a value sitting near a .5 boundary by one level.
+        Assert.True(maxDiff <= 1, $"max difference {maxDiff}");
+    }
+
+    [Fact]
+    public void ResizeNearest_FollowsPyTorchIndexRule()
+    {
+        // 3 -> 2 columns: floor(x * 1.5) = 0, 1. 2 -> 3 rows: floor(y * 2/3) = 0, 0, 1.
+        byte[] labels = [1, 2, 3, 4, 5, 6];
+        LabelMap resized = Resampling.ResizeNearest(new LabelMap(3, 2, labels), 2, 3);
+        Assert.Equal([1, 2, 1, 2, 4, 5], resized.Labels);
+
+        // Exact doubling: index >> 1.
+        LabelMap doubled = Resampling.ResizeNearest(new LabelMap(2, 1, [7, 9]), 4, 1);
+        Assert.Equal([7, 7, 9, 9], doubled.Labels);
+    }
+
+    [Theory]
+    [InlineData(500, 375, 448, 597, 448)] // 500 * 448/375 = 597.33 -> 597
+    [InlineData(640, 480, 512, 683, 512)] // 640 * 512/480 = 682.67 -> 683
+    [InlineData(333, 500, 448, 448, 673)] // 500 * 448/333 = 672.67 -> 673
+    [InlineData(400, 400, 448, 448, 448)]
+    public void ShortSideSize_RoundsLikeMmcv(int w, int h, int shortSide, int expectedW, int expectedH)
+    {
+        Assert.Equal((expectedW, expectedH), Resampling.ShortSideSize(w, h, shortSide));
+    }
+
+    private static double Sinc(double x) => x == 0 ? 1 : Math.Sin(Math.PI * x) / (Math.PI * x);
+
+    private static byte ToByte(double v) => (byte)Math.Clamp(Math.Floor(v + 0.5), 0, 255);
+
+    private static double[,] Weights(int inSize, int outSize, Func<double, double> f)
+    {
+        double scale = (double)inSize / outSize, fs = Math.Max(scale, 1);
+        var weights = new double[outSize, inSize];
+        for (int o = 0; o < outSize; o++)
+        {
+            double centre = (o + 0.5) * scale, total = 0;
+            for (int i = 0; i < inSize; i++)
+            {
+                weights[o, i] = f((i + 0.5 - centre) / fs);
+                total += weights[o, i];
+            }
+
+            for (int i = 0; i < inSize; i++)
+            {
+                weights[o, i] /= total;
+            }
+        }
+
+        return weights;
+    }
+}
