@@ -82,7 +82,8 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
 
     internal static void RequireText(SchemaShape schema, string column, string role)
     {
-        if (!schema.TryFindColumn(column, out SchemaShape.Column col))
+        SchemaShape.Column col = schema.FirstOrDefault(c => c.Name == column);
+        if (col.Name is null)
         {
             throw new ArgumentOutOfRangeException(nameof(schema), $"Column '{column}' ({role}) was not found in the input schema (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
         }

@@ -2,11 +2,9 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using OvDiff.Core.Features;
 using OvDiff.Core.Images;
 using OvDiff.Core.Segmentation;
 using OvDiff.Imaging;
-using OvDiff.Onnx;
 
 namespace OvDiff.ML;
 
@@ -140,11 +138,11 @@ public sealed class SegmentWithScoresMapping : CustomMappingFactory<Segmentation
 /// </summary>
 internal static class SegmenterCache
 {
-    private static readonly ConcurrentDictionary<string, Lazy<Entry>> Entries = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Lazy<OvDiffSegmenterSession>> Entries = new(StringComparer.Ordinal);
 
     public static SegmentationResult Segment(byte[] state, string imagePath, bool includeScores)
     {
-        Entry entry = Get(state);
+        OvDiffSegmenterSession entry = Get(state);
         RgbImage image = ImageDecoder.Decode(OvDiffSegmentEstimator.ResolvePath(imagePath, entry.State.ImageFolder));
         lock (entry)
         {
@@ -152,10 +150,10 @@ internal static class SegmenterCache
         }
     }
 
-    public static Entry Get(byte[] state)
+    public static OvDiffSegmenterSession Get(byte[] state)
     {
         string key = Convert.ToHexString(SHA256.HashData(state));
-        return Entries.GetOrAdd(key, _ => new Lazy<Entry>(() => Entry.Create(state), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        return Entries.GetOrAdd(key, _ => new Lazy<OvDiffSegmenterSession>(() => OvDiffSegmenterSession.Create(OvDiffModelState.FromBytes(state, "OvDiff model state")), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
 
     /// <summary>Counts an owner (an OvDiff transformer) of the state's segmenter.</summary>
@@ -165,60 +163,12 @@ internal static class SegmenterCache
     public static void Release(byte[] state)
     {
         string key = Convert.ToHexString(SHA256.HashData(state));
-        if (Entries.TryGetValue(key, out Lazy<Entry>? lazy) && lazy.IsValueCreated
+        if (Entries.TryGetValue(key, out Lazy<OvDiffSegmenterSession>? lazy) && lazy.IsValueCreated
             && Interlocked.Decrement(ref lazy.Value.Owners) <= 0 && Entries.TryRemove(key, out _))
         {
             lock (lazy.Value)
             {
                 lazy.Value.Dispose();
-            }
-        }
-    }
-
-    internal sealed class Entry : IDisposable
-    {
-        private Entry(OvDiffModelState state, IReadOnlyList<IDenseFeatureExtractor> extractors)
-        {
-            State = state;
-            Extractors = extractors;
-            Segmenter = new PrototypeSegmenter(state.Model, extractors, state.Segmentation);
-        }
-
-        public OvDiffModelState State { get; }
-
-#pragma warning disable SA1401, CA1051 // a counter updated with Interlocked
-        internal int Owners;
-#pragma warning restore SA1401, CA1051
-
-        public IReadOnlyList<IDenseFeatureExtractor> Extractors { get; }
-
-        public PrototypeSegmenter Segmenter { get; }
-
-        public static Entry Create(byte[] bytes)
-        {
-            OvDiffModelState state = OvDiffModelState.FromBytes(bytes, "OvDiff model state");
-            var extractors = new List<IDenseFeatureExtractor>();
-            try
-            {
-                foreach (string name in state.FeatureExtractors)
-                {
-                    extractors.Add(FeatureExtractorCatalog.Create(name));
-                }
-
-                return new Entry(state, extractors);
-            }
-            catch
-            {
-                extractors.ForEach(e => e.Dispose());
-                throw;
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (IDenseFeatureExtractor extractor in Extractors)
-            {
-                extractor.Dispose();
             }
         }
     }

@@ -1,0 +1,93 @@
+using CsvHelper;
+using OvDiff.Core.Segmentation;
+
+namespace OvDiff.Imaging.Support;
+
+/// <summary>
+/// Support images from a tagged-image list: a CSV with header <c>image,classes</c>, where <c>image</c> is a path (absolute,
+/// or relative to the CSV's folder) and <c>classes</c> the class names present, separated by <c>|</c>. An image with several
+/// tags is a support image of each of them. Classes are listed in order of first appearance.
+/// </summary>
+public sealed class TaggedImageListSupportSource : ISupportSource
+{
+    private readonly List<(string Path, string[] Classes)> _rows = [];
+
+    /// <summary>Reads <paramref name="csvPath"/>; a missing file, header or field is an error naming the file and line.</summary>
+    public TaggedImageListSupportSource(string csvPath, int maxPerClass = int.MaxValue)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(csvPath);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPerClass);
+        if (!File.Exists(csvPath))
+        {
+            throw new FileNotFoundException($"Tagged-image list '{csvPath}' does not exist (expected a CSV with header 'image,classes').", csvPath);
+        }
+
+        string folder = Path.GetDirectoryName(Path.GetFullPath(csvPath))!;
+        using CsvReader csv = CsvReader.FromFile(csvPath, new CsvReaderOptions { Separator = ',', TrimWhitespace = true, TrackLineNumbers = true });
+        csv.ReadHeader();
+        if (!csv.TryGetFieldIndex("image", out int imageField) || !csv.TryGetFieldIndex("classes", out int classesField))
+        {
+            throw new InvalidDataException($"'{csvPath}': the first line must be the header 'image,classes'.");
+        }
+
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var order = new List<string>();
+        while (csv.Read())
+        {
+            long line = csv.LineNumber;
+            string image = csv.GetString(imageField);
+            string[] classes = csv.GetString(classesField).Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (image.Length == 0 || classes.Length == 0)
+            {
+                throw new InvalidDataException($"'{csvPath}' line {line}: both 'image' and 'classes' must be non-empty.");
+            }
+
+            var kept = new List<string>();
+            foreach (string cls in classes.Distinct(StringComparer.Ordinal))
+            {
+                counts.TryGetValue(cls, out int n);
+                if (n == 0)
+                {
+                    order.Add(cls);
+                }
+
+                if (n < maxPerClass)
+                {
+                    kept.Add(cls);
+                    counts[cls] = n + 1;
+                }
+            }
+
+            if (kept.Count > 0)
+            {
+                _rows.Add((Path.IsPathRooted(image) ? image : Path.Combine(folder, image), kept.ToArray()));
+            }
+        }
+
+        if (_rows.Count == 0)
+        {
+            throw new InvalidDataException($"'{csvPath}' lists no image.");
+        }
+
+        ClassNames = order;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>The images (resolved paths) and their tags.</summary>
+    public IReadOnlyList<(string Path, string[] Classes)> Rows => _rows;
+
+    /// <inheritdoc />
+    public IEnumerable<SupportExample> Enumerate(CancellationToken cancellationToken = default)
+    {
+        foreach ((string path, string[] classes) in _rows)
+        {
+            foreach (string cls in classes)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return new SupportExample(cls, path, _ => ImageDecoder.Decode(path));
+            }
+        }
+    }
+}
