@@ -48,8 +48,14 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
     /// <summary>Progress of fitting, if set.</summary>
     public IProgress<StepProgress>? Progress { get; init; }
 
+    /// <summary>A copy of this estimator that reports fitting progress to <paramref name="progress"/>.</summary>
+    public OvDiffSegmentEstimator WithProgress(IProgress<StepProgress>? progress) => new(_catalog, Options) { Progress = progress };
+
     /// <inheritdoc />
-    public OvDiffSegmentTransformer Fit(IDataView input)
+    public OvDiffSegmentTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>Fits, observing <paramref name="cancellationToken"/> between support images.</summary>
+    public OvDiffSegmentTransformer Fit(IDataView input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         var examples = ReadSupport(input);
@@ -62,7 +68,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
                 extractors.Add(FeatureExtractorCatalog.Create(name));
             }
 
-            PrototypeModel model = PrototypeFitter.Fit(examples, classes, extractors, Options.Fit, Progress);
+            PrototypeModel model = PrototypeFitter.Fit(examples, classes, extractors, Options.Fit, Progress, cancellationToken);
             return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
         }
         finally

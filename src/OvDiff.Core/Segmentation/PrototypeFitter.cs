@@ -56,7 +56,7 @@ public static class PrototypeFitter
         // pooled[extractor][class] collects masked cell features per support image.
         var pooled = extractors.Select(_ => classNames.Select(_ => new ClassPool()).ToArray()).ToArray();
         var supports = new List<SupportImageRecord>();
-        long done = 0;
+        long done = 0, total = examples is ICollection<SupportExample> collection ? collection.Count : -1;
         foreach (SupportExample example in examples)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -91,7 +91,7 @@ public static class PrototypeFitter
             }
 
             done++;
-            progress?.Report(new StepProgress("fit", done, -1, example.Source));
+            progress?.Report(new StepProgress("fit", done, total, example.Source));
         }
 
         for (int c = 0; c < classNames.Count; c++)

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.ML;
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+using OvDiff.Imaging;
+using OvDiff.ML;
+
+namespace OvDiff.Cli.Commands;
+
+/// <summary><c>ovdiff explain</c>: which prototypes (and so which support images and regions) a pixel's label rests on.</summary>
+internal static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var image = new Argument<string>("image") { Description = "The image." };
+        var model = new Option<string>("--model") { Description = "Model zip written by `ovdiff fit`.", Required = true };
+        var x = new Option<int>("--x") { Description = "Pixel column.", Required = true };
+        var y = new Option<int>("--y") { Description = "Pixel row.", Required = true };
+        var top = new Option<int>("--top") { Description = "How many prototypes to list.", DefaultValueFactory = _ => 5 };
+        var command = new Command("explain", "Show the label at a pixel and the most similar prototypes with the support images and regions they came from.")
+        {
+            image, model, x, y, top,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
+            using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State);
+            RgbImage picture = ImageDecoder.Decode(parse.GetRequiredValue(image));
+            int px = parse.GetValue(x), py = parse.GetValue(y);
+            LabelMap labels = session.Segmenter.Segment(picture, cancellationToken);
+            IReadOnlyList<string> names = session.Segmenter.ClassNames;
+            byte label = labels.Labels[((long)py * labels.Width) + px];
+            Console.WriteLine($"Pixel ({px}, {py}) of {parse.GetRequiredValue(image)}: label {label} '{names[label]}'.");
+            Console.WriteLine("Most similar prototypes (whole image, resized):");
+            PrototypeModel m = loaded.State.Model;
+            foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))
+            {
+                PrototypeOrigin o = match.Origin;
+                string source = o.Level switch
+                {
+                    PrototypeLevels.PerImage => $"support image {m.SupportImages[o.SupportImage].Source} ({Region(m.SupportImages[o.SupportImage], o.Role)})",
+                    PrototypeLevels.Parts => $"k-means part {o.Cluster} of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
+                    _ => $"mean of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
+                };
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {match.Similarity:F3}  {m.ClassNames[o.ClassIndex]} {o.Role.ToString().ToLowerInvariant()} [{match.ExtractorName} #{match.PrototypeIndex}]: {source}"));
+            }
+
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static string Region(SupportImageRecord support, PrototypeRole role)
+    {
+        bool[] mask = role == PrototypeRole.Foreground ? support.Foreground : support.Background;
+        int cells = mask.Count(v => v);
+        return string.Create(CultureInfo.InvariantCulture, $"{role.ToString().ToLowerInvariant()} mask: {cells} of {mask.Length} cells on a {support.MaskWidth}x{support.MaskHeight} grid");
+    }
+}

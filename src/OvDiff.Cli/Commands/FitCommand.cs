@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Microsoft.ML;
+using OvDiff.Cli.Infrastructure;
+using OvDiff.Core.IO;
+using OvDiff.Core.Segmentation;
+using OvDiff.Imaging.Support;
+using OvDiff.ML;
+
+namespace OvDiff.Cli.Commands;
+
+/// <summary><c>ovdiff fit</c>: support images (a folder per class, or a tagged-image CSV) to a model zip.</summary>
+internal static class FitCommand
+{
+    public static Command Create()
+    {
+        var support = new Option<string>("--support") { Description = "A folder with one sub-folder of images per class, or a CSV with header 'image,classes' (classes separated by '|').", Required = true };
+        var output = new Option<string>("--out") { Description = "The model zip to write (written atomically).", Required = true };
+        var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.FeatureExtractorCatalog.Names)}.", DefaultValueFactory = _ => ["resnet18-layer4"] };
+        var perClass = new Option<int>("--per-class") { Description = "At most this many support images per class.", DefaultValueFactory = _ => int.MaxValue };
+        var split = new Option<ForegroundSplitMode>("--split") { Description = "Foreground/background split of support images.", DefaultValueFactory = _ => ForegroundSplitMode.NormalizedCut };
+        var levels = new Option<string>("--levels") { Description = "Prototype levels to fit: all, or a comma list of mean,image,parts.", DefaultValueFactory = _ => "all" };
+        var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
+        var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
+        var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
+        var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
+        {
+            support, output, extractors, perClass, split, levels, parts, stuff, classes,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            string supportPath = parse.GetRequiredValue(support);
+            int maxPerClass = parse.GetValue(perClass);
+            ISupportSource source = Directory.Exists(supportPath)
+                ? new FolderSupportSource(supportPath, maxPerClass)
+                : new TaggedImageListSupportSource(supportPath, maxPerClass);
+            string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? c : source.ClassNames.ToArray();
+            var options = new OvDiffSegmentOptions
+            {
+                ClassNames = chosen,
+                FeatureExtractors = parse.GetValue(extractors) ?? ["resnet18-layer4"],
+                Fit = new PrototypeFitOptions
+                {
+                    Split = parse.GetValue(split),
+                    Levels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all"),
+                    PartCount = parse.GetValue(parts),
+                    StuffClasses = parse.GetValue(stuff) ?? [],
+                },
+            };
+            var wanted = chosen.ToHashSet(StringComparer.Ordinal);
+            var rows = source.Enumerate(cancellationToken)
+                .Where(e => wanted.Contains(e.ClassName))
+                .Select(e => new SupportRow { ImagePath = e.Source, Label = e.ClassName })
+                .ToList();
+            var context = new MLContext(seed: 0);
+            IDataView data = context.Data.LoadFromEnumerable(rows);
+            using var progress = new ConsoleProgress();
+            OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
+            using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
+            string outPath = parse.GetRequiredValue(output);
+            AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
+            Console.Error.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
+                + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}.");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private sealed class SupportRow
+    {
+        public string ImagePath { get; set; } = "";
+
+        public string Label { get; set; } = "";
+    }
+}
