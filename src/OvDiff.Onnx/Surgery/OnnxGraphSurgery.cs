@@ -52,20 +52,14 @@ public static class OnnxGraphSurgery
             }
         }
 
-        var known = graph.ValueInfo.Concat(graph.Output).Concat(graph.Input)
-            .GroupBy(v => v.Name)
-            .ToDictionary(g => g.Key, g => g.First());
-        var fallbackElementType = DefaultFloatElementType(graph);
+        var elementTypes = new ElementTypeResolver(graph);
         var outputs = valueNames.Select(name => new ValueInfoProto
         {
             Name = name,
             Type = new TypeProto
             {
                 // Element type only: intermediate shapes were recorded for one input size and may no longer hold.
-                TensorType = new TypeProto.Types.Tensor
-                {
-                    ElemType = known.TryGetValue(name, out var info) && info.Type?.TensorType is { } tensor ? tensor.ElemType : fallbackElementType,
-                },
+                TensorType = new TypeProto.Types.Tensor { ElemType = elementTypes.Resolve(name) },
             },
         }).ToList();
         graph.Output.Clear();
@@ -141,10 +135,83 @@ public static class OnnxGraphSurgery
     private static HashSet<string> Tokens(string name) =>
         new(name.Split(['/', '.', '_', ':'], StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase);
 
-    private static int DefaultFloatElementType(GraphProto graph)
+    /// <summary>
+    /// Finds a tensor's element type without full ONNX type inference: recorded value_info, graph inputs and initializers
+    /// first; then Cast's target, int64 for shape-like operators, otherwise the type of the producing node's first input
+    /// (true of the elementwise, MatMul, Conv, normalisation and reshaping operators a ViT or ResNet is made of).
+    /// </summary>
+    private sealed class ElementTypeResolver
     {
-        const int Float = (int)TensorProto.Types.DataType.Float;
-        int[] floatingTypes = [Float, (int)TensorProto.Types.DataType.Float16, (int)TensorProto.Types.DataType.Bfloat16];
-        return graph.Input.Select(i => i.Type?.TensorType?.ElemType ?? 0).FirstOrDefault(floatingTypes.Contains, Float);
+        private static readonly HashSet<string> Int64Operators = ["Shape", "Size", "NonZero", "ArgMax", "ArgMin"];
+        private readonly Dictionary<string, int> _known = [];
+        private readonly Dictionary<string, NodeProto> _producers = [];
+
+        public ElementTypeResolver(GraphProto graph)
+        {
+            foreach (var info in graph.ValueInfo.Concat(graph.Output).Concat(graph.Input))
+            {
+                if (info.Type?.TensorType is { ElemType: > 0 } tensor)
+                {
+                    _known.TryAdd(info.Name, tensor.ElemType);
+                }
+            }
+
+            foreach (var initializer in graph.Initializer)
+            {
+                _known.TryAdd(initializer.Name, initializer.DataType);
+            }
+
+            foreach (var node in graph.Node)
+            {
+                foreach (var output in node.Output)
+                {
+                    _producers.TryAdd(output, node);
+                }
+            }
+        }
+
+        public int Resolve(string name)
+        {
+            var pending = new Stack<string>();
+            pending.Push(name);
+            while (pending.Count > 0)
+            {
+                var current = pending.Peek();
+                if (_known.ContainsKey(current))
+                {
+                    pending.Pop();
+                    continue;
+                }
+
+                if (!_producers.TryGetValue(current, out var node) || node.Input.Count == 0)
+                {
+                    _known[current] = (int)TensorProto.Types.DataType.Float;
+                    pending.Pop();
+                    continue;
+                }
+
+                if (node.OpType == "Cast" && node.Attribute.FirstOrDefault(a => a.Name == "to") is { } to)
+                {
+                    _known[current] = (int)to.I;
+                    pending.Pop();
+                }
+                else if (Int64Operators.Contains(node.OpType))
+                {
+                    _known[current] = (int)TensorProto.Types.DataType.Int64;
+                    pending.Pop();
+                }
+                else if (_known.TryGetValue(node.Input[0], out var inputType))
+                {
+                    _known[current] = inputType;
+                    pending.Pop();
+                }
+                else
+                {
+                    pending.Push(node.Input[0]);
+                }
+            }
+
+            return _known[name];
+        }
     }
 }
