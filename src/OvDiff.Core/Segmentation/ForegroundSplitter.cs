@@ -28,6 +28,17 @@ public static class ForegroundSplitter
             return new ForegroundSplit(height, width, Enumerable.Repeat(true, cells).ToArray(), new bool[cells]);
         }
 
+        if (options.CenterFeaturesForSplit)
+        {
+            features = Center(features);
+        }
+
+        if (options.Split == ForegroundSplitMode.BorderClusters && attribution is null)
+        {
+            bool[] fg = BorderClusters(features, options.Seed);
+            return new ForegroundSplit(height, width, fg, Morphology.Erode(fg.Select(f => !f).ToArray(), height, width, options.BackgroundErosion));
+        }
+
         if (attribution is null)
         {
             NormalizedCutResult cut = NormalizedCut.Bipartition(features, options.NormalizedCut);
@@ -138,6 +149,63 @@ public static class ForegroundSplitter
         var target = new float[targetHeight * targetWidth];
         Resampling.BilinearPlanar(source, 1, height, width, target, targetHeight, targetWidth);
         return target.Select(v => v > 0f).ToArray();
+    }
+
+    private static bool[] BorderClusters(FeatureMap features, int seed)
+    {
+        int height = features.Height, width = features.Width;
+        float[] unit = features.Data.ToArray();
+        Matrix.NormalizeRows(unit, (int)features.CellCount, features.Channels, 1e-6f);
+        KMeansResult km = KMeans.Fit(unit, (int)features.CellCount, features.Channels, 2, seed);
+        if (km.K < 2)
+        {
+            return Enumerable.Repeat(true, height * width).ToArray();
+        }
+
+        var border = new long[2];
+        var size = new long[2];
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int a = km.Assignments[(y * width) + x];
+                size[a]++;
+                if (y == 0 || x == 0 || y == height - 1 || x == width - 1)
+                {
+                    border[a]++;
+                }
+            }
+        }
+
+        // Background: the cluster with the larger share of its cells on the border.
+        int background = (double)border[0] / Math.Max(size[0], 1) >= (double)border[1] / Math.Max(size[1], 1) ? 0 : 1;
+        return km.Assignments.Select(a => a != background).ToArray();
+    }
+
+    /// <summary>Subtracts the per-image mean feature from every cell (non-negative CNN features otherwise all look alike to a cosine).</summary>
+    private static FeatureMap Center(FeatureMap features)
+    {
+        int channels = features.Channels;
+        long cells = features.CellCount;
+        var mean = new double[channels];
+        for (long i = 0; i < cells; i++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                mean[c] += features.Data[(i * channels) + c];
+            }
+        }
+
+        var centered = new float[features.Data.LongLength];
+        for (long i = 0; i < cells; i++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                centered[(i * channels) + c] = (float)(features.Data[(i * channels) + c] - (mean[c] / cells));
+            }
+        }
+
+        return new FeatureMap(features.Height, features.Width, channels, centered);
     }
 
     private static float[] ResampleToGrid(AttributionMap attribution, int height, int width)

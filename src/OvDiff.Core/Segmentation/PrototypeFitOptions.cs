@@ -14,6 +14,12 @@ public enum ForegroundSplitMode
     /// maps the segments (plus the remainder) are ranked by mean attribution as the reference ranks CutLER's masks.
     /// </summary>
     NormalizedCut = 1,
+
+    /// <summary>
+    /// 2-means on the (centred) features; the cluster holding more of the grid's border cells is background, the other
+    /// foreground; the background is eroded. Simple and robust on coarse CNN grids.
+    /// </summary>
+    BorderClusters = 2,
 }
 
 /// <summary>Options of <see cref="PrototypeFitter"/>. Defaults follow the official OVDiff code where it has one.</summary>
@@ -27,6 +33,12 @@ public sealed record PrototypeFitOptions
 
     /// <summary>Normalised-cut settings for the split.</summary>
     public NormalizedCutOptions NormalizedCut { get; init; } = new();
+
+    /// <summary>
+    /// Subtract each image's mean feature before the normalised cut. Non-negative CNN features (ResNet after ReLU) have
+    /// pairwise cosines all above τ, which leaves the cut nothing to separate; ViT keys are near zero-mean already. Default true.
+    /// </summary>
+    public bool CenterFeaturesForSplit { get; init; } = true;
 
     /// <summary>MaskCut segments per image (reference: 3). Default 3.</summary>
     public int MaskCutSegments { get; init; } = 3;

@@ -124,7 +124,34 @@ public sealed class PrototypeSegmenter : ISegmenter
             Resampling.BilinearPlanar(sum, labels, height, width, scores, image.Height, image.Width);
         }
 
-        return new SegmentationResult(ArgMax(scores, labels, image.Width, image.Height, Options.ScoreThreshold), includeScores ? scores : null);
+        var active = new bool[labels];
+        Array.Fill(active, true);
+        LabelMap result = ArgMax(scores, active, image.Width, image.Height, Options.ScoreThreshold);
+        if (Options.MinimumClassArea > 0)
+        {
+            var area = new long[labels];
+            foreach (byte label in result.Labels)
+            {
+                area[label]++;
+            }
+
+            bool dropped = false;
+            for (int l = 1; l < labels; l++)
+            {
+                if (area[l] > 0 && area[l] < Options.MinimumClassArea * result.PixelCount)
+                {
+                    active[l] = false;
+                    dropped = true;
+                }
+            }
+
+            if (dropped)
+            {
+                result = ArgMax(scores, active, image.Width, image.Height, Options.ScoreThreshold);
+            }
+        }
+
+        return new SegmentationResult(result, includeScores ? scores : null);
     }
 
     /// <summary>
@@ -246,8 +273,9 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
     }
 
-    private static LabelMap ArgMax(float[] scores, int labels, int width, int height, float threshold)
+    private static LabelMap ArgMax(float[] scores, bool[] active, int width, int height, float threshold)
     {
+        int labels = active.Length;
         long plane = (long)width * height;
         var result = new byte[plane];
         for (long i = 0; i < plane; i++)
@@ -256,6 +284,11 @@ public sealed class PrototypeSegmenter : ISegmenter
             float bestScore = scores[i] > threshold ? scores[i] : 0f;
             for (int l = 1; l < labels; l++)
             {
+                if (!active[l])
+                {
+                    continue;
+                }
+
                 float s = scores[(l * plane) + i];
                 s = s > threshold ? s : 0f;
                 if (s > bestScore)

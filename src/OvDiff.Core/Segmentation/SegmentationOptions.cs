@@ -38,6 +38,13 @@ public sealed record SegmentationOptions
     /// <summary>Scores at or below this are zeroed before the argmax (reference <c>--thresholds 0.0</c>). Default 0.</summary>
     public float ScoreThreshold { get; init; }
 
+    /// <summary>
+    /// Classes whose predicted area is below this fraction of the image are dropped and their pixels re-assigned
+    /// (a prediction-based pre-filter: confusion between classes is the main error without a CLIP pre-filter); 0 disables.
+    /// Not in the reference. Default 0.
+    /// </summary>
+    public float MinimumClassArea { get; init; }
+
     /// <summary>PAMR refinement of the averaged scores at the resized scale (reference <c>--pamr</c>, off by default). Null = off.</summary>
     public PamrOptions? Pamr { get; init; }
 
@@ -59,6 +66,11 @@ public sealed record SegmentationOptions
         if (Levels == PrototypeLevels.None)
         {
             throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");
+        }
+
+        if (MinimumClassArea is < 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinimumClassArea), MinimumClassArea, "Must be in [0, 1).");
         }
     }
 }
