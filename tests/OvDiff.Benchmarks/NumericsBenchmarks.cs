@@ -14,6 +14,9 @@ public class NumericsBenchmarks
     private float[] points = [];
     private FeatureMap grid = null!;
     private FeatureMap hardGrid = null!;
+    private float[] pamrImage = [];
+    private float[] pamrScores = [];
+    private float[] pamrWork = [];
 
     [GlobalSetup]
     public void Setup()
@@ -61,6 +64,11 @@ public class NumericsBenchmarks
         }
 
         hardGrid = new FeatureMap(64, 64, 768, hard);
+
+        // PAMR at image resolution: 448x448 RGB, 21 classes (VOC), default 10 iterations and dilations 1..24.
+        pamrImage = Noise(random, 3 * 448 * 448);
+        pamrScores = Noise(random, 21 * 448 * 448);
+        pamrWork = new float[pamrScores.Length];
         grid = new FeatureMap(64, 64, 768, data);
     }
 
@@ -85,6 +93,13 @@ public class NumericsBenchmarks
 
     [Benchmark]
     public NormalizedCutResult NormalizedCut_64x64x768_Noisy() => NormalizedCut.Bipartition(hardGrid);
+
+    [Benchmark]
+    public void Pamr_448x448_21classes()
+    {
+        pamrScores.CopyTo(pamrWork, 0);
+        Pamr.Refine(pamrImage, 3, pamrWork, 21, 448, 448);
+    }
 
     private static float[] Noise(Random random, int length)
     {

@@ -57,14 +57,39 @@ public static class Pamr
         (int Dy, int Dx)[] offsets = Offsets(options.Dilations);
         float[] affinity = Affinities(image, imageChannels, height, width, options.Dilations, offsets);
         int n = (int)plane;
-        float[] buffer = new float[n];
-        for (int it = 0; it < options.Iterations; it++)
+        int iterations = options.Iterations;
+
+        // Classes never mix, so each runs all its iterations independently (in parallel for large maps).
+        void RefineClass(Span<float> mask, float[] buffer)
         {
-            for (int c = 0; c < classes; c++)
+            for (int it = 0; it < iterations; it++)
             {
-                Span<float> mask = scores.Slice(c * n, n);
                 Propagate(mask, buffer, affinity, offsets, height, width);
                 buffer.CopyTo(mask);
+            }
+        }
+
+        if (classes == 1 || (long)n * offsets.Length * iterations < (1L << 20))
+        {
+            float[] buffer = new float[n];
+            for (int c = 0; c < classes; c++)
+            {
+                RefineClass(scores.Slice(c * n, n), buffer);
+            }
+
+            return;
+        }
+
+        unsafe
+        {
+            fixed (float* pointer = scores)
+            {
+                nint address = (nint)pointer;
+                Parallel.For(0, classes, () => new float[n], (c, _, buffer) =>
+                {
+                    RefineClass(new Span<float>((float*)address + ((long)c * n), n), buffer);
+                    return buffer;
+                }, _ => { });
             }
         }
     }
@@ -97,65 +122,75 @@ public static class Pamr
         int n = height * width;
         int count = offsets.Length;
         float[] affinity = new float[(long)count * n];
-        Span<double> logits = stackalloc double[count];
         int windowSize = 9 * dilations.Count;
-        for (int y = 0; y < height; y++)
+        int dilationCount = dilations.Count;
+        SpanParallel.For(image, height, (long)width * count * channels * 3, (img0, firstRow, endRow) =>
         {
-            for (int x = 0; x < width; x++)
+            Span<double> logits = stackalloc double[count];
+            for (int y = firstRow; y < endRow; y++)
             {
-                int i = (y * width) + x;
-                logits.Clear();
-                for (int c = 0; c < channels; c++)
-                {
-                    ReadOnlySpan<float> img = image.Slice(c * n, n);
-                    double centre = img[i];
+                AffinityRow(img0, channels, height, width, dilationCount, windowSize, offsets, y, logits, affinity);
+            }
+        });
+        return affinity;
+    }
 
-                    // Unbiased std over the dilated windows: the centre once per dilation plus every neighbour.
-                    double sum = centre * dilations.Count, sumSq = 0;
-                    for (int p = 0; p < count; p++)
-                    {
-                        sum += img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
-                    }
+    private static void AffinityRow(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, int windowSize, (int Dy, int Dx)[] offsets, int y, Span<double> logits, float[] affinity)
+    {
+        int n = height * width;
+        int count = offsets.Length;
+        for (int x = 0; x < width; x++)
+        {
+            int i = (y * width) + x;
+            logits.Clear();
+            for (int c = 0; c < channels; c++)
+            {
+                ReadOnlySpan<float> img = image.Slice(c * n, n);
+                double centre = img[i];
 
-                    double mean = sum / windowSize;
-                    sumSq = (centre - mean) * (centre - mean) * dilations.Count;
-                    for (int p = 0; p < count; p++)
-                    {
-                        double v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)] - mean;
-                        sumSq += v * v;
-                    }
-
-                    float std = (float)Math.Sqrt(sumSq / (windowSize - 1));
-                    float scale = 1e-8f + (0.1f * std);
-                    for (int p = 0; p < count; p++)
-                    {
-                        float v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
-                        logits[p] += -MathF.Abs((float)centre - v) / scale;
-                    }
-                }
-
-                double max = double.NegativeInfinity;
+                // Unbiased std over the dilated windows: the centre once per dilation plus every neighbour.
+                double sum = centre * dilationCount, sumSq = 0;
                 for (int p = 0; p < count; p++)
                 {
-                    logits[p] /= channels;
-                    max = Math.Max(max, logits[p]);
+                    sum += img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
                 }
 
-                double total = 0;
+                double mean = sum / windowSize;
+                sumSq = (centre - mean) * (centre - mean) * dilationCount;
                 for (int p = 0; p < count; p++)
                 {
-                    logits[p] = Math.Exp(logits[p] - max);
-                    total += logits[p];
+                    double v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)] - mean;
+                    sumSq += v * v;
                 }
 
+                float std = (float)Math.Sqrt(sumSq / (windowSize - 1));
+                float scale = 1e-8f + (0.1f * std);
                 for (int p = 0; p < count; p++)
                 {
-                    affinity[((long)p * n) + i] = (float)(logits[p] / total);
+                    float v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
+                    logits[p] += -MathF.Abs((float)centre - v) / scale;
                 }
             }
-        }
 
-        return affinity;
+            double max = double.NegativeInfinity;
+            for (int p = 0; p < count; p++)
+            {
+                logits[p] /= channels;
+                max = Math.Max(max, logits[p]);
+            }
+
+            double total = 0;
+            for (int p = 0; p < count; p++)
+            {
+                logits[p] = Math.Exp(logits[p] - max);
+                total += logits[p];
+            }
+
+            for (int p = 0; p < count; p++)
+            {
+                affinity[((long)p * n) + i] = (float)(logits[p] / total);
+            }
+        }
     }
 
     // output[i] = sum_p affinity[p, i] * mask[clamped neighbour p of i]; rows vectorised over the unclamped x range.
