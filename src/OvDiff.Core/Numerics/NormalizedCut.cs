@@ -67,7 +67,11 @@ public static class NormalizedCut
     /// part: their rows and columns of W are removed (not MaskCut's zeroed features, which leave them an ε affinity), the
     /// mean is over the remaining cells, and they are never foreground.
     /// </summary>
-    public static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options = null, ReadOnlySpan<bool> exclude = default)
+    public static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options = null, ReadOnlySpan<bool> exclude = default) =>
+        Bipartition(features, options, exclude, forceBitAffinity: false);
+
+    /// <summary>As the public overload; <paramref name="forceBitAffinity"/> uses the bit-matrix W at any size (for tests).</summary>
+    internal static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options, ReadOnlySpan<bool> exclude, bool forceBitAffinity)
     {
         ArgumentNullException.ThrowIfNull(features);
         options ??= new NormalizedCutOptions();
@@ -103,7 +107,7 @@ public static class NormalizedCut
         }
 
         Matrix.NormalizeRows(f, n, channels);
-        IAffinity affinity = n <= DenseLimit
+        IAffinity affinity = n <= DenseLimit && !forceBitAffinity
             ? DenseAffinity.Build(f, n, channels, options.Tau, options.Epsilon)
             : BitAffinity.Build(f, n, channels, options.Tau, options.Epsilon);
         double[] y = SecondGeneralisedEigenvector(affinity, n, options.LanczosIterations, options.LanczosRestarts);
