@@ -123,18 +123,6 @@ public static class Matrix
         }
     }
 
-    /// <summary>Float64 dot product of two equal-length float spans (reference-quality accumulation).</summary>
-    internal static double DotDouble(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sum += (double)x[i] * y[i];
-        }
-
-        return sum;
-    }
-
     private static void CheckShape(int length, int rows, int cols, string name)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows, name);
