@@ -57,40 +57,25 @@ public static class Pamr
         (int Dy, int Dx)[] offsets = Offsets(options.Dilations);
         float[] affinity = Affinities(image, imageChannels, height, width, options.Dilations, offsets);
         int n = (int)plane;
-        int iterations = options.Iterations;
+        int count = offsets.Length;
 
-        // Classes never mix, so each runs all its iterations independently (in parallel for large maps).
-        void RefineClass(Span<float> mask, float[] buffer)
+        // One pass per iteration over rows; each row's affinities (count x width, contiguous) serve every class while
+        // they are in cache. Rows are independent within a pass, so large maps run them in parallel.
+        float[] next = new float[(long)classes * n];
+        for (int it = 0; it < options.Iterations; it++)
         {
-            for (int it = 0; it < iterations; it++)
+            SpanParallel.For(scores[..(classes * n)], height, (long)classes * count * width, (masks, firstRow, endRow) =>
             {
-                Propagate(mask, buffer, affinity, offsets, height, width);
-                buffer.CopyTo(mask);
-            }
-        }
-
-        if (classes == 1 || (long)n * offsets.Length * iterations < (1L << 20))
-        {
-            float[] buffer = new float[n];
-            for (int c = 0; c < classes; c++)
-            {
-                RefineClass(scores.Slice(c * n, n), buffer);
-            }
-
-            return;
-        }
-
-        unsafe
-        {
-            fixed (float* pointer = scores)
-            {
-                nint address = (nint)pointer;
-                Parallel.For(0, classes, () => new float[n], (c, _, buffer) =>
+                for (int y = firstRow; y < endRow; y++)
                 {
-                    RefineClass(new Span<float>((float*)address + ((long)c * n), n), buffer);
-                    return buffer;
-                }, _ => { });
-            }
+                    ReadOnlySpan<float> rowAffinity = affinity.AsSpan(y * count * width, count * width);
+                    for (int c = 0; c < classes; c++)
+                    {
+                        PropagateRow(masks.Slice(c * n, n), next.AsSpan((c * n) + (y * width), width), rowAffinity, offsets, y, height, width);
+                    }
+                }
+            });
+            next.AsSpan().CopyTo(scores);
         }
     }
 
@@ -116,7 +101,7 @@ public static class Pamr
         return offsets;
     }
 
-    // affinity[p * n + i]: softmax over p of the channel-mean logits (see the class summary).
+    // affinity[(y * count + p) * width + x]: softmax over p of the channel-mean logits (see the class summary).
     private static float[] Affinities(ReadOnlySpan<float> image, int channels, int height, int width, IReadOnlyList<int> dilations, (int Dy, int Dx)[] offsets)
     {
         int n = height * width;
@@ -188,40 +173,35 @@ public static class Pamr
 
             for (int p = 0; p < count; p++)
             {
-                affinity[((long)p * n) + i] = (float)(logits[p] / total);
+                affinity[((((long)y * count) + p) * width) + x] = (float)(logits[p] / total);
             }
         }
     }
 
-    // output[i] = sum_p affinity[p, i] * mask[clamped neighbour p of i]; rows vectorised over the unclamped x range.
-    private static void Propagate(ReadOnlySpan<float> mask, Span<float> output, float[] affinity, (int Dy, int Dx)[] offsets, int height, int width)
+    // output[x] = sum_p affinity[p, x] * mask[clamped neighbour p of (y, x)] for one row; vectorised over the unclamped x range.
+    private static void PropagateRow(ReadOnlySpan<float> mask, Span<float> output, ReadOnlySpan<float> rowAffinity, (int Dy, int Dx)[] offsets, int y, int height, int width)
     {
-        int n = height * width;
         output.Clear();
         for (int p = 0; p < offsets.Length; p++)
         {
             (int dy, int dx) = offsets[p];
-            ReadOnlySpan<float> aff = affinity.AsSpan(p * n, n);
+            ReadOnlySpan<float> aff = rowAffinity.Slice(p * width, width);
+            ReadOnlySpan<float> source = mask.Slice(Clamp(y + dy, height) * width, width);
             int lo = Math.Clamp(-dx, 0, width), hi = Math.Clamp(width - dx, lo, width);
-            for (int y = 0; y < height; y++)
+            for (int x = 0; x < lo; x++)
             {
-                int row = y * width;
-                ReadOnlySpan<float> source = mask.Slice(Clamp(y + dy, height) * width, width);
-                for (int x = 0; x < lo; x++)
-                {
-                    output[row + x] += aff[row + x] * source[Clamp(x + dx, width)];
-                }
+                output[x] += aff[x] * source[Clamp(x + dx, width)];
+            }
 
-                if (hi > lo)
-                {
-                    Span<float> target = output.Slice(row + lo, hi - lo);
-                    TensorPrimitives.FusedMultiplyAdd(aff.Slice(row + lo, hi - lo), source.Slice(lo + dx, hi - lo), target, target);
-                }
+            if (hi > lo)
+            {
+                Span<float> target = output[lo..hi];
+                TensorPrimitives.FusedMultiplyAdd(aff[lo..hi], source.Slice(lo + dx, hi - lo), target, target);
+            }
 
-                for (int x = hi; x < width; x++)
-                {
-                    output[row + x] += aff[row + x] * source[Clamp(x + dx, width)];
-                }
+            for (int x = hi; x < width; x++)
+            {
+                output[x] += aff[x] * source[Clamp(x + dx, width)];
             }
         }
     }

@@ -39,7 +39,7 @@ public sealed class PamrTests
 
     [Theory]
     [InlineData(7, 9, 2, 3)]
-    [InlineData(80, 64, 3, 15)] // large enough for the parallel paths (affinity rows and classes)
+    [InlineData(96, 128, 4, 6)] // large enough for the parallel row paths (affinities and propagation)
     public void MatchesIndependentFloat64Reference(int h, int w, int c, int iterations)
     {
         const int k = 3;
