@@ -174,8 +174,8 @@ public sealed class NormalizedCutTests
         const int n = 70, c = 6;
         float[] f = Enumerable.Range(0, n * c).Select(_ => (float)(random.NextDouble() - 0.3)).ToArray();
         Matrix.NormalizeRows(f, n, c);
-        var dense = NormalizedCut.DenseAffinity.Build(f, n, c, 0.15f, 1e-5f);
-        var bits = NormalizedCut.BitAffinity.Build(f, n, c, 0.15f, 1e-5f);
+        using var dense = NormalizedCut.DenseAffinity.Build(f, n, c, 0.15f, 1e-5f);
+        using var bits = NormalizedCut.BitAffinity.Build(f, n, c, 0.15f, 1e-5f);
         double[] dd = dense.Degrees(), db = bits.Degrees();
         float[] x = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
         double[] rd = new double[n], rb = new double[n];
