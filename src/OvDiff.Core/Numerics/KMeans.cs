@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace OvDiff.Core.Numerics;
@@ -198,23 +199,65 @@ public static class KMeans
         return centroids;
     }
 
-    // output[t * count + i] = min(closest[i], ‖x_i − x_candidate[t]‖²) (no min when closest is null).
+    // output[t * count + i] = min(closest[i], ‖x_i − x_candidate[t]‖²) (no min when closest is null). Each point row is
+    // read once per group of 4 candidates: (x − c)² accumulated in vectors, exactly 0 for a point equal to a candidate.
     private static void CandidateDistances(ReadOnlySpan<float> points, int count, int dimension, ReadOnlySpan<int> candidates, float[]? closest, float[] output)
     {
         int[] ids = candidates.ToArray();
         SpanParallel.For(points, count, (long)dimension * ids.Length, (data, start, end) =>
         {
-            for (int t = 0; t < ids.Length; t++)
+            Span<float> distances = stackalloc float[4];
+            for (int t0 = 0; t0 < ids.Length; t0 += 4)
             {
-                ReadOnlySpan<float> centre = data.Slice(ids[t] * dimension, dimension);
+                int group = Math.Min(4, ids.Length - t0);
+                ReadOnlySpan<float> c0 = data.Slice(ids[t0] * dimension, dimension);
+                ReadOnlySpan<float> c1 = data.Slice(ids[t0 + Math.Min(1, group - 1)] * dimension, dimension);
+                ReadOnlySpan<float> c2 = data.Slice(ids[t0 + Math.Min(2, group - 1)] * dimension, dimension);
+                ReadOnlySpan<float> c3 = data.Slice(ids[t0 + Math.Min(3, group - 1)] * dimension, dimension);
                 for (int i = start; i < end; i++)
                 {
-                    float distance = TensorPrimitives.Distance(data.Slice(i * dimension, dimension), centre);
-                    distance *= distance;
-                    output[(t * count) + i] = closest is null ? distance : MathF.Min(closest[i], distance);
+                    SquaredDistances4(data.Slice(i * dimension, dimension), c0, c1, c2, c3, distances);
+                    for (int g = 0; g < group; g++)
+                    {
+                        output[((t0 + g) * count) + i] = closest is null ? distances[g] : MathF.Min(closest[i], distances[g]);
+                    }
                 }
             }
         });
+    }
+
+    private static void SquaredDistances4(ReadOnlySpan<float> x, ReadOnlySpan<float> c0, ReadOnlySpan<float> c1, ReadOnlySpan<float> c2, ReadOnlySpan<float> c3, Span<float> result)
+    {
+        int width = Vector<float>.Count;
+        Vector<float> s0 = Vector<float>.Zero, s1 = Vector<float>.Zero, s2 = Vector<float>.Zero, s3 = Vector<float>.Zero;
+        int d = 0;
+        for (; d <= x.Length - width; d += width)
+        {
+            var xv = new Vector<float>(x[d..]);
+            Vector<float> e0 = xv - new Vector<float>(c0[d..]);
+            Vector<float> e1 = xv - new Vector<float>(c1[d..]);
+            Vector<float> e2 = xv - new Vector<float>(c2[d..]);
+            Vector<float> e3 = xv - new Vector<float>(c3[d..]);
+            s0 = Vector.FusedMultiplyAdd(e0, e0, s0);
+            s1 = Vector.FusedMultiplyAdd(e1, e1, s1);
+            s2 = Vector.FusedMultiplyAdd(e2, e2, s2);
+            s3 = Vector.FusedMultiplyAdd(e3, e3, s3);
+        }
+
+        float r0 = Vector.Sum(s0), r1 = Vector.Sum(s1), r2 = Vector.Sum(s2), r3 = Vector.Sum(s3);
+        for (; d < x.Length; d++)
+        {
+            float e0 = x[d] - c0[d], e1 = x[d] - c1[d], e2 = x[d] - c2[d], e3 = x[d] - c3[d];
+            r0 += e0 * e0;
+            r1 += e1 * e1;
+            r2 += e2 * e2;
+            r3 += e3 * e3;
+        }
+
+        result[0] = r0;
+        result[1] = r1;
+        result[2] = r2;
+        result[3] = r3;
     }
 
     // First index whose cumulative weight exceeds r (so a zero-weight point, already a centre, is never drawn while r < total).

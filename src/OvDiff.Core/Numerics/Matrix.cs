@@ -10,12 +10,18 @@ namespace OvDiff.Core.Numerics;
 /// <summary>Dense row-major float matrix kernels used by prototype matching and clustering.</summary>
 public static class Matrix
 {
-    // Register tile of the AVX2 kernel: MR rows of A times NR rows of B (two Vector256 per tile row).
+    // Register tile: MR rows of A times nr rows of B, two vectors per tile row (nr = 16 with Vector256, 32 with Vector512).
     private const int MR = 6;
-    private const int NR = 16;
+    private const int MaxNR = 32;
+
+    // Bytes of packed B panels kept hot in L2 while a range of A blocks passes over them.
+    private const int PanelGroupBytes = 256 * 1024;
 
     // Below this many multiply-adds the product runs on the calling thread.
     private const long ParallelThreshold = 1L << 22;
+
+    /// <summary>Use the AVX-512 kernel (32-wide panels); defaults to whether the hardware has it. Internal for benchmarks.</summary>
+    internal static bool UseVector512 { get; set; } = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     /// <summary>
     /// L2-normalises each of the <paramref name="rows"/> rows (length <paramref name="cols"/>) of <paramref name="matrix"/> in place.
@@ -57,15 +63,17 @@ public static class Matrix
             return;
         }
 
-        if (!Fma.IsSupported || !Vector256.IsHardwareAccelerated)
+        bool wide = UseVector512;
+        if (!wide && (!Fma.IsSupported || !Vector256.IsHardwareAccelerated))
         {
             MultiplyByTransposedPortable(a, rowsA, b, rowsB, cols, result);
             return;
         }
 
-        // Pack B into panels of NR rows, transposed: packed[(panel * cols + k) * NR + jj] = b[(panel * NR + jj) * cols + k].
-        int panels = (rowsB + NR - 1) / NR;
-        long packedLength = (long)panels * cols * NR;
+        // Pack B into panels of nr rows, transposed: packed[(panel * cols + k) * nr + jj] = b[(panel * nr + jj) * cols + k].
+        int nr = wide ? 32 : 16;
+        int panels = (rowsB + nr - 1) / nr;
+        long packedLength = (long)panels * cols * nr;
         if (packedLength > Array.MaxLength)
         {
             MultiplyByTransposedPortable(a, rowsA, b, rowsB, cols, result);
@@ -75,12 +83,12 @@ public static class Matrix
         float[] packed = ArrayPool<float>.Shared.Rent((int)packedLength);
         try
         {
-            PackPanels(b, rowsB, cols, packed);
+            PackPanels(b, rowsB, cols, packed, nr);
             int blocks = (rowsA + MR - 1) / MR;
             long work = (long)rowsA * rowsB * cols;
             if (work < ParallelThreshold || Environment.ProcessorCount == 1)
             {
-                MultiplyBlocks(a, rowsA, packed, rowsB, cols, result, 0, blocks);
+                MultiplyBlocks(a, rowsA, packed, nr, rowsB, cols, result, 0, blocks);
             }
             else
             {
@@ -103,7 +111,7 @@ public static class Matrix
                             int last = Math.Min(blocks, first + chunkBlocks);
                             var aSpan = new ReadOnlySpan<float>((float*)aAddress, aLength);
                             var resultSpan = new Span<float>((float*)resultAddress, resultLength);
-                            MultiplyBlocks(aSpan, rowsA, packed, rowsB, cols, resultSpan, first, last);
+                            MultiplyBlocks(aSpan, rowsA, packed, nr, rowsB, cols, resultSpan, first, last);
                         });
                     }
                 }
@@ -113,18 +121,6 @@ public static class Matrix
         {
             ArrayPool<float>.Shared.Return(packed);
         }
-    }
-
-    /// <summary>Float64 dot product of two equal-length float spans (reference-quality accumulation).</summary>
-    internal static double DotDouble(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sum += (double)x[i] * y[i];
-        }
-
-        return sum;
     }
 
     private static void CheckShape(int length, int rows, int cols, string name)
@@ -150,20 +146,20 @@ public static class Matrix
         }
     }
 
-    private static void PackPanels(ReadOnlySpan<float> b, int rowsB, int cols, Span<float> packed)
+    private static void PackPanels(ReadOnlySpan<float> b, int rowsB, int cols, Span<float> packed, int nr)
     {
-        int panels = (rowsB + NR - 1) / NR;
+        int panels = (rowsB + nr - 1) / nr;
         for (int p = 0; p < panels; p++)
         {
-            Span<float> panel = packed.Slice(p * cols * NR, cols * NR);
-            for (int jj = 0; jj < NR; jj++)
+            Span<float> panel = packed.Slice(p * cols * nr, cols * nr);
+            for (int jj = 0; jj < nr; jj++)
             {
-                int row = (p * NR) + jj;
+                int row = (p * nr) + jj;
                 if (row >= rowsB)
                 {
                     for (int k = 0; k < cols; k++)
                     {
-                        panel[(k * NR) + jj] = 0f;
+                        panel[(k * nr) + jj] = 0f;
                     }
 
                     continue;
@@ -172,46 +168,60 @@ public static class Matrix
                 ReadOnlySpan<float> source = b.Slice(row * cols, cols);
                 for (int k = 0; k < cols; k++)
                 {
-                    panel[(k * NR) + jj] = source[k];
+                    panel[(k * nr) + jj] = source[k];
                 }
             }
         }
     }
 
     // Multiplies A micro-blocks [firstBlock, lastBlock) (MR rows each) by every packed B panel.
-    private static void MultiplyBlocks(ReadOnlySpan<float> a, int rowsA, ReadOnlySpan<float> packed, int rowsB, int cols, Span<float> result, int firstBlock, int lastBlock)
+    private static void MultiplyBlocks(ReadOnlySpan<float> a, int rowsA, ReadOnlySpan<float> packed, int nr, int rowsB, int cols, Span<float> result, int firstBlock, int lastBlock)
     {
-        int panels = (rowsB + NR - 1) / NR;
-        Span<float> tile = stackalloc float[MR * NR];
+        int panels = (rowsB + nr - 1) / nr;
+        Span<float> tile = stackalloc float[MR * MaxNR];
         float[]? padded = null;
         try
         {
-            for (int block = firstBlock; block < lastBlock; block++)
+            // Panel groups of about PanelGroupBytes stay in L2 while every A block of the range passes over them.
+            int groupPanels = Math.Max(1, PanelGroupBytes / (cols * nr * sizeof(float)));
+            for (int firstPanel = 0; firstPanel < panels; firstPanel += groupPanels)
             {
-                int row0 = block * MR;
-                int rows = Math.Min(MR, rowsA - row0);
-                ReadOnlySpan<float> aBlock;
-                if (rows == MR)
+                int lastPanel = Math.Min(panels, firstPanel + groupPanels);
+                for (int block = firstBlock; block < lastBlock; block++)
                 {
-                    aBlock = a.Slice(row0 * cols, MR * cols);
-                }
-                else
-                {
-                    padded ??= ArrayPool<float>.Shared.Rent(MR * cols);
-                    Span<float> pad = padded.AsSpan(0, MR * cols);
-                    pad.Clear();
-                    a.Slice(row0 * cols, rows * cols).CopyTo(pad);
-                    aBlock = pad;
-                }
-
-                for (int p = 0; p < panels; p++)
-                {
-                    int col0 = p * NR;
-                    int width = Math.Min(NR, rowsB - col0);
-                    Kernel(aBlock, packed.Slice(p * cols * NR, cols * NR), cols, tile);
-                    for (int r = 0; r < rows; r++)
+                    int row0 = block * MR;
+                    int rows = Math.Min(MR, rowsA - row0);
+                    ReadOnlySpan<float> aBlock;
+                    if (rows == MR)
                     {
-                        tile.Slice(r * NR, width).CopyTo(result.Slice(((row0 + r) * rowsB) + col0, width));
+                        aBlock = a.Slice(row0 * cols, MR * cols);
+                    }
+                    else
+                    {
+                        padded ??= ArrayPool<float>.Shared.Rent(MR * cols);
+                        Span<float> pad = padded.AsSpan(0, MR * cols);
+                        pad.Clear();
+                        a.Slice(row0 * cols, rows * cols).CopyTo(pad);
+                        aBlock = pad;
+                    }
+
+                    for (int p = firstPanel; p < lastPanel; p++)
+                    {
+                        int col0 = p * nr;
+                        int width = Math.Min(nr, rowsB - col0);
+                        if (nr == 32)
+                        {
+                            Kernel<Vector512<float>, Avx512Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
+                        }
+                        else
+                        {
+                            Kernel<Vector256<float>, Avx2Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
+                        }
+
+                        for (int r = 0; r < rows; r++)
+                        {
+                            tile.Slice(r * nr, width).CopyTo(result.Slice(((row0 + r) * rowsB) + col0, width));
+                        }
                     }
                 }
             }
@@ -225,10 +235,14 @@ public static class Matrix
         }
     }
 
-    // tile[r * NR + jj] = sum_k a[r * cols + k] * panel[k * NR + jj] for r < MR, jj < NR (AVX2 + FMA, 12 accumulators).
+    // tile[r * 2W + jj] = sum_k a[r * cols + k] * panel[k * 2W + jj] for r < MR, jj < 2W, W = TVector's float count
+    // (Vector256: AVX2 + FMA; Vector512: AVX-512), 12 vector accumulators. The JIT specialises it per vector type.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel(ReadOnlySpan<float> a, ReadOnlySpan<float> panel, int cols, Span<float> tile)
+    private static void Kernel<TVector, TOps>(ReadOnlySpan<float> a, ReadOnlySpan<float> panel, int cols, Span<float> tile)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
     {
+        nuint w = (nuint)TOps.Width;
         ref float a0 = ref MemoryMarshal.GetReference(a);
         ref float a1 = ref Unsafe.Add(ref a0, cols);
         ref float a2 = ref Unsafe.Add(ref a1, cols);
@@ -236,49 +250,93 @@ public static class Matrix
         ref float a4 = ref Unsafe.Add(ref a3, cols);
         ref float a5 = ref Unsafe.Add(ref a4, cols);
         ref float bp = ref MemoryMarshal.GetReference(panel);
-        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
-        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero;
-        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero;
-        Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
-        Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
-        Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        TVector c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
+        TVector c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
+        TVector c40 = TOps.Zero, c41 = TOps.Zero, c50 = TOps.Zero, c51 = TOps.Zero;
         for (int k = 0; k < cols; k++)
         {
-            nuint offset = (nuint)(k * NR);
-            Vector256<float> b0 = Vector256.LoadUnsafe(ref bp, offset);
-            Vector256<float> b1 = Vector256.LoadUnsafe(ref bp, offset + 8);
-            Vector256<float> x = Vector256.Create(Unsafe.Add(ref a0, k));
-            c00 = Fma.MultiplyAdd(x, b0, c00);
-            c01 = Fma.MultiplyAdd(x, b1, c01);
-            x = Vector256.Create(Unsafe.Add(ref a1, k));
-            c10 = Fma.MultiplyAdd(x, b0, c10);
-            c11 = Fma.MultiplyAdd(x, b1, c11);
-            x = Vector256.Create(Unsafe.Add(ref a2, k));
-            c20 = Fma.MultiplyAdd(x, b0, c20);
-            c21 = Fma.MultiplyAdd(x, b1, c21);
-            x = Vector256.Create(Unsafe.Add(ref a3, k));
-            c30 = Fma.MultiplyAdd(x, b0, c30);
-            c31 = Fma.MultiplyAdd(x, b1, c31);
-            x = Vector256.Create(Unsafe.Add(ref a4, k));
-            c40 = Fma.MultiplyAdd(x, b0, c40);
-            c41 = Fma.MultiplyAdd(x, b1, c41);
-            x = Vector256.Create(Unsafe.Add(ref a5, k));
-            c50 = Fma.MultiplyAdd(x, b0, c50);
-            c51 = Fma.MultiplyAdd(x, b1, c51);
+            nuint offset = (nuint)k * 2 * w;
+            TVector b0 = TOps.Load(ref bp, offset);
+            TVector b1 = TOps.Load(ref bp, offset + w);
+            TVector x = TOps.Broadcast(Unsafe.Add(ref a0, k));
+            c00 = TOps.MultiplyAdd(x, b0, c00);
+            c01 = TOps.MultiplyAdd(x, b1, c01);
+            x = TOps.Broadcast(Unsafe.Add(ref a1, k));
+            c10 = TOps.MultiplyAdd(x, b0, c10);
+            c11 = TOps.MultiplyAdd(x, b1, c11);
+            x = TOps.Broadcast(Unsafe.Add(ref a2, k));
+            c20 = TOps.MultiplyAdd(x, b0, c20);
+            c21 = TOps.MultiplyAdd(x, b1, c21);
+            x = TOps.Broadcast(Unsafe.Add(ref a3, k));
+            c30 = TOps.MultiplyAdd(x, b0, c30);
+            c31 = TOps.MultiplyAdd(x, b1, c31);
+            x = TOps.Broadcast(Unsafe.Add(ref a4, k));
+            c40 = TOps.MultiplyAdd(x, b0, c40);
+            c41 = TOps.MultiplyAdd(x, b1, c41);
+            x = TOps.Broadcast(Unsafe.Add(ref a5, k));
+            c50 = TOps.MultiplyAdd(x, b0, c50);
+            c51 = TOps.MultiplyAdd(x, b1, c51);
         }
 
         ref float t = ref MemoryMarshal.GetReference(tile);
-        c00.StoreUnsafe(ref t, 0);
-        c01.StoreUnsafe(ref t, 8);
-        c10.StoreUnsafe(ref t, 16);
-        c11.StoreUnsafe(ref t, 24);
-        c20.StoreUnsafe(ref t, 32);
-        c21.StoreUnsafe(ref t, 40);
-        c30.StoreUnsafe(ref t, 48);
-        c31.StoreUnsafe(ref t, 56);
-        c40.StoreUnsafe(ref t, 64);
-        c41.StoreUnsafe(ref t, 72);
-        c50.StoreUnsafe(ref t, 80);
-        c51.StoreUnsafe(ref t, 88);
+        TOps.Store(c00, ref t, 0);
+        TOps.Store(c01, ref t, w);
+        TOps.Store(c10, ref t, 2 * w);
+        TOps.Store(c11, ref t, 3 * w);
+        TOps.Store(c20, ref t, 4 * w);
+        TOps.Store(c21, ref t, 5 * w);
+        TOps.Store(c30, ref t, 6 * w);
+        TOps.Store(c31, ref t, 7 * w);
+        TOps.Store(c40, ref t, 8 * w);
+        TOps.Store(c41, ref t, 9 * w);
+        TOps.Store(c50, ref t, 10 * w);
+        TOps.Store(c51, ref t, 11 * w);
+    }
+
+    /// <summary>The few vector operations the kernel needs, so one generic body serves Vector256 and Vector512.</summary>
+    private interface IVectorOps<TVector>
+        where TVector : struct
+    {
+        static abstract int Width { get; }
+
+        static abstract TVector Zero { get; }
+
+        static abstract TVector Load(ref float source, nuint offset);
+
+        static abstract TVector Broadcast(float value);
+
+        static abstract TVector MultiplyAdd(TVector x, TVector y, TVector addend);
+
+        static abstract void Store(TVector value, ref float destination, nuint offset);
+    }
+
+    private readonly struct Avx2Ops : IVectorOps<Vector256<float>>
+    {
+        public static int Width => Vector256<float>.Count;
+
+        public static Vector256<float> Zero => Vector256<float>.Zero;
+
+        public static Vector256<float> Load(ref float source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
+
+        public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+
+        public static Vector256<float> MultiplyAdd(Vector256<float> x, Vector256<float> y, Vector256<float> addend) => Fma.MultiplyAdd(x, y, addend);
+
+        public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+    }
+
+    private readonly struct Avx512Ops : IVectorOps<Vector512<float>>
+    {
+        public static int Width => Vector512<float>.Count;
+
+        public static Vector512<float> Zero => Vector512<float>.Zero;
+
+        public static Vector512<float> Load(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
+
+        public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+
+        public static Vector512<float> MultiplyAdd(Vector512<float> x, Vector512<float> y, Vector512<float> addend) => Avx512F.FusedMultiplyAdd(x, y, addend);
+
+        public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using OvDiff.Core.Features;
@@ -67,7 +68,11 @@ public static class NormalizedCut
     /// part: their rows and columns of W are removed (not MaskCut's zeroed features, which leave them an ε affinity), the
     /// mean is over the remaining cells, and they are never foreground.
     /// </summary>
-    public static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options = null, ReadOnlySpan<bool> exclude = default)
+    public static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options = null, ReadOnlySpan<bool> exclude = default) =>
+        Bipartition(features, options, exclude, forceBitAffinity: false);
+
+    /// <summary>As the public overload; <paramref name="forceBitAffinity"/> uses the bit-matrix W at any size (for tests).</summary>
+    internal static NormalizedCutResult Bipartition(FeatureMap features, NormalizedCutOptions? options, ReadOnlySpan<bool> exclude, bool forceBitAffinity)
     {
         ArgumentNullException.ThrowIfNull(features);
         options ??= new NormalizedCutOptions();
@@ -103,10 +108,13 @@ public static class NormalizedCut
         }
 
         Matrix.NormalizeRows(f, n, channels);
-        IAffinity affinity = n <= DenseLimit
+        double[] y;
+        using (IAffinity affinity = n <= DenseLimit && !forceBitAffinity
             ? DenseAffinity.Build(f, n, channels, options.Tau, options.Epsilon)
-            : BitAffinity.Build(f, n, channels, options.Tau, options.Epsilon);
-        double[] y = SecondGeneralisedEigenvector(affinity, n, options.LanczosIterations, options.LanczosRestarts);
+            : BitAffinity.Build(f, n, channels, options.Tau, options.Epsilon))
+        {
+            y = SecondGeneralisedEigenvector(affinity, n, options.LanczosIterations, options.LanczosRestarts);
+        }
 
         double mean = y.Average();
         bool[] above = new bool[n];
@@ -342,7 +350,7 @@ public static class NormalizedCut
     private static void Scale(double[] x, double factor) => TensorPrimitives.Multiply<double>(x, factor, x);
 
     /// <summary>The thresholded affinity W as an operator.</summary>
-    internal interface IAffinity
+    internal interface IAffinity : IDisposable
     {
         /// <summary>d = W·1 (float64).</summary>
         double[] Degrees();
@@ -351,20 +359,23 @@ public static class NormalizedCut
         void Multiply(float[] x, double[] result);
     }
 
-    /// <summary>W as dense floats (1 or ε).</summary>
+    /// <summary>W as dense floats (1 or ε), in a pooled buffer (MaskCut builds one per mask).</summary>
     internal sealed class DenseAffinity(float[] w, int n) : IAffinity
     {
         public static DenseAffinity Build(float[] f, int n, int channels, float tau, float epsilon)
         {
-            float[] w = new float[(long)n * n];
-            Matrix.MultiplyByTransposed(f, n, f, n, channels, w);
-            for (int i = 0; i < w.Length; i++)
+            float[] w = ArrayPool<float>.Shared.Rent(n * n);
+            Span<float> values = w.AsSpan(0, n * n);
+            Matrix.MultiplyByTransposed(f, n, f, n, channels, values);
+            for (int i = 0; i < values.Length; i++)
             {
-                w[i] = w[i] > tau ? 1f : epsilon;
+                values[i] = values[i] > tau ? 1f : epsilon;
             }
 
             return new DenseAffinity(w, n);
         }
+
+        public void Dispose() => ArrayPool<float>.Shared.Return(w);
 
         public double[] Degrees()
         {
@@ -403,6 +414,10 @@ public static class NormalizedCut
     internal sealed class BitAffinity(ulong[] bits, int n, int words, float epsilon) : IAffinity
     {
         private const int BlockRows = 256;
+
+        public void Dispose()
+        {
+        }
 
         public static BitAffinity Build(float[] f, int n, int channels, float tau, float epsilon)
         {

@@ -57,15 +57,25 @@ public static class Pamr
         (int Dy, int Dx)[] offsets = Offsets(options.Dilations);
         float[] affinity = Affinities(image, imageChannels, height, width, options.Dilations, offsets);
         int n = (int)plane;
-        float[] buffer = new float[n];
+        int count = offsets.Length;
+
+        // One pass per iteration over rows; each row's affinities (count x width, contiguous) serve every class while
+        // they are in cache. Rows are independent within a pass, so large maps run them in parallel.
+        float[] next = new float[(long)classes * n];
         for (int it = 0; it < options.Iterations; it++)
         {
-            for (int c = 0; c < classes; c++)
+            SpanParallel.For(scores[..(classes * n)], height, (long)classes * count * width, (masks, firstRow, endRow) =>
             {
-                Span<float> mask = scores.Slice(c * n, n);
-                Propagate(mask, buffer, affinity, offsets, height, width);
-                buffer.CopyTo(mask);
-            }
+                for (int y = firstRow; y < endRow; y++)
+                {
+                    ReadOnlySpan<float> rowAffinity = affinity.AsSpan(y * count * width, count * width);
+                    for (int c = 0; c < classes; c++)
+                    {
+                        PropagateRow(masks.Slice(c * n, n), next.AsSpan((c * n) + (y * width), width), rowAffinity, offsets, y, height, width);
+                    }
+                }
+            });
+            next.AsSpan().CopyTo(scores);
         }
     }
 
@@ -91,102 +101,107 @@ public static class Pamr
         return offsets;
     }
 
-    // affinity[p * n + i]: softmax over p of the channel-mean logits (see the class summary).
+    // affinity[(y * count + p) * width + x]: softmax over p of the channel-mean logits (see the class summary).
     private static float[] Affinities(ReadOnlySpan<float> image, int channels, int height, int width, IReadOnlyList<int> dilations, (int Dy, int Dx)[] offsets)
     {
         int n = height * width;
         int count = offsets.Length;
         float[] affinity = new float[(long)count * n];
-        Span<double> logits = stackalloc double[count];
         int windowSize = 9 * dilations.Count;
-        for (int y = 0; y < height; y++)
+        int dilationCount = dilations.Count;
+        SpanParallel.For(image, height, (long)width * count * channels * 3, (img0, firstRow, endRow) =>
         {
-            for (int x = 0; x < width; x++)
+            Span<double> logits = stackalloc double[count];
+            for (int y = firstRow; y < endRow; y++)
             {
-                int i = (y * width) + x;
-                logits.Clear();
-                for (int c = 0; c < channels; c++)
-                {
-                    ReadOnlySpan<float> img = image.Slice(c * n, n);
-                    double centre = img[i];
-
-                    // Unbiased std over the dilated windows: the centre once per dilation plus every neighbour.
-                    double sum = centre * dilations.Count, sumSq = 0;
-                    for (int p = 0; p < count; p++)
-                    {
-                        sum += img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
-                    }
-
-                    double mean = sum / windowSize;
-                    sumSq = (centre - mean) * (centre - mean) * dilations.Count;
-                    for (int p = 0; p < count; p++)
-                    {
-                        double v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)] - mean;
-                        sumSq += v * v;
-                    }
-
-                    float std = (float)Math.Sqrt(sumSq / (windowSize - 1));
-                    float scale = 1e-8f + (0.1f * std);
-                    for (int p = 0; p < count; p++)
-                    {
-                        float v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
-                        logits[p] += -MathF.Abs((float)centre - v) / scale;
-                    }
-                }
-
-                double max = double.NegativeInfinity;
-                for (int p = 0; p < count; p++)
-                {
-                    logits[p] /= channels;
-                    max = Math.Max(max, logits[p]);
-                }
-
-                double total = 0;
-                for (int p = 0; p < count; p++)
-                {
-                    logits[p] = Math.Exp(logits[p] - max);
-                    total += logits[p];
-                }
-
-                for (int p = 0; p < count; p++)
-                {
-                    affinity[((long)p * n) + i] = (float)(logits[p] / total);
-                }
+                AffinityRow(img0, channels, height, width, dilationCount, windowSize, offsets, y, logits, affinity);
             }
-        }
-
+        });
         return affinity;
     }
 
-    // output[i] = sum_p affinity[p, i] * mask[clamped neighbour p of i]; rows vectorised over the unclamped x range.
-    private static void Propagate(ReadOnlySpan<float> mask, Span<float> output, float[] affinity, (int Dy, int Dx)[] offsets, int height, int width)
+    private static void AffinityRow(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, int windowSize, (int Dy, int Dx)[] offsets, int y, Span<double> logits, float[] affinity)
     {
         int n = height * width;
+        int count = offsets.Length;
+        for (int x = 0; x < width; x++)
+        {
+            int i = (y * width) + x;
+            logits.Clear();
+            for (int c = 0; c < channels; c++)
+            {
+                ReadOnlySpan<float> img = image.Slice(c * n, n);
+                double centre = img[i];
+
+                // Unbiased std over the dilated windows: the centre once per dilation plus every neighbour.
+                double sum = centre * dilationCount, sumSq = 0;
+                for (int p = 0; p < count; p++)
+                {
+                    sum += img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
+                }
+
+                double mean = sum / windowSize;
+                sumSq = (centre - mean) * (centre - mean) * dilationCount;
+                for (int p = 0; p < count; p++)
+                {
+                    double v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)] - mean;
+                    sumSq += v * v;
+                }
+
+                float std = (float)Math.Sqrt(sumSq / (windowSize - 1));
+                float scale = 1e-8f + (0.1f * std);
+                for (int p = 0; p < count; p++)
+                {
+                    float v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
+                    logits[p] += -MathF.Abs((float)centre - v) / scale;
+                }
+            }
+
+            double max = double.NegativeInfinity;
+            for (int p = 0; p < count; p++)
+            {
+                logits[p] /= channels;
+                max = Math.Max(max, logits[p]);
+            }
+
+            double total = 0;
+            for (int p = 0; p < count; p++)
+            {
+                logits[p] = Math.Exp(logits[p] - max);
+                total += logits[p];
+            }
+
+            for (int p = 0; p < count; p++)
+            {
+                affinity[((((long)y * count) + p) * width) + x] = (float)(logits[p] / total);
+            }
+        }
+    }
+
+    // output[x] = sum_p affinity[p, x] * mask[clamped neighbour p of (y, x)] for one row; vectorised over the unclamped x range.
+    private static void PropagateRow(ReadOnlySpan<float> mask, Span<float> output, ReadOnlySpan<float> rowAffinity, (int Dy, int Dx)[] offsets, int y, int height, int width)
+    {
         output.Clear();
         for (int p = 0; p < offsets.Length; p++)
         {
             (int dy, int dx) = offsets[p];
-            ReadOnlySpan<float> aff = affinity.AsSpan(p * n, n);
+            ReadOnlySpan<float> aff = rowAffinity.Slice(p * width, width);
+            ReadOnlySpan<float> source = mask.Slice(Clamp(y + dy, height) * width, width);
             int lo = Math.Clamp(-dx, 0, width), hi = Math.Clamp(width - dx, lo, width);
-            for (int y = 0; y < height; y++)
+            for (int x = 0; x < lo; x++)
             {
-                int row = y * width;
-                ReadOnlySpan<float> source = mask.Slice(Clamp(y + dy, height) * width, width);
-                for (int x = 0; x < lo; x++)
-                {
-                    output[row + x] += aff[row + x] * source[Clamp(x + dx, width)];
-                }
+                output[x] += aff[x] * source[Clamp(x + dx, width)];
+            }
 
-                if (hi > lo)
-                {
-                    Span<float> target = output.Slice(row + lo, hi - lo);
-                    TensorPrimitives.FusedMultiplyAdd(aff.Slice(row + lo, hi - lo), source.Slice(lo + dx, hi - lo), target, target);
-                }
+            if (hi > lo)
+            {
+                Span<float> target = output[lo..hi];
+                TensorPrimitives.FusedMultiplyAdd(aff[lo..hi], source.Slice(lo + dx, hi - lo), target, target);
+            }
 
-                for (int x = hi; x < width; x++)
-                {
-                    output[row + x] += aff[row + x] * source[Clamp(x + dx, width)];
-                }
+            for (int x = hi; x < width; x++)
+            {
+                output[x] += aff[x] * source[Clamp(x + dx, width)];
             }
         }
     }

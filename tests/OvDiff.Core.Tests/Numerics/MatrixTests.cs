@@ -35,6 +35,24 @@ public sealed class MatrixTests
     [InlineData(200, 150, 512)] // above the parallel threshold (200*150*512 = 15.4M)
     public void MultiplyByTransposed_MatchesFloat64Reference(int rowsA, int rowsB, int cols)
     {
+        bool hardware = Matrix.UseVector512;
+        try
+        {
+            // Both kernels where the machine has AVX-512 (the flag is read once per call, so concurrent tests are safe).
+            foreach (bool wide in hardware ? [true, false] : new[] { false })
+            {
+                Matrix.UseVector512 = wide;
+                CheckAgainstReference(rowsA, rowsB, cols);
+            }
+        }
+        finally
+        {
+            Matrix.UseVector512 = hardware;
+        }
+    }
+
+    private static void CheckAgainstReference(int rowsA, int rowsB, int cols)
+    {
         var random = new Random(rowsA * 1000 + rowsB);
         float[] a = RandomMatrix(random, rowsA * cols);
         float[] b = RandomMatrix(random, rowsB * cols);

@@ -49,13 +49,15 @@ public sealed class NormalizedCutTests
         return mask;
     }
 
-    [Fact]
-    public void SquareObject_IsRecoveredExactly()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the bit-matrix W used above DenseLimit cells
+    public void SquareObject_IsRecoveredExactly(bool bits)
     {
         // 4x5 object (direction e0) on a 12x12 background (e1): cos across groups ≈ 0 < τ, within ≈ 1 > τ, so W is two
         // cliques joined by ε; the second eigenvector is two-valued and the cut is exactly the object (IoU 1).
         FeatureMap map = Scene(12, 12, 1, (3, 4, 7, 9, 0));
-        NormalizedCutResult result = NormalizedCut.Bipartition(map);
+        NormalizedCutResult result = NormalizedCut.Bipartition(map, null, default, bits);
         Assert.Equal(Rect(12, 12, 3, 4, 7, 9), result.Foreground);
         Assert.True(result.Foreground[result.SeedIndex]);
         Assert.True(result.Eigenvector[result.SeedIndex] > 0);
@@ -80,13 +82,15 @@ public sealed class NormalizedCutTests
         Assert.Contains(blocks, block => block.SequenceEqual(tokenCut.Foreground));
     }
 
-    [Fact]
-    public void LanczosEigenvector_MatchesDenseFloat64Jacobi()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LanczosEigenvector_MatchesDenseFloat64Jacobi(bool bits)
     {
         // Three noisy groups of different sizes on a 9x8 grid (72 cells; 60 Lanczos steps + restarts).
         FeatureMap map = Scene(9, 8, 3, (0, 0, 4, 5, 0), (5, 2, 9, 8, 2));
         var options = new NormalizedCutOptions { Tau = 0.15f, Epsilon = 1e-5f };
-        NormalizedCutResult result = NormalizedCut.Bipartition(map, options);
+        NormalizedCutResult result = NormalizedCut.Bipartition(map, options, default, bits);
 
         int n = 72;
         double[] w = new double[n * n];
@@ -170,8 +174,8 @@ public sealed class NormalizedCutTests
         const int n = 70, c = 6;
         float[] f = Enumerable.Range(0, n * c).Select(_ => (float)(random.NextDouble() - 0.3)).ToArray();
         Matrix.NormalizeRows(f, n, c);
-        var dense = NormalizedCut.DenseAffinity.Build(f, n, c, 0.15f, 1e-5f);
-        var bits = NormalizedCut.BitAffinity.Build(f, n, c, 0.15f, 1e-5f);
+        using var dense = NormalizedCut.DenseAffinity.Build(f, n, c, 0.15f, 1e-5f);
+        using var bits = NormalizedCut.BitAffinity.Build(f, n, c, 0.15f, 1e-5f);
         double[] dd = dense.Degrees(), db = bits.Degrees();
         float[] x = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
         double[] rd = new double[n], rb = new double[n];

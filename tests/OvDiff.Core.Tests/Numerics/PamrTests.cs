@@ -37,16 +37,18 @@ public sealed class PamrTests
         Assert.Equal(3 * e / (5 + 3 * e), scores[1], 12);
     }
 
-    [Fact]
-    public void MatchesIndependentFloat64Reference()
+    [Theory]
+    [InlineData(7, 9, 2, 3)]
+    [InlineData(96, 128, 4, 6)] // large enough for the parallel row paths (affinities and propagation)
+    public void MatchesIndependentFloat64Reference(int h, int w, int c, int iterations)
     {
-        const int h = 7, w = 9, k = 3, c = 2;
+        const int k = 3;
         int[] dilations = [1, 2, 8];
         var random = new Random(5);
         float[] image = Enumerable.Range(0, k * h * w).Select(_ => (float)random.NextDouble()).ToArray();
         float[] scores = Enumerable.Range(0, c * h * w).Select(_ => (float)random.NextDouble()).ToArray();
-        double[] expected = Reference(image, k, scores, c, h, w, dilations, 3);
-        Pamr.Refine(image, k, scores, c, h, w, new PamrOptions { Iterations = 3, Dilations = dilations });
+        double[] expected = Reference(image, k, scores, c, h, w, dilations, iterations);
+        Pamr.Refine(image, k, scores, c, h, w, new PamrOptions { Iterations = iterations, Dilations = dilations });
         for (int i = 0; i < scores.Length; i++)
         {
             Assert.True(Math.Abs(scores[i] - expected[i]) < 1e-5, $"{i}: {scores[i]} vs {expected[i]}");

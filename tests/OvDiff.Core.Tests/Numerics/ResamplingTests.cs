@@ -128,6 +128,54 @@ public sealed class ResamplingTests
         Assert.True(maxDiff <= 1, $"max difference {maxDiff}");
     }
 
+    // Pillow's own accuracy tests (Tests/test_image_resample.py, TestImagingCoreResampleAccuracy): a square image whose
+    // top-left and bottom-right quadrants are 0xE1 and the others 0x1E, resized; the expected top-left quarter is given
+    // in hex and the rest follows by symmetry (mirrored quadrants equal, the other two are 255 - value).
+    [Theory]
+    [InlineData(ImageFilter.Bilinear, 8, 4, "e1 c9 c9 b7")]
+    [InlineData(ImageFilter.Lanczos3, 16, 8, "e1 e0 e4 d7 e0 df e3 d6 e4 e3 e7 da d7 d6 d9 ce")]
+    [InlineData(ImageFilter.Bilinear, 2, 4, "e1 b0 b0 98")]
+    [InlineData(ImageFilter.Lanczos3, 6, 12, "e1 e0 db ed f5 b8 e0 df da ec f3 b7 db db d6 e7 ee b5 ed ec e6 fb ff bf f5 f4 ee ff ff c4 b8 b7 b4 bf c4 a0")]
+    public void ResizeImage_MatchesPillowAccuracyTests(ImageFilter filter, int size, int newSize, string quarter)
+    {
+        byte[] pixels = new byte[size * size * 3];
+        for (int y = 0; y < size; y++)
+        {
+            for (int x = 0; x < size; x++)
+            {
+                bool dark = (x < size / 2) == (y < size / 2);
+                pixels.AsSpan((y * size + x) * 3, 3).Fill(dark ? (byte)0xE1 : (byte)0x1E);
+            }
+        }
+
+        RgbImage resized = Resampling.ResizeImage(new RgbImage(size, size, pixels), newSize, newSize, filter);
+        byte[] values = quarter.Split(' ').Select(h => Convert.ToByte(h, 16)).ToArray();
+        int half = newSize / 2;
+        var expected = new byte[newSize, newSize];
+        for (int y = 0; y < half; y++)
+        {
+            for (int x = 0; x < half; x++)
+            {
+                byte v = values[y * half + x];
+                expected[y, x] = v;
+                expected[newSize - y - 1, newSize - x - 1] = v;
+                expected[newSize - y - 1, x] = (byte)(255 - v);
+                expected[y, newSize - x - 1] = (byte)(255 - v);
+            }
+        }
+
+        for (int y = 0; y < newSize; y++)
+        {
+            for (int x = 0; x < newSize; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    Assert.Equal(expected[y, x], resized.Pixels[(y * newSize + x) * 3 + c]);
+                }
+            }
+        }
+    }
+
     [Fact]
     public void ResizeNearest_FollowsPyTorchIndexRule()
     {
