@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using OvDiff.Core.Segmentation;
+using OvDiff.Imaging;
+using OvDiff.Testing;
+
+namespace OvDiff.ML.Tests;
+
+public sealed class OvDiffSegmentTests
+{
+    // Single-class VOC 2012 images (image-level tags only are used: the class name).
+    private static readonly (string Id, string Class)[] Support =
+        [("2007_000033", "aeroplane"), ("2007_001288", "aeroplane"), ("2007_001289", "bird"), ("2007_002094", "bird")];
+
+    private static readonly string[] Targets = ["2007_001377", "2007_002400"];
+
+    // A quick protocol so the test stays fast: short side 224, whole image only.
+    private static readonly SegmentationOptions QuickProtocol = new() { ShortSide = 224, Windows = [] };
+
+    [Fact]
+    public void FitTransform_SaveThenLoadInFreshProcess_LabelMapsBitIdentical()
+    {
+        string voc = SharedData.RequireFolder("VOC2012");
+        var context = new MLContext(seed: 0);
+        IDataView support = SupportView(context, voc);
+        var options = new OvDiffSegmentOptions
+        {
+            Fit = new PrototypeFitOptions { SupportShortSide = 224, PartCount = 4 },
+            Segmentation = QuickProtocol,
+        };
+        using OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(options).Fit(support, TestContext.Current.CancellationToken);
+        Assert.Equal(["background", "aeroplane", "bird"], model.LabelNames);
+
+        string[] targets = Targets.Select(id => Path.Combine(voc, "JPEGImages", id + ".jpg")).ToArray();
+        List<(int Width, int Height, byte[] Labels)> inProcess = Transform(context, model, targets);
+        for (int i = 0; i < targets.Length; i++)
+        {
+            (int w, int h) = ImageDecoder.ReadSize(targets[i]);
+            Assert.Equal((w, h), (inProcess[i].Width, inProcess[i].Height));
+            Assert.Equal((long)w * h, inProcess[i].Labels.LongLength);
+            Assert.Contains(inProcess[i].Labels, l => l != 0);
+        }
+
+        using var temp = new TempFolder();
+        string zip = temp.Combine("model.zip");
+        context.Model.Save(model, support.Schema, zip);
+
+        // Same process, through mlContext.Model.Load.
+        ITransformer loaded = new MLContext(seed: 0).Model.Load(zip, out _);
+        Assert.Equal(inProcess.Select(r => r.Labels), Transform(context, loaded, targets).Select(r => r.Labels));
+
+        // A fresh process that only calls mlContext.Model.Load.
+        string output = temp.Combine("labels.bin");
+        RunProbe(zip, output, targets);
+        using var reader = new BinaryReader(File.OpenRead(output));
+        foreach ((int width, int height, byte[] labels) in inProcess)
+        {
+            Assert.Equal(width, reader.ReadInt32());
+            Assert.Equal(height, reader.ReadInt32());
+            Assert.Equal(labels, reader.ReadBytes(width * height));
+        }
+
+        // The loader gives back the state: classes, options and version stamp.
+        OvDiffModel reopened = OvDiffModel.Load(context, zip);
+        Assert.Equal(["aeroplane", "bird"], reopened.State.Model.ClassNames);
+        Assert.Equal(OvDiffModelState.CurrentVersion, reopened.State.OvDiffVersion);
+        Assert.Equal(224, reopened.State.Segmentation.ShortSide);
+    }
+
+    [Fact]
+    public void Fit_MissingImageColumn_ErrorNamesColumn()
+    {
+        var context = new MLContext(seed: 0);
+        IDataView data = context.Data.LoadFromEnumerable(new[] { new OtherRow { Path = "a.jpg", Label = "cat" } });
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => context.Transforms.OvDiffSegment().Fit(data, TestContext.Current.CancellationToken));
+        Assert.Contains("'ImagePath'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_LabelColumnNotText_ErrorNamesColumnExpectedAndActualType()
+    {
+        var context = new MLContext(seed: 0);
+        IDataView data = context.Data.LoadFromEnumerable(new[] { new NumericLabelRow { ImagePath = "a.jpg", Label = 3f } });
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => context.Transforms.OvDiffSegment().Fit(data, TestContext.Current.CancellationToken));
+        Assert.Contains("'Label'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("expected String", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Single", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_ClassWithoutSupportImage_ErrorNamesClass()
+    {
+        string voc = SharedData.RequireFolder("VOC2012");
+        var context = new MLContext(seed: 0);
+        var options = new OvDiffSegmentOptions
+        {
+            ClassNames = ["aeroplane", "bird", "dog"],
+            Fit = new PrototypeFitOptions { SupportShortSide = 224, Levels = PrototypeLevels.ClassMean },
+        };
+        var error = Assert.Throws<InvalidOperationException>(() => context.Transforms.OvDiffSegment(options).Fit(SupportView(context, voc), TestContext.Current.CancellationToken));
+        Assert.Contains("'dog' has no support image", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_UnreadableImage_ErrorNamesFile()
+    {
+        using var temp = new TempFolder();
+        string bogus = temp.Combine("not-an-image.jpg");
+        File.WriteAllText(bogus, "this is text");
+        var context = new MLContext(seed: 0);
+        IDataView data = context.Data.LoadFromEnumerable(new[] { new SupportRow { ImagePath = bogus, Label = "cat" } });
+        Exception error = Assert.ThrowsAny<Exception>(() => context.Transforms.OvDiffSegment().Fit(data, TestContext.Current.CancellationToken));
+        Assert.Contains(bogus, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TruncatedZip_ClearErrorNamingFile()
+    {
+        string voc = SharedData.RequireFolder("VOC2012");
+        var context = new MLContext(seed: 0);
+        using var temp = new TempFolder();
+        string zip = temp.Combine("model.zip");
+        var options = new OvDiffSegmentOptions { Fit = new PrototypeFitOptions { SupportShortSide = 224, Levels = PrototypeLevels.ClassMean }, Segmentation = QuickProtocol with { Levels = PrototypeLevels.ClassMean } };
+        using (OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(options).Fit(SupportView(context, voc), TestContext.Current.CancellationToken))
+        {
+            context.Model.Save(model, SupportView(context, voc).Schema, zip);
+        }
+
+        byte[] bytes = File.ReadAllBytes(zip);
+        string truncated = temp.Combine("truncated.zip");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        var error = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, truncated));
+        Assert.Contains(truncated, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_ForeignModelZip_SaysNotAnOvDiffModel()
+    {
+        var context = new MLContext(seed: 0);
+        using var temp = new TempFolder();
+        IDataView data = context.Data.LoadFromEnumerable(new[] { new SupportRow { ImagePath = "a.jpg", Label = "cat" } });
+        ITransformer plain = context.Transforms.CopyColumns("Copy", "Label").Fit(data);
+        string zip = temp.Combine("plain.zip");
+        context.Model.Save(plain, data.Schema, zip);
+        var error = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, zip));
+        Assert.Contains("not an OvDiff model", error.Message, StringComparison.Ordinal);
+
+        string notZip = temp.Combine("random.zip");
+        File.WriteAllBytes(notZip, [1, 2, 3, 4, 5]);
+        Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, notZip));
+        Assert.Throws<FileNotFoundException>(() => OvDiffModel.Load(context, temp.Combine("missing.zip")));
+    }
+
+    [Fact]
+    public void ModelState_RoundTripsAndRejectsForeignBytes()
+    {
+        var origins = new[] { new PrototypeOrigin(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 3) };
+        var model = new PrototypeModel(["cat"], [false], [], [new PrototypeBank("resnet18-layer4", 2, [0.6f, 0.8f], origins)], new PrototypeFitOptions());
+        var state = new OvDiffModelState(["resnet18-layer4"], new SegmentationOptions { ShortSide = 320 }, model) { ImageFolder = "/data" };
+        OvDiffModelState back = OvDiffModelState.FromBytes(state.ToBytes(), "test");
+        Assert.Equal(320, back.Segmentation.ShortSide);
+        Assert.Equal("/data", back.ImageFolder);
+        Assert.Equal([0.6f, 0.8f], back.Model.Banks[0].Vectors);
+        Assert.Equal(state.Segmentation.Windows, back.Segmentation.Windows);
+        var error = Assert.Throws<InvalidDataException>(() => OvDiffModelState.FromBytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "foreign"));
+        Assert.Contains("foreign", error.Message, StringComparison.Ordinal);
+    }
+
+    private static IDataView SupportView(MLContext context, string voc) =>
+        context.Data.LoadFromEnumerable(Support.Select(s => new SupportRow { ImagePath = Path.Combine(voc, "JPEGImages", s.Id + ".jpg"), Label = s.Class }).ToArray());
+
+    private static List<(int Width, int Height, byte[] Labels)> Transform(MLContext context, ITransformer model, string[] images)
+    {
+        IDataView output = model.Transform(context.Data.LoadFromEnumerable(images.Select(p => new SupportRow { ImagePath = p, Label = "" }).ToArray()));
+        return context.Data.CreateEnumerable<LabelRow>(output, reuseRowObject: false).Select(r => (r.SegmentationLabelsWidth, r.SegmentationLabelsHeight, r.SegmentationLabels)).ToList();
+    }
+
+    private static void RunProbe(string zip, string output, string[] images)
+    {
+        string probe = Path.Combine(AppContext.BaseDirectory.Replace("OvDiff.ML.Tests", "OvDiff.ML.LoadProbe", StringComparison.Ordinal), "OvDiff.ML.LoadProbe.dll");
+        Assert.True(File.Exists(probe), $"Probe not built: {probe}");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string arg in new[] { probe, zip, output }.Concat(images))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"Probe failed ({process.ExitCode}): {stderr}");
+    }
+
+    private sealed class SupportRow
+    {
+        public string ImagePath { get; set; } = "";
+
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class OtherRow
+    {
+        public string Path { get; set; } = "";
+
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class NumericLabelRow
+    {
+        public string ImagePath { get; set; } = "";
+
+        public float Label { get; set; }
+    }
+
+    private sealed class LabelRow
+    {
+        [VectorType]
+        public byte[] SegmentationLabels { get; set; } = [];
+
+        public int SegmentationLabelsWidth { get; set; }
+
+        public int SegmentationLabelsHeight { get; set; }
+    }
+}

@@ -1,0 +1,50 @@
+namespace OvDiff.Testing;
+
+/// <summary>
+/// Finds the real data folder (../shared/data next to the repository): the OVDIFF_DATA environment variable, else the
+/// first `shared/data` found walking up from the test assembly's folder. Tests call <see cref="RequireFolder"/>, which
+/// skips the test with a clear message where the data is absent (as on a user's machine).
+/// </summary>
+internal static class SharedData
+{
+    private static readonly Lazy<string?> RootPath = new(FindRoot);
+
+    public static string? Root => RootPath.Value;
+
+    public static string RequireFolder(string relative)
+    {
+        string? root = Root;
+        if (root is null)
+        {
+            Assert.Skip("Real data not found: set OVDIFF_DATA or place shared/data beside the repository.");
+        }
+
+        string folder = Path.Combine(root, relative);
+        if (!Directory.Exists(folder))
+        {
+            Assert.Skip($"Real data folder '{folder}' is absent.");
+        }
+
+        return folder;
+    }
+
+    private static string? FindRoot()
+    {
+        string? fromEnvironment = Environment.GetEnvironmentVariable("OVDIFF_DATA");
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return Directory.Exists(fromEnvironment) ? fromEnvironment : null;
+        }
+
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            string candidate = Path.Combine(folder.FullName, "shared", "data");
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}
