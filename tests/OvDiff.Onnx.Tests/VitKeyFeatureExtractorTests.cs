@@ -120,6 +120,19 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     }
 
     [Fact]
+    public void Extract_ExternalWeightsBesideModel_AreFound()
+    {
+        var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 21);
+        var path = model.Write(TempPath, externalKeyWeights: true);
+        var image = TestImages.Create(16, 24, seed: 4);
+        using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null });
+
+        var map = extractor.Extract(image, TestContext.Current.CancellationToken);
+
+        AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), map, 3, 2, gw, 1e-5);
+    }
+
+    [Fact]
     public void Constructor_KeyTensorAbsent_ListsSimilarNames()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, "/encoder/layer.5/attention/attention/key/Add_output_0");
