@@ -45,8 +45,11 @@ internal sealed class TinyVitModel
     public float[] KeyBias { get; }
 
     /// <summary>Writes the model; <paramref name="fixedSize"/> pins the input's H and W, else they are symbolic.</summary>
-    public string Write(string directory, int? fixedSize = null, TensorProto.Types.DataType elementType = TensorProto.Types.DataType.Float)
+    /// <paramref name="externalKeyWeights"/> stores the key projection's weights in a separate file beside the model, as large exports do.
+    public string Write(string directory, int? fixedSize = null, TensorProto.Types.DataType elementType = TensorProto.Types.DataType.Float, bool externalKeyWeights = false)
     {
+        var name = $"tiny-vit-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(directory);
         var graph = new GraphProto { Name = "tiny-vit" };
         graph.Input.Add(Tensor("pixel_values", elementType, fixedSize is { } s ? [1, 3, s, s] : [null, 3, null, null]));
         var isHalf = elementType == TensorProto.Types.DataType.Float16;
@@ -59,7 +62,7 @@ internal sealed class TinyVitModel
 
         graph.Initializer.Add(Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
         graph.Initializer.Add(Initializer("patch_b", [Dim], PatchBias));
-        graph.Initializer.Add(Initializer("key_w", [Dim, Dim], KeyWeights));
+        graph.Initializer.Add(externalKeyWeights ? ExternalInitializer(directory, name + ".onnx_data", "key_w", [Dim, Dim], KeyWeights) : Initializer("key_w", [Dim, Dim], KeyWeights));
         graph.Initializer.Add(Initializer("key_b", [Dim], KeyBias));
         graph.Initializer.Add(Initializer("out_w", [Dim, Dim], KeyWeights.Reverse().ToArray()));
         graph.Initializer.Add(new TensorProto { Name = "flat_shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { 0, Dim, -1 } });
@@ -97,8 +100,7 @@ internal sealed class TinyVitModel
 
         var model = new ModelProto { IrVersion = 8, ProducerName = "OvDiff.Onnx.Tests", Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"tiny-vit-{Guid.NewGuid():N}.onnx");
+        var path = Path.Combine(directory, name + ".onnx");
         File.WriteAllBytes(path, model.ToByteArray());
         return path;
     }
@@ -172,6 +174,18 @@ internal sealed class TinyVitModel
         var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         tensor.Dims.Add(dims);
         tensor.FloatData.Add(values);
+        return tensor;
+    }
+
+    private static TensorProto ExternalInitializer(string directory, string fileName, string name, long[] dims, float[] values)
+    {
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        File.WriteAllBytes(Path.Combine(directory, fileName), bytes);
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };
+        tensor.Dims.Add(dims);
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = fileName });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = "0" });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         return tensor;
     }
 

@@ -4,15 +4,11 @@ namespace OvDiff.Onnx.Tests;
 
 public sealed class VitKeyFeatureExtractorTests : IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ovdiff-onnx-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _temporary = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    private string TempPath => _temporary.Path;
+
+    public void Dispose() => _temporary.Dispose();
 
     private static void AssertMatches(double[] expected, FeatureMap actual, int gridHeight, int gridWidth, int referenceGridWidth, double tolerance)
     {
@@ -35,7 +31,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_DinoExportNames_ReturnsPatchKeysOfFloat64Reference()
     {
         var model = new TinyVitModel(patch: 8, dim: 16, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor);
-        var path = model.Write(_directory);
+        var path = model.Write(TempPath);
         var image = TestImages.Create(40, 32);
         using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 16, InputSize = null });
 
@@ -53,7 +49,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_ClipExportNamesAndImageNotMultipleOfPatch_PadsAndCropsGrid(bool useClipNormalization)
     {
         var model = new TinyVitModel(patch: 16, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.ClipLayerMinus2KeyTensor, seed: 5);
-        var path = model.Write(_directory);
+        var path = model.Write(TempPath);
         var image = TestImages.Create(50, 37, seed: 9);
         var options = VitKeyExtractorOptions.ClipVitB16(path, useClipNormalization) with { Channels = 8, InputSize = null };
         using var extractor = new VitKeyFeatureExtractor(options);
@@ -71,7 +67,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_RegisterTokens_AreDroppedWithCls()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 5, "/encoder/layer.11/attention/attention/key/Add_output_0", seed: 3);
-        var path = model.Write(_directory);
+        var path = model.Write(TempPath);
         var image = TestImages.Create(24, 16, seed: 2);
         var options = VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null, PrefixTokenCount = 5 };
         using var extractor = new VitKeyFeatureExtractor(options);
@@ -88,7 +84,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_FixedSizeExport_ResizesToTheModelSize()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 4);
-        var path = model.Write(_directory, fixedSize: 32);
+        var path = model.Write(TempPath, fixedSize: 32);
         using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null });
         var ct = TestContext.Current.CancellationToken;
 
@@ -102,7 +98,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_InputSizeOption_ResizesSymbolicExport()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 6);
-        var path = model.Write(_directory);
+        var path = model.Write(TempPath);
         using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = 48 });
 
         var map = extractor.Extract(TestImages.Create(100, 60), TestContext.Current.CancellationToken);
@@ -114,7 +110,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     public void Extract_Float16Export_ConvertsInputAndMatchesReference()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 12);
-        var path = model.Write(_directory, elementType: global::Onnx.TensorProto.Types.DataType.Float16);
+        var path = model.Write(TempPath, elementType: global::Onnx.TensorProto.Types.DataType.Float16);
         var image = TestImages.Create(16, 16, seed: 1);
         using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null });
 
@@ -124,10 +120,23 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     }
 
     [Fact]
+    public void Extract_ExternalWeightsBesideModel_AreFound()
+    {
+        var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 21);
+        var path = model.Write(TempPath, externalKeyWeights: true);
+        var image = TestImages.Create(16, 24, seed: 4);
+        using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null });
+
+        var map = extractor.Extract(image, TestContext.Current.CancellationToken);
+
+        AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), map, 3, 2, gw, 1e-5);
+    }
+
+    [Fact]
     public void Constructor_KeyTensorAbsent_ListsSimilarNames()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, "/encoder/layer.5/attention/attention/key/Add_output_0");
-        var path = model.Write(_directory);
+        var path = model.Write(TempPath);
 
         var error = Assert.Throws<OnnxModelMismatchException>(() => new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8 }));
 
@@ -138,7 +147,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     [Fact]
     public void Constructor_WrongInputName_ListsActualInputs()
     {
-        var path = new TinyVitModel(8, 8, 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor).Write(_directory);
+        var path = new TinyVitModel(8, 8, 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor).Write(TempPath);
 
         var error = Assert.Throws<OnnxModelMismatchException>(() => new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { InputName = "images" }));
 
@@ -149,7 +158,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     [Fact]
     public void Constructor_MissingModel_NamesPathAndStoreLayout()
     {
-        var path = Path.Combine(_directory, "dino-vitb8", "onnx", "model.onnx");
+        var path = Path.Combine(TempPath, "dino-vitb8", "onnx", "model.onnx");
 
         var error = Assert.Throws<ModelFileNotFoundException>(() => new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path)));
 
@@ -160,7 +169,7 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     [Fact]
     public void ResNet18Extractor_GivenTinyVitFile_ReportsExpectedInput()
     {
-        var path = new TinyVitModel(8, 8, 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor).Write(_directory);
+        var path = new TinyVitModel(8, 8, 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor).Write(TempPath);
 
         var error = Assert.Throws<OnnxModelMismatchException>(() => new ResNet18FeatureExtractor(new ResNet18Options { ModelPath = path }));
 

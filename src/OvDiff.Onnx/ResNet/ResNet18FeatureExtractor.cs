@@ -37,6 +37,14 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
     public ResNet18FeatureExtractor(ResNet18Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        // Decided before the session exists, so an invalid choice leaks nothing.
+        (Name, Stride, Channels, _outputNames) = options.Layers switch
+        {
+            ResNet18Layers.Layer3 => ("resnet18-layer3", 16, 256, new[] { ResNet18ModelFiles.Layer3OutputName }),
+            ResNet18Layers.Layer4 => ("resnet18-layer4", 32, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
+            ResNet18Layers.Layer3And4 => ("resnet18-layer3+4", 16, 768, new[] { ResNet18ModelFiles.Layer3OutputName, ResNet18ModelFiles.Layer4OutputName }),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Layers, "Unknown ResNet18 layer choice."),
+        };
         _options = options;
         var modelPath = options.ModelPath ?? ResNet18ModelFiles.DefaultModelPath;
         _meanImage = ResNet18ModelFiles.GetMeanImage(options.PreprocessModelPath ?? ResNet18ModelFiles.DefaultPreprocessModelPath);
@@ -48,13 +56,6 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
             options.Session,
             [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.InputName, 4) with { Dimensions = [-1, 3, -1, -1] }],
             [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.Layer3OutputName, 4), OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.Layer4OutputName, 4)]);
-        (Name, Stride, Channels, _outputNames) = options.Layers switch
-        {
-            ResNet18Layers.Layer3 => ("resnet18-layer3", 16, 256, new[] { ResNet18ModelFiles.Layer3OutputName }),
-            ResNet18Layers.Layer4 => ("resnet18-layer4", 32, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
-            ResNet18Layers.Layer3And4 => ("resnet18-layer3+4", 16, 768, new[] { ResNet18ModelFiles.Layer3OutputName, ResNet18ModelFiles.Layer4OutputName }),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Layers, "Unknown ResNet18 layer choice."),
-        };
     }
 
     /// <inheritdoc/>

@@ -28,7 +28,13 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Channels);
         ArgumentOutOfRangeException.ThrowIfNegative(options.PrefixTokenCount);
+        if (options.InputSize is { } size)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size, nameof(options.InputSize));
+        }
+
         _options = options;
+        _fixedInputSize = options.InputSize;
         var fullPath = Path.GetFullPath(options.ModelPath);
         var model = OnnxGraphSurgery.Load(fullPath, ModelStore.MissingVitModelHint(fullPath));
         var input = model.Graph.Input.FirstOrDefault(i => i.Name == options.InputName)
@@ -49,11 +55,6 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
             [OnnxTensorSpec.AnyFloat(options.InputName, 4) with { Dimensions = [-1, 3, -1, -1] }],
             [OnnxTensorSpec.AnyFloat(options.KeyTensorName, 3)],
             externalData);
-        _fixedInputSize = options.InputSize;
-        if (_fixedInputSize is { } size)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size, nameof(options.InputSize));
-        }
     }
 
     /// <inheritdoc/>
