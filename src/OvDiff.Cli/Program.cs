@@ -1,1 +1,7 @@
-return 0;
+using System.CommandLine;
+using OvDiff.Cli.Commands;
+
+// Composes the `ovdiff` subcommands; each lives in its own file under Commands/.
+var root = new RootCommand("OvDiff: training-free open-vocabulary semantic segmentation (after OVDiff, ECCV 2024).");
+root.Subcommands.Add(EvalCommand.Create(segmenterFactory: null));
+return await root.Parse(args).InvokeAsync();
