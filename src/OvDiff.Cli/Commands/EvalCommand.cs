@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
 using OvDiff.Eval.Running;
@@ -35,7 +36,7 @@ public static class EvalCommand
             config, set, predictions, output, shard, resume, skipBad,
         };
         command.Subcommands.Add(EvalMergeCommand.Create());
-        command.SetAction((parseResult, cancellationToken) =>
+        command.SetAction(async (parseResult, cancellationToken) =>
         {
             TextWriter stdout = parseResult.InvocationConfiguration.Output;
             TextWriter stderr = parseResult.InvocationConfiguration.Error;
@@ -53,22 +54,32 @@ public static class EvalCommand
                     SegmenterFactory = segmenterFactory,
                 };
                 using var progress = new ConsoleProgress(stderr);
-                EvalOutcome outcome = EvalRunner.Run(loaded, options, progress, cancellationToken);
+                using var interruption = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopAfterCurrentImage(interruption));
+                using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopAfterCurrentImage(interruption));
+                EvalOutcome outcome = await Task.Run(() => EvalRunner.Run(loaded, options, progress, interruption.Token), CancellationToken.None).ConfigureAwait(false);
                 progress.Finish();
                 EvalReportPrinter.Print(stdout, outcome.Counts, outcome.Metrics, outcome.OutputDir, outcome.CountsPath);
-                return Task.FromResult(0);
+                return 0;
             }
             catch (OperationCanceledException)
             {
                 stderr.WriteLine("Interrupted: the counts of every finished image are saved; rerun with --resume to continue.");
-                return Task.FromResult(InterruptedExitCode);
+                return InterruptedExitCode;
             }
             catch (Exception e) when (e is ConfigException or DatasetException or BadInputException or ImageFormatException or FormatException or InvalidDataException or IOException)
             {
                 stderr.WriteLine($"error: {e.Message}");
-                return Task.FromResult(1);
+                return 1;
             }
         });
         return command;
     }
+
+    /// <summary>Ctrl-C or SIGTERM: keep the process alive, finish the image in flight, save the counts, exit 130.</summary>
+    private static Action<PosixSignalContext> StopAfterCurrentImage(CancellationTokenSource interruption) => context =>
+    {
+        context.Cancel = true;
+        interruption.Cancel();
+    };
 }

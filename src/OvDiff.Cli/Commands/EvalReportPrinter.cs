@@ -11,7 +11,18 @@ internal static class EvalReportPrinter
 {
     public static void Print(TextWriter writer, CountsFile counts, SegmentationMetrics? metrics, string outputDir, string? countsPath)
     {
-        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+        bool terminal = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected;
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!terminal)
+        {
+            console.Profile.Width = 120;
+        }
+
         if (metrics is null)
         {
             console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Shard {counts.ShardIndex}/{counts.ShardCount}: {counts.Scored} images scored, {counts.Skipped.Count} skipped; counts saved to {countsPath}."));
