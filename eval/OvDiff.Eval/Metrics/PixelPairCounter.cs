@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace OvDiff.Eval.Metrics;
 
 /// <summary>Which map held a label outside the class range.</summary>
@@ -40,10 +42,7 @@ public sealed class PixelPairCounter
 
         Span<int> pairs = _pairs;
         pairs.Clear();
-        for (int i = 0; i < groundTruth.Length; i++)
-        {
-            pairs[(groundTruth[i] << 8) | prediction[i]]++;
-        }
+        CountPairs(groundTruth, prediction, pairs);
 
         int classes = matrix.ClassCount;
         for (int gt = 0; gt < 256; gt++)
@@ -79,6 +78,65 @@ public sealed class PixelPairCounter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// pairs[(gt &lt;&lt; 8) | pred] += 1 for every pixel. Label maps are made of long runs, so the count is kept in a
+    /// register while the pair repeats, and whole 32-pixel blocks equal to the current pair are added at once.
+    /// </summary>
+    private static void CountPairs(ReadOnlySpan<byte> groundTruth, ReadOnlySpan<byte> prediction, Span<int> pairs)
+    {
+        if (groundTruth.IsEmpty)
+        {
+            return;
+        }
+
+        int current = (groundTruth[0] << 8) | prediction[0];
+        int run = 0;
+        int i = 0;
+        int blockSize = Vector256<byte>.Count;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            while (i <= groundTruth.Length - blockSize)
+            {
+                var gt = Vector256.Create(groundTruth.Slice(i, blockSize));
+                var pred = Vector256.Create(prediction.Slice(i, blockSize));
+                if (gt == Vector256.Create((byte)(current >> 8)) && pred == Vector256.Create((byte)current))
+                {
+                    run += blockSize;
+                    i += blockSize;
+                    continue;
+                }
+
+                for (int end = i + blockSize; i < end; i++)
+                {
+                    int pair = (groundTruth[i] << 8) | prediction[i];
+                    if (pair != current)
+                    {
+                        pairs[current] += run;
+                        current = pair;
+                        run = 0;
+                    }
+
+                    run++;
+                }
+            }
+        }
+
+        for (; i < groundTruth.Length; i++)
+        {
+            int pair = (groundTruth[i] << 8) | prediction[i];
+            if (pair != current)
+            {
+                pairs[current] += run;
+                current = pair;
+                run = 0;
+            }
+
+            run++;
+        }
+
+        pairs[current] += run;
     }
 
     private static long Sum(ReadOnlySpan<int> row)
