@@ -108,22 +108,19 @@ public sealed class PixelPairCounter
                     continue;
                 }
 
-                for (int end = i + blockSize; i < end; i++)
-                {
-                    int pair = (groundTruth[i] << 8) | prediction[i];
-                    if (pair != current)
-                    {
-                        pairs[current] += run;
-                        current = pair;
-                        run = 0;
-                    }
-
-                    run++;
-                }
+                CountRuns(groundTruth, prediction, i, i + blockSize, pairs, ref current, ref run);
+                i += blockSize;
             }
         }
 
-        for (; i < groundTruth.Length; i++)
+        CountRuns(groundTruth, prediction, i, groundTruth.Length, pairs, ref current, ref run);
+        pairs[current] += run;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void CountRuns(ReadOnlySpan<byte> groundTruth, ReadOnlySpan<byte> prediction, int start, int end, Span<int> pairs, ref int current, ref int run)
+    {
+        for (int i = start; i < end; i++)
         {
             int pair = (groundTruth[i] << 8) | prediction[i];
             if (pair != current)
@@ -135,8 +132,6 @@ public sealed class PixelPairCounter
 
             run++;
         }
-
-        pairs[current] += run;
     }
 
     private static long Sum(ReadOnlySpan<int> row)
