@@ -190,6 +190,33 @@ public sealed class EvalRunnerTests
     }
 
     [Fact]
+    public void Run_ImageOfOtherSizeThanMask_ErrorNamesImageAndBothSizes()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string image = Path.Combine(dataset.Root, "JPEGImages", "c.png");
+        LabelPngWriter.Write(image, new LabelMap(5, 2, new byte[10]), LabelPngFormat.Grayscale);
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { SegmenterFactory = _ => new BrightnessSegmenter() }));
+
+        Assert.Contains(image, error.Message, StringComparison.Ordinal);
+        Assert.Contains("5x2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("4x2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ResumeWithOtherPredictions_IsRefused()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string first = dataset.WritePredictions("first", m => m);
+        string second = dataset.WritePredictions("second", m => m);
+        Run(dataset.Config(), new EvalRunOptions { PredictionsDir = first });
+
+        var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = second, Resume = true }));
+
+        Assert.Contains("another run", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_NoPredictionsNoSegmenter_IsAConfigError()
     {
         using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
