@@ -15,7 +15,7 @@ namespace OvDiff.Eval.Configuration;
 /// <item>Path fields (<see cref="ConfigPathAttribute"/>) given relative in a file resolve against that file's folder;
 /// given with --set they resolve against the working directory.</item>
 /// <item>Override keys are dotted paths in camelCase (<c>dataset.root</c>, <c>protocol.shortSide</c>); the value is
-/// taken as a string for string fields and parsed as JSON otherwise (<c>protocol.windows=[{"crop":448,"stride":224}]</c>).</item>
+/// taken as a string for string fields ("null" clears one) and parsed as JSON otherwise (<c>protocol.windows=[{"crop":448,"stride":224}]</c>).</item>
 /// </list>
 /// </summary>
 public static class ConfigLoader
@@ -167,6 +167,7 @@ public static class ConfigLoader
         }
     }
 
+    /// <summary>Turns "a.b.c=value" into the layer { "a": { "b": { "c": value } } }, checks it like a file layer and merges it.</summary>
     private static void ApplyOverride(JsonObject merged, string assignment)
     {
         int equals = assignment.IndexOf('=', StringComparison.Ordinal);
@@ -176,76 +177,43 @@ public static class ConfigLoader
         }
 
         string keyPath = assignment[..equals].Trim();
-        string text = assignment[(equals + 1)..];
         string[] keys = keyPath.Split('.');
+        var layer = new JsonObject();
+        JsonObject cursor = layer;
         Type type = typeof(EvalConfig);
-        JsonObject target = merged;
         for (int i = 0; i < keys.Length; i++)
         {
             PropertyInfo property = FindProperty(type, keys[i])
                 ?? throw new ConfigException($"--set: unknown key '{keyPath}' ('{keys[i]}' is not one of: {string.Join(", ", KnownKeys(type))}).");
             string name = JsonNamingPolicy.CamelCase.ConvertName(property.Name);
-            if (i < keys.Length - 1)
+            if (i == keys.Length - 1)
             {
-                if (!IsConfigRecord(property.PropertyType))
-                {
-                    throw new ConfigException($"--set: key '{keyPath}': '{keys[i]}' has no sub-keys.");
-                }
-
-                if (target[name] is not JsonObject child)
-                {
-                    child = new JsonObject();
-                    target[name] = child;
-                }
-
-                target = child;
-                type = property.PropertyType;
-                continue;
+                cursor[name] = ParseOverrideValue(property, assignment[(equals + 1)..], keyPath);
+                break;
             }
 
-            JsonNode? value = ParseOverrideValue(property, text, keyPath);
-            if (value is JsonObject objectValue && IsConfigRecord(property.PropertyType))
+            if (!IsConfigRecord(property.PropertyType))
             {
-                CheckKeys(objectValue, property.PropertyType, keyPath + ".", "--set", Environment.CurrentDirectory);
+                throw new ConfigException($"--set: key '{keyPath}': '{keys[i]}' has no sub-keys.");
             }
 
-            target[name] = value;
+            var child = new JsonObject();
+            cursor[name] = child;
+            cursor = child;
+            type = property.PropertyType;
         }
 
-        var single = new JsonObject();
-        JsonObject cursor = single;
-        Type cursorType = typeof(EvalConfig);
-        for (int i = 0; i < keys.Length - 1; i++)
-        {
-            PropertyInfo p = FindProperty(cursorType, keys[i])!;
-            var next = new JsonObject();
-            cursor[JsonNamingPolicy.CamelCase.ConvertName(p.Name)] = next;
-            cursor = next;
-            cursorType = p.PropertyType;
-        }
-
-        PropertyInfo last = FindProperty(cursorType, keys[^1])!;
-        cursor[JsonNamingPolicy.CamelCase.ConvertName(last.Name)] = ParseOverrideValue(last, text, keyPath);
-        Deserialize(single, $"--set {keyPath}");
+        CheckLayer(layer, $"--set {keyPath}", Environment.CurrentDirectory);
+        Merge(merged, layer);
     }
 
     private static JsonNode? ParseOverrideValue(PropertyInfo property, string text, string keyPath)
     {
         Type type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        if (type == typeof(string))
+        if (type == typeof(string) || type.IsEnum)
         {
-            string value = text;
-            if (property.GetCustomAttribute<ConfigPathAttribute>() is not null && value.Length > 0)
-            {
-                value = Path.GetFullPath(value);
-            }
-
-            return JsonValue.Create(value);
-        }
-
-        if (type.IsEnum)
-        {
-            return JsonValue.Create(text);
+            // "null" clears an optional field (dataset.annotations=null); anything else is the string itself.
+            return text == "null" ? null : JsonValue.Create(text);
         }
 
         try

@@ -42,8 +42,9 @@ public sealed class ConfigLoaderTests
     {
         using var folder = new TempFolder();
         File.WriteAllText(folder.Combine("c.json"), "{}");
-        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["dataset.split=2012", "dataset.root=/data/VOC2012", "dataset.kind=context"]);
+        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["dataset.split=2012", "dataset.root=/data/VOC2012", "dataset.kind=context", "dataset.annotations=x.json", "dataset.annotations=null"]);
         Assert.Equal("2012", config.Dataset.Split);
+        Assert.Null(config.Dataset.Annotations);
         Assert.Equal("/data/VOC2012", config.Dataset.Root);
         Assert.Equal(DatasetKind.Context, config.Dataset.Kind);
     }
@@ -87,6 +88,15 @@ public sealed class ConfigLoaderTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains("--set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_RelativePathInSet_ResolvesAgainstWorkingDirectory()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("c.json"), """{ "dataset": { "root": "in-config" } }""");
+        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["dataset.root=relative/voc"]);
+        Assert.Equal(Path.GetFullPath("relative/voc"), config.Dataset.Root);
     }
 
     [Fact]
