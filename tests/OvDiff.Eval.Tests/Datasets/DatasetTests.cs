@@ -40,6 +40,27 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void LabelFolder_ExplicitFoldersAndSuffixes_AreUsed()
+    {
+        using var folder = new TempFolder();
+        LabelPngWriter.Write(folder.Combine("root", "masks", "q_gt.png"), new LabelMap(2, 1, [1, 0]), LabelPngFormat.Grayscale);
+        File.WriteAllText(folder.Combine("root", "test-list.txt"), "q\n");
+        var config = new DatasetConfig
+        {
+            Kind = DatasetKind.LabelFolder, Root = folder.Combine("root"), Split = "test", Classes = ["bg", "fg"],
+            ImageDir = "photos", LabelDir = "masks", SplitFile = "{split}-list.txt", ImageSuffix = ".webp", LabelSuffix = "_gt.png",
+        };
+
+        IEvalDataset dataset = DatasetFactory.Open(config);
+        byte[] labels = [];
+        dataset.CreateGroundTruthReader().Read("q", ref labels);
+
+        Assert.Equal(["q"], dataset.Ids);
+        Assert.Equal(new byte[] { 1, 0 }, labels[..2]);
+        Assert.Equal(folder.Combine("root", "photos", "q.webp"), dataset.GetImagePath("q"));
+    }
+
+    [Fact]
     public void EmptySplit_IsAnErrorNamingTheFile()
     {
         using var dataset = new SyntheticDataset(DatasetKind.Voc, new Dictionary<string, LabelMap> { ["a"] = new LabelMap(1, 1, [0]) });
