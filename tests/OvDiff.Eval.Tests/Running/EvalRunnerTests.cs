@@ -227,7 +227,7 @@ public sealed class EvalRunnerTests
     public void Run_RealVocDev_GroundTruth100AndBackgroundEqualsLabelCounts()
     {
         string voc = SharedData.RequireFolder("VOC2012");
-        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-dev.json"));
         using var output = new TempFolder();
         config = config with { Output = new OutputConfig { Dir = output.Combine("gt"), Ledger = output.Combine("ledger.csv") } };
 
@@ -236,7 +236,7 @@ public sealed class EvalRunnerTests
 
         // Independent counts: decode each mask's colours with SkiaSharp and invert the VOC colour map.
         long background = 0, scored = 0;
-        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "mini.txt")).Where(l => l.Length > 0))
+        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "dev.txt")).Where(l => l.Length > 0))
         {
             RgbImage colours = ImageDecoder.Decode(Path.Combine(voc, "SegmentationClass", id + ".png"));
             for (int i = 0; i < colours.PixelCount; i++)
@@ -247,9 +247,13 @@ public sealed class EvalRunnerTests
             }
         }
 
-        // All background: IoU_bg = bg / scored, every other class (all present in mini) has IoU 0: mIoU = IoU_bg / 21.
+        // The dev split's label counts (docs/evaluation.md): 91,401,122 background of 125,323,315 scored pixels.
+        Assert.Equal((91_401_122L, 125_323_315L), (background, scored));
+
+        // All background: IoU_bg = bg / scored, every other class (all present in dev) has IoU 0: mIoU = IoU_bg / 21
+        // = 91401122 / 125323315 / 21 = 3.4729646%.
         string predictions = output.Combine("bg");
-        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "mini.txt")).Where(l => l.Length > 0))
+        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "dev.txt")).Where(l => l.Length > 0))
         {
             LabelMap gt = new LabelPngReader().Read(Path.Combine(voc, "SegmentationClass", id + ".png"));
             LabelPngWriter.Write(Path.Combine(predictions, id + ".png"), new LabelMap(gt.Width, gt.Height, new byte[gt.Labels.Length]), LabelPngFormat.Grayscale);
@@ -258,6 +262,7 @@ public sealed class EvalRunnerTests
         EvalOutcome allBackground = Run(config with { Output = config.Output with { Dir = output.Combine("bgout") } }, new EvalRunOptions { PredictionsDir = predictions });
         Assert.Equal((double)background / scored / 21, allBackground.Metrics!.MeanIoU, 12);
         Assert.Equal((double)background / scored, allBackground.Metrics.PixelAccuracy, 12);
+        Assert.Equal("3.47", ReportWriter.Percent(allBackground.Metrics.MeanIoU));
     }
 
     private static EvalOutcome Run(EvalConfig config, EvalRunOptions options, IProgress<EvalProgress>? progress = null, CancellationToken? cancellationToken = null) =>
