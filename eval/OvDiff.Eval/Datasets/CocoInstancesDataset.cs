@@ -6,7 +6,7 @@ namespace OvDiff.Eval.Datasets;
 /// <summary>
 /// COCO-Object from the original instances JSON: 81 classes (0 = background, the 80 thing categories as 1..80 in
 /// category-id order), each image's instances rasterised in C#: RLE and compressed RLE decoded as pycocotools does, polygons filled as
-/// Pillow's ImageDraw does (<see cref="PolygonFill"/>; it reproduces the provided masks exactly).
+/// Pillow's ImageDraw does (<see cref="PolygonFill"/>; it reproduces every pixel of the provided masks).
 /// Overlaps follow the convention of ../shared/data/coco-object-mini: instances are painted largest area first, so a
 /// smaller instance lying on a larger one keeps its pixels. Crowd regions are painted like instances. Unlabelled
 /// pixels are background (no ignore pixels, as in the COCO-Object benchmark). Only the annotation index is held in
