@@ -102,6 +102,22 @@ public sealed record DatasetConfig
 
     /// <summary>COCO only: the instances JSON, relative to <see cref="Root"/>; when set, labels are rasterised from it.</summary>
     public string? Annotations { get; init; }
+
+    /// <summary>COCO only: how polygons are filled. Default: <see cref="PolygonRasteriser.Pillow"/>.</summary>
+    public PolygonRasteriser PolygonRasteriser { get; init; } = PolygonRasteriser.Pillow;
+}
+
+/// <summary>How COCO polygons become pixels.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<PolygonRasteriser>))]
+public enum PolygonRasteriser
+{
+    /// <summary>As Pillow's ImageDraw.polygon (how ../shared/data/coco-object-mini's masks were made: every pixel agrees).</summary>
+    [JsonStringEnumMemberName("pillow")]
+    Pillow = 0,
+
+    /// <summary>As pycocotools' annToMask (how COCO-Stuff's pixel maps, and so GroupViT's COCO-Object, were made).</summary>
+    [JsonStringEnumMemberName("pycocotools")]
+    Pycocotools = 1,
 }
 
 /// <summary>One sliding-window scale: square crops of <see cref="Crop"/> pixels every <see cref="Stride"/> pixels.</summary>

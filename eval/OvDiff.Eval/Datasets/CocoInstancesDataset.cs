@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OvDiff.Eval.Configuration;
 using OvDiff.Imaging;
 
 namespace OvDiff.Eval.Datasets;
@@ -16,10 +17,12 @@ public sealed class CocoInstancesDataset : IEvalDataset
 {
     private readonly DatasetLayout _layout;
     private readonly Dictionary<string, CocoImage> _images;
+    private readonly PolygonRasteriser _polygons;
 
     /// <summary>Parses the instances JSON; the ids are the image file names without extension.</summary>
-    public CocoInstancesDataset(DatasetLayout layout, IReadOnlyList<string>? classNames, int ignoreIndex)
+    public CocoInstancesDataset(DatasetLayout layout, IReadOnlyList<string>? classNames, int ignoreIndex, PolygonRasteriser polygons = PolygonRasteriser.Pillow)
     {
+        _polygons = polygons;
         ArgumentNullException.ThrowIfNull(layout);
         _layout = layout;
         string annotations = layout.Annotations ?? throw new DatasetException("COCO instances dataset needs dataset.annotations.");
@@ -167,7 +170,14 @@ public sealed class CocoInstancesDataset : IEvalDataset
             {
                 foreach (double[] polygon in instance.Polygons)
                 {
-                    PolygonFill.Fill(polygon, map, image.Width, image.Height, instance.Label);
+                    if (dataset._polygons == PolygonRasteriser.Pycocotools)
+                    {
+                        CocoMasks.Paint(CocoMasks.PolygonToCounts(polygon, image.Height, image.Width), map, image.Height, image.Width, instance.Label);
+                    }
+                    else
+                    {
+                        PolygonFill.Fill(polygon, map, image.Width, image.Height, instance.Label);
+                    }
                 }
 
                 if (instance.Runs is not null)

@@ -58,7 +58,7 @@ public static class DatasetFactory
 
         if (config.Kind == DatasetKind.CocoObject && layout.Annotations is not null)
         {
-            return new CocoInstancesDataset(layout, classes, config.IgnoreIndex);
+            return new CocoInstancesDataset(layout, classes, config.IgnoreIndex, config.PolygonRasteriser);
         }
 
         if (classes is null)
