@@ -10,7 +10,7 @@ namespace OvDiff.Eval.Running;
 /// </summary>
 public static class ShardMerger
 {
-    /// <summary>Finds counts files: each path is a counts file or a folder searched for counts-*-of-*.json.</summary>
+    /// <summary>Finds counts files: each path is a counts file or a folder whose counts-*-of-*.json files are taken (not its sub-folders, so a merged report may live inside it).</summary>
     public static IReadOnlyList<string> FindCountsFiles(IEnumerable<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
@@ -19,7 +19,7 @@ public static class ShardMerger
         {
             if (Directory.Exists(path))
             {
-                files.AddRange(Directory.GetFiles(path, "counts-*-of-*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+                files.AddRange(Directory.GetFiles(path, "counts-*-of-*.json", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal));
             }
             else if (File.Exists(path))
             {

@@ -71,12 +71,14 @@ public sealed class EvalRunnerTests
             shardFiles.Add(shard.CountsPath);
         }
 
-        var (merged, metrics) = ShardMerger.MergeAndReport(ShardMerger.FindCountsFiles([shardDir]), dataset.Combine("merged"), dataset.Combine("ledger.csv"));
+        var (merged, metrics) = ShardMerger.MergeAndReport(ShardMerger.FindCountsFiles([shardDir]), Path.Combine(shardDir, "merged"), dataset.Combine("ledger.csv"));
+        var (again, _) = ShardMerger.MergeAndReport(ShardMerger.FindCountsFiles([shardDir]), Path.Combine(shardDir, "merged"), dataset.Combine("ledger.csv"));
 
         Assert.Equal(single.Counts.Counts, merged.Counts);
         Assert.Equal(11, merged.Scored);
         Assert.Equal(single.Metrics!.MeanIoU, metrics.MeanIoU);
-        Assert.Equal(File.ReadAllText(Path.Combine(single.OutputDir, "per_class.csv")), File.ReadAllText(dataset.Combine("merged", "per_class.csv")));
+        Assert.Equal(File.ReadAllText(Path.Combine(single.OutputDir, "per_class.csv")), File.ReadAllText(Path.Combine(shardDir, "merged", "per_class.csv")));
+        Assert.Equal(merged.Counts, again.Counts);
         Assert.Equal(3, shardFiles.Distinct().Count());
     }
 
