@@ -1,53 +1,74 @@
 using System.Diagnostics;
+using System.Globalization;
 using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Running;
 
 namespace OvDiff.Cli.Infrastructure;
 
 /// <summary>
-/// Progress of a long step on standard error: on a terminal one line rewritten in place (count, items/s, ETA); when
-/// standard error is redirected or CI=true, one line every 10% (or every 30 s when the total is unknown).
+/// Shows the progress of a long step (evaluation, fitting, segmenting) on one rewritten stderr line: done/total, items/s,
+/// ETA; at most four times a second, and only on a terminal: nothing when stderr is redirected or CI is "true".
 /// </summary>
-internal sealed class ConsoleProgress : IProgress<StepProgress>, IDisposable
+internal sealed class ConsoleProgress : IProgress<EvalProgress>, IProgress<StepProgress>, IDisposable
 {
+    private readonly TextWriter _writer;
+    private readonly bool _enabled;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly bool _interactive = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null or "" or "false";
     private readonly object _gate = new();
-    private long _lastDecile = -1;
-    private TimeSpan _lastPrint;
-    private bool _wroteInPlace;
+    private TimeSpan _lastDraw = TimeSpan.MinValue;
+    private bool _drawn;
 
-    public void Report(StepProgress value)
+    public ConsoleProgress()
+        : this(Console.Error)
+    {
+    }
+
+    public ConsoleProgress(TextWriter writer)
+    {
+        _writer = writer;
+        _enabled = ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected
+            && !string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    }
+
+    public void Report(EvalProgress value) =>
+        Draw(value.Done == value.Total, () => string.Create(CultureInfo.InvariantCulture,
+            $"{value.Done}/{value.Total} images  {value.ImagesPerSecond:F1} img/s  ETA {value.Remaining:hh\\:mm\\:ss}  skipped {value.Skipped}"));
+
+    public void Report(StepProgress value) =>
+        Draw(value.Completed == value.Total, () =>
+        {
+            double rate = value.Completed / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
+            string total = value.Total > 0 ? string.Create(CultureInfo.InvariantCulture, $"/{value.Total}") : "";
+            string eta = value.Total > 0 && rate > 0 ? string.Create(CultureInfo.InvariantCulture, $"  ETA {TimeSpan.FromSeconds((value.Total - value.Completed) / rate):hh\\:mm\\:ss}") : "";
+            return string.Create(CultureInfo.InvariantCulture, $"{value.Step}: {value.Completed}{total}  {rate:F2}/s{eta}");
+        });
+
+    public void Finish()
     {
         lock (_gate)
         {
-            double seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
-            double rate = value.Completed / seconds;
-            string total = value.Total > 0 ? $"/{value.Total}" : "";
-            string eta = value.Total > 0 && rate > 0 ? $", ETA {TimeSpan.FromSeconds((value.Total - value.Completed) / rate):hh\\:mm\\:ss}" : "";
-            string line = $"{value.Step}: {value.Completed}{total} ({rate:F2}/s{eta})";
-            if (_interactive)
+            if (_drawn)
             {
-                Console.Error.Write($"\r{line}   ");
-                _wroteInPlace = true;
-                return;
-            }
-
-            long decile = value.Total > 0 ? value.Completed * 10 / value.Total : -1;
-            bool due = value.Total > 0 ? decile != _lastDecile : _clock.Elapsed - _lastPrint > TimeSpan.FromSeconds(30);
-            if (due)
-            {
-                _lastDecile = decile;
-                _lastPrint = _clock.Elapsed;
-                Console.Error.WriteLine(line);
+                _writer.WriteLine();
+                _drawn = false;
             }
         }
     }
 
-    public void Dispose()
+    public void Dispose() => Finish();
+
+    private void Draw(bool final, Func<string> line)
     {
-        if (_wroteInPlace)
+        lock (_gate)
         {
-            Console.Error.WriteLine();
+            if (!_enabled || (_clock.Elapsed - _lastDraw < TimeSpan.FromMilliseconds(250) && !final))
+            {
+                return;
+            }
+
+            _lastDraw = _clock.Elapsed;
+            _drawn = true;
+            _writer.Write($"\r{line()}   ");
         }
     }
 }

@@ -1,2 +1,0 @@
-namespace OvDiff.Eval;
-internal static class AssemblyMarker { }

@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
+using OvDiff.Eval.Datasets;
+using OvDiff.Eval.Metrics;
+using OvDiff.Eval.Reports;
+using OvDiff.Imaging;
+
+namespace OvDiff.Eval.Running;
+
+/// <summary>What a run produced.</summary>
+/// <param name="Counts">The shard's final counts (also saved at <paramref name="CountsPath"/>).</param>
+/// <param name="CountsPath">Where the counts are saved.</param>
+/// <param name="Metrics">The metrics, for an unsharded run; null for a shard (merge the shards).</param>
+/// <param name="OutputDir">The report folder.</param>
+public sealed record EvalOutcome(CountsFile Counts, string CountsPath, SegmentationMetrics? Metrics, string OutputDir);
+
+/// <summary>
+/// Scores a dataset split (or one shard of it) against a prediction folder or a segmenter, streaming one image at a
+/// time (memory does not grow with the split), checkpointing the counts atomically, and writing the reports
+/// (<see cref="ReportWriter"/>) when the whole split was evaluated. Cancellation is checked between images: the
+/// counts of every finished image are saved before <see cref="OperationCanceledException"/> propagates, and
+/// <see cref="EvalRunOptions.Resume"/> continues from them.
+/// </summary>
+public static class EvalRunner
+{
+    /// <summary>Runs the evaluation that <paramref name="config"/> and <paramref name="options"/> describe.</summary>
+    public static EvalOutcome Run(EvalConfig config, EvalRunOptions options, IProgress<EvalProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        IEvalDataset dataset = DatasetFactory.Open(config.Dataset);
+        string outputDir = ResolveOutputDir(config, options);
+        Directory.CreateDirectory(outputDir);
+        string source = DescribeSource(config, options);
+        string fingerprint = Fingerprint(config, dataset, source);
+        IReadOnlyList<string> ids = options.Shard.Select(dataset.Ids);
+        string countsPath = Path.Combine(outputDir, CountsFile.FileNameFor(options.Shard));
+        CountsFile state = StartOrResume(config, options, dataset, source, fingerprint, ids.Count, countsPath);
+        WriteAtomically(Path.Combine(outputDir, "config.json"), ConfigLoader.ToJson(config));
+
+        ISegmenter? segmenter = null;
+        try
+        {
+            IImageScorer scorer;
+            if (options.PredictionsDir is not null)
+            {
+                scorer = new PredictionFolderScorer(options.PredictionsDir);
+            }
+            else
+            {
+                SegmenterFactory factory = options.SegmenterFactory
+                    ?? throw new ConfigException("No prediction folder and no segmenter: pass --predictions DIR, or run a build of ovdiff that provides a segmenter.");
+                segmenter = factory(config);
+                if (segmenter.ClassNames.Count != dataset.ClassNames.Count)
+                {
+                    throw new ConfigException($"The segmenter has {segmenter.ClassNames.Count} classes, the dataset {dataset.ClassNames.Count} ({dataset.Description}).");
+                }
+
+                scorer = new SegmenterScorer(segmenter, config.Output.SavePredictions ? Path.Combine(outputDir, "predictions") : null);
+            }
+
+            state = Score(dataset, ids, scorer, state, countsPath, config.Output.CheckpointEvery, options, progress, cancellationToken);
+        }
+        finally
+        {
+            (segmenter as IDisposable)?.Dispose();
+        }
+
+        SegmentationMetrics? metrics = null;
+        if (options.Shard.Count == 1)
+        {
+            metrics = ReportWriter.WriteReports(outputDir, config.Output.Ledger ?? DefaultLedger(), state);
+        }
+
+        return new EvalOutcome(state, countsPath, metrics, outputDir);
+    }
+
+    /// <summary>The report folder: --out, else output.dir, else runs/&lt;name&gt;.</summary>
+    public static string ResolveOutputDir(EvalConfig config, EvalRunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        return Path.GetFullPath(options.OutputDir ?? config.Output.Dir ?? Path.Combine("runs", config.Name ?? "eval"));
+    }
+
+    /// <summary>The default results ledger: runs/ledger.csv under the working directory.</summary>
+    public static string DefaultLedger() => Path.GetFullPath(Path.Combine("runs", "ledger.csv"));
+
+    /// <summary>Shards of one run share the output folder: write through a per-process temporary file, then rename.</summary>
+    private static void WriteAtomically(string path, string text)
+    {
+        string temporary = $"{path}.{Environment.ProcessId}.tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private static CountsFile StartOrResume(EvalConfig config, EvalRunOptions options, IEvalDataset dataset, string source, string fingerprint, int shardImages, string countsPath)
+    {
+        if (options.Resume && File.Exists(countsPath))
+        {
+            CountsFile saved = CountsFile.Load(countsPath);
+            if (saved.Fingerprint != fingerprint || saved.ShardImages != shardImages || saved.ShardCount != options.Shard.Count || saved.ShardIndex != options.Shard.Index)
+            {
+                throw new ConfigException($"{countsPath}: saved counts belong to another run (dataset, predictions or shard differ); remove the file or drop --resume.");
+            }
+
+            return saved;
+        }
+
+        int k = dataset.ClassNames.Count;
+        return new CountsFile
+        {
+            Name = config.Name ?? "eval",
+            Fingerprint = fingerprint,
+            Dataset = dataset.Description,
+            Source = source,
+            ClassNames = [.. dataset.ClassNames],
+            ShardIndex = options.Shard.Index,
+            ShardCount = options.Shard.Count,
+            ShardImages = shardImages,
+            Counts = new long[k * k],
+        };
+    }
+
+    private static CountsFile Score(IEvalDataset dataset, IReadOnlyList<string> ids, IImageScorer scorer, CountsFile state, string countsPath, int checkpointEvery, EvalRunOptions options, IProgress<EvalProgress>? progress, CancellationToken cancellationToken)
+    {
+        var matrix = new ConfusionMatrix(dataset.ClassNames.Count, state.Counts);
+        var skipped = new List<SkippedImage>(state.Skipped);
+        IGroundTruthReader groundTruth = dataset.CreateGroundTruthReader();
+        var counter = new PixelPairCounter();
+        byte[] labels = [];
+        int done = state.Done, scored = state.Scored, sinceCheckpoint = 0, sessionStart = state.Done;
+        var session = Stopwatch.StartNew();
+        TimeSpan lastCheckpoint = TimeSpan.Zero;
+
+        CountsFile Snapshot() => state with
+        {
+            Done = done,
+            Scored = scored,
+            Skipped = [.. skipped],
+            Counts = (long[])matrix.Counts.Clone(),
+            Seconds = state.Seconds + session.Elapsed.TotalSeconds,
+        };
+
+        try
+        {
+            while (done < ids.Count)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                string id = ids[done];
+                try
+                {
+                    ScoreOne(dataset, groundTruth, scorer, counter, matrix, id, ref labels, cancellationToken);
+                    scored++;
+                }
+                catch (BadInputException e) when (options.SkipBad)
+                {
+                    skipped.Add(new SkippedImage(id, e.Message));
+                }
+
+                done++;
+                sinceCheckpoint++;
+                if (sinceCheckpoint >= checkpointEvery || session.Elapsed - lastCheckpoint >= options.CheckpointInterval)
+                {
+                    Snapshot().Save(countsPath);
+                    sinceCheckpoint = 0;
+                    lastCheckpoint = session.Elapsed;
+                }
+
+                if (progress is not null)
+                {
+                    double rate = (done - sessionStart) / Math.Max(session.Elapsed.TotalSeconds, 1e-9);
+                    progress.Report(new EvalProgress(done, ids.Count, skipped.Count, rate, TimeSpan.FromSeconds((ids.Count - done) / Math.Max(rate, 1e-9))));
+                }
+            }
+        }
+        finally
+        {
+            // Every finished image is saved, whether the run ended, failed on bad input or was cancelled.
+            state = Snapshot();
+            state.Save(countsPath);
+        }
+
+        return state;
+    }
+
+    private static void ScoreOne(IEvalDataset dataset, IGroundTruthReader groundTruth, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, string id, ref byte[] labels, CancellationToken cancellationToken)
+    {
+        string imagePath = dataset.GetImagePath(id);
+        LabelImageSize size;
+        try
+        {
+            size = groundTruth.Read(id, ref labels);
+        }
+        catch (Exception e) when (e is ImageFormatException or DatasetException)
+        {
+            throw new BadInputException(id, $"ground truth of '{id}': {e.Message}", e);
+        }
+
+        (ReadOnlyMemory<byte> prediction, string predictionSource) = scorer.Predict(id, imagePath, size, groundTruth.DescribeSource(id), cancellationToken);
+        LabelRangeError? error = counter.Accumulate(labels.AsSpan(0, size.PixelCount), prediction.Span, matrix, dataset.IgnoreIndex);
+        if (error is { } bad)
+        {
+            string file = bad.Source == LabelSource.GroundTruth ? groundTruth.DescribeSource(id) : predictionSource;
+            string which = bad.Source == LabelSource.GroundTruth ? "ground-truth" : "predicted";
+            throw new BadInputException(id, $"{file}: {which} label value {bad.Value} is outside the {matrix.ClassCount} classes 0..{matrix.ClassCount - 1} (and is not the ignore label {dataset.IgnoreIndex}) at {bad.PixelCount} scored pixels.");
+        }
+    }
+
+    private static string DescribeSource(EvalConfig config, EvalRunOptions options) =>
+        options.PredictionsDir is not null
+            ? "predictions " + Path.GetFullPath(options.PredictionsDir)
+            : $"segmenter {config.Segmenter.Model ?? "(default)"} protocol {JsonSerializer.Serialize(config.Protocol, ConfigLoader.SerializerOptions).ReplaceLineEndings(" ")}";
+
+    private static string Fingerprint(EvalConfig config, IEvalDataset dataset, string source)
+    {
+        string identity = string.Join('\n', dataset.Description, string.Join(',', dataset.ClassNames), dataset.IgnoreIndex, config.Dataset.ReduceZeroLabel, source);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..16];
+    }
+
+    private interface IImageScorer
+    {
+        (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken);
+    }
+
+    private sealed class PredictionFolderScorer(string folder) : IImageScorer
+    {
+        private readonly LabelPngReader _reader = new();
+        private readonly string _folder = Directory.Exists(folder) ? folder : throw new ConfigException($"Prediction folder '{folder}' does not exist.");
+        private byte[] _prediction = [];
+
+        public (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        {
+            if (!File.Exists(imagePath))
+            {
+                throw new BadInputException(id, $"{imagePath}: image of id '{id}' is missing.");
+            }
+
+            string path = Path.Combine(_folder, id + ".png");
+            LabelImageSize size;
+            try
+            {
+                size = _reader.ReadInto(path, ref _prediction);
+            }
+            catch (ImageFormatException e)
+            {
+                throw new BadInputException(id, $"prediction of '{id}': {e.Message}", e);
+            }
+
+            if (size != groundTruthSize)
+            {
+                throw new BadInputException(id, $"{path}: prediction is {size.Width}x{size.Height} but the ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
+            }
+
+            return (_prediction.AsMemory(0, size.PixelCount), path);
+        }
+    }
+
+    private sealed class SegmenterScorer(ISegmenter segmenter, string? saveFolder) : IImageScorer
+    {
+        public (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        {
+            RgbImage image;
+            try
+            {
+                image = ImageDecoder.Decode(imagePath);
+            }
+            catch (ImageFormatException e)
+            {
+                throw new BadInputException(id, $"image of '{id}': {e.Message}", e);
+            }
+
+            if (image.Width != groundTruthSize.Width || image.Height != groundTruthSize.Height)
+            {
+                throw new BadInputException(id, $"{imagePath}: image is {image.Width}x{image.Height} but its ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
+            }
+
+            LabelMap prediction = segmenter.Segment(image, cancellationToken);
+            string source = $"segmenter output for {imagePath}";
+            if (prediction.Width != image.Width || prediction.Height != image.Height)
+            {
+                throw new BadInputException(id, $"{source}: segmenter returned {prediction.Width}x{prediction.Height} for a {image.Width}x{image.Height} image.");
+            }
+
+            if (saveFolder is not null)
+            {
+                string path = Path.Combine(saveFolder, id + ".png");
+                LabelPngWriter.Write(path, prediction);
+                source = path;
+            }
+
+            return (prediction.Labels, source);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using OvDiff.Eval.Metrics;
+using OvDiff.Eval.Reports;
+
+namespace OvDiff.Eval.Running;
+
+/// <summary>
+/// Sums the counts files of a sharded run (<c>ovdiff eval merge</c>). All shards 0..n-1 of one run (same fingerprint)
+/// must be present and complete; the merged counts are exactly a single run's, because sums of counts do not depend
+/// on the order of images.
+/// </summary>
+public static class ShardMerger
+{
+    /// <summary>Finds counts files: each path is a counts file or a folder whose counts-*-of-*.json files are taken (not its sub-folders, so a merged report may live inside it).</summary>
+    public static IReadOnlyList<string> FindCountsFiles(IEnumerable<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var files = new List<string>();
+        foreach (string path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                files.AddRange(Directory.GetFiles(path, "counts-*-of-*.json", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal));
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(Path.GetFullPath(path));
+            }
+            else
+            {
+                throw new FileNotFoundException($"'{path}' is neither a counts file nor a folder.", path);
+            }
+        }
+
+        return files.Count == 0 ? throw new InvalidDataException("No counts files (counts-<i>-of-<n>.json) found to merge.") : files;
+    }
+
+    /// <summary>Merges the shard counts in <paramref name="countsFiles"/> into one complete run's counts.</summary>
+    public static CountsFile Merge(IReadOnlyList<string> countsFiles)
+    {
+        ArgumentNullException.ThrowIfNull(countsFiles);
+        var shards = countsFiles.Select(f => (Path: f, Counts: CountsFile.Load(f))).OrderBy(s => s.Counts.ShardIndex).ToList();
+        if (shards.Count == 0)
+        {
+            throw new InvalidDataException("No counts files to merge.");
+        }
+
+        CountsFile first = shards[0].Counts;
+        foreach ((string path, CountsFile shard) in shards)
+        {
+            if (shard.Fingerprint != first.Fingerprint || shard.ShardCount != first.ShardCount || !shard.ClassNames.SequenceEqual(first.ClassNames))
+            {
+                throw new InvalidDataException($"{path}: belongs to another run than {shards[0].Path} (dataset, predictions, classes or shard count differ).");
+            }
+
+            if (!shard.IsComplete)
+            {
+                throw new InvalidDataException($"{path}: shard {shard.ShardIndex}/{shard.ShardCount} is incomplete ({shard.Done} of {shard.ShardImages} images); finish it with --resume.");
+            }
+        }
+
+        int[] indices = [.. shards.Select(s => s.Counts.ShardIndex)];
+        if (!indices.SequenceEqual(Enumerable.Range(0, first.ShardCount)))
+        {
+            throw new InvalidDataException($"Shards {string.Join(", ", indices)} given, but the run has shards 0..{first.ShardCount - 1} (each exactly once).");
+        }
+
+        var matrix = new ConfusionMatrix(first.ClassNames.Count);
+        foreach ((_, CountsFile shard) in shards)
+        {
+            matrix.Add(new ConfusionMatrix(shard.ClassNames.Count, shard.Counts));
+        }
+
+        return first with
+        {
+            ShardIndex = 0,
+            ShardCount = 1,
+            ShardImages = shards.Sum(s => s.Counts.ShardImages),
+            Done = shards.Sum(s => s.Counts.Done),
+            Scored = shards.Sum(s => s.Counts.Scored),
+            Skipped = [.. shards.SelectMany(s => s.Counts.Skipped)],
+            Counts = matrix.Counts,
+            Seconds = shards.Sum(s => s.Counts.Seconds),
+        };
+    }
+
+    /// <summary>Merges and writes the reports (and the merged counts as counts-0-of-1.json) to <paramref name="outputDir"/>.</summary>
+    public static (CountsFile Counts, SegmentationMetrics Metrics) MergeAndReport(IReadOnlyList<string> countsFiles, string outputDir, string ledgerPath)
+    {
+        CountsFile merged = Merge(countsFiles);
+        Directory.CreateDirectory(outputDir);
+        merged.Save(Path.Combine(outputDir, CountsFile.FileNameFor(ShardSpec.Whole)));
+        return (merged, ReportWriter.WriteReports(outputDir, ledgerPath, merged));
+    }
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using OvDiff.Cli.Infrastructure;
+using OvDiff.Core.Images;
+using OvDiff.Core.Numerics;
+using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
+using OvDiff.ML;
+
+namespace OvDiff.Cli.Commands;
+
+/// <summary>
+/// Builds the segmenter an eval config describes: the model zip in <c>segmenter.model</c>, run with the config's
+/// protocol (short side, windows, full image) and <c>segmenter.options</c>, its labels mapped by class name onto the
+/// dataset's class list.
+/// </summary>
+internal static class ModelSegmenterFactory
+{
+    /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
+    public static readonly IReadOnlyList<string> OptionKeys =
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr"];
+
+    public static ISegmenter Create(EvalConfig config)
+    {
+        string model = config.Segmenter.Model
+            ?? throw new ConfigException("No segmenter.model in the config: set it (e.g. --set segmenter.model=model.zip or --model), or pass --predictions DIR.");
+        OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), model);
+        SegmentationOptions options = Apply(loaded.State.Segmentation, config);
+        OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
+        try
+        {
+            return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    internal static SegmentationOptions Apply(SegmentationOptions options, EvalConfig config)
+    {
+        options = options with
+        {
+            ShortSide = config.Protocol.ShortSide,
+            Windows = config.Protocol.Windows.Select(w => new SlidingWindow(w.Crop, w.Stride)).ToArray(),
+            IncludeFullImage = config.Protocol.IncludeFullImage,
+        };
+        foreach ((string key, JsonElement value) in config.Segmenter.Options ?? new Dictionary<string, JsonElement>())
+        {
+            options = key switch
+            {
+                "levels" => options with { Levels = CliParsing.ParseLevels(Expect(key, value, JsonValueKind.String).GetString()!) },
+                "useBackgroundPrototypes" => options with { UseBackgroundPrototypes = ExpectBool(key, value) },
+                "minimumClassArea" => options with { MinimumClassArea = Expect(key, value, JsonValueKind.Number).GetSingle() },
+                "scoreThreshold" => options with { ScoreThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
+                "stuffBackgroundFilterThreshold" => options with { StuffBackgroundFilterThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
+                "pamr" => options with { Pamr = ExpectBool(key, value) ? new PamrOptions() : null },
+                _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),
+            };
+        }
+
+        options.Validate();
+        return options;
+    }
+
+    private static JsonElement Expect(string key, JsonElement value, JsonValueKind kind) =>
+        value.ValueKind == kind ? value : throw new ConfigException($"'segmenter.options.{key}' must be a {kind.ToString().ToLowerInvariant()}, got {value.ValueKind.ToString().ToLowerInvariant()} ({value.GetRawText()}).");
+
+    private static bool ExpectBool(string key, JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new ConfigException($"'segmenter.options.{key}' must be true or false, got {value.GetRawText()}."),
+    };
+
+    /// <summary>An OvDiff segmenter whose labels are renumbered to a dataset's class list by name.</summary>
+    private sealed class DatasetLabelSegmenter : ISegmenter, IDisposable
+    {
+        private readonly OvDiffSegmenterSession _session;
+        private readonly byte[] _toDataset;
+
+        public DatasetLabelSegmenter(OvDiffSegmenterSession session, IReadOnlyList<string> datasetClasses, string model)
+        {
+            _session = session;
+            ClassNames = datasetClasses;
+            IReadOnlyList<string> labels = session.Segmenter.ClassNames;
+            _toDataset = new byte[256];
+            for (int l = 0; l < labels.Count; l++)
+            {
+                int index = IndexOf(datasetClasses, labels[l]);
+                if (index < 0)
+                {
+                    throw new ConfigException(string.Create(CultureInfo.InvariantCulture,
+                        $"Model '{model}' has class '{labels[l]}', which the dataset's class list does not have ({string.Join(", ", datasetClasses)})."));
+                }
+
+                _toDataset[l] = (byte)index;
+            }
+        }
+
+        public IReadOnlyList<string> ClassNames { get; }
+
+        public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default)
+        {
+            LabelMap labels = _session.Segmenter.Segment(image, cancellationToken);
+            byte[] values = labels.Labels;
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = _toDataset[values[i]];
+            }
+
+            return labels;
+        }
+
+        public void Dispose() => _session.Dispose();
+
+        private static int IndexOf(IReadOnlyList<string> names, string name)
+        {
+            for (int i = 0; i < names.Count; i++)
+            {
+                if (string.Equals(names[i], name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using OvDiff.Eval.Configuration;
+
+namespace OvDiff.Eval.Tests.Configuration;
+
+public sealed class ConfigLoaderTests
+{
+    [Fact]
+    public void Load_BaseThenFileThenOverrides_MergesFieldByField()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("base.json"), """{ "dataset": { "kind": "voc", "root": "data", "split": "val", "classes": ["a", "b"] }, "protocol": { "shortSide": 448 } }""");
+        File.WriteAllText(folder.Combine("run.json"), """{ "base": "base.json", "dataset": { "split": "dev" } }""");
+
+        EvalConfig config = ConfigLoader.Load(folder.Combine("run.json"), ["protocol.shortSide=336", "dataset.ignoreIndex=0", "protocol.windows=[{\"crop\":224,\"stride\":112}]"]);
+
+        Assert.Equal("run", config.Name);
+        Assert.Equal("dev", config.Dataset.Split);
+        Assert.Equal(["a", "b"], config.Dataset.Classes);
+        Assert.Equal(Path.Combine(folder.Path, "data"), config.Dataset.Root);
+        Assert.Equal(336, config.Protocol.ShortSide);
+        Assert.Equal(0, config.Dataset.IgnoreIndex);
+        Assert.Equal(new SlideWindow { Crop = 224, Stride = 112 }, Assert.Single(config.Protocol.Windows));
+        Assert.True(config.Protocol.IncludeFullImage);
+    }
+
+    [Fact]
+    public void Load_Defaults_MatchOvDiffProtocol()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("empty.json"), "{}");
+
+        EvalConfig config = ConfigLoader.Load(folder.Combine("empty.json"));
+
+        Assert.Equal(448, config.Protocol.ShortSide);
+        Assert.Equal([new SlideWindow { Crop = 448, Stride = 224 }, new SlideWindow { Crop = 336, Stride = 224 }], config.Protocol.Windows);
+        Assert.Null(config.Segmenter.Model);
+        Assert.Equal(255, config.Dataset.IgnoreIndex);
+    }
+
+    [Fact]
+    public void Load_SetStringFieldThatLooksNumeric_StaysString()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("c.json"), "{}");
+        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["dataset.split=2012", "dataset.root=/data/VOC2012", "dataset.kind=context", "dataset.annotations=x.json", "dataset.annotations=null"]);
+        Assert.Equal("2012", config.Dataset.Split);
+        Assert.Null(config.Dataset.Annotations);
+        Assert.Equal("/data/VOC2012", config.Dataset.Root);
+        Assert.Equal(DatasetKind.Context, config.Dataset.Kind);
+    }
+
+    [Fact]
+    public void Load_UnknownKeyInBase_NamesKeyAndFile()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("base.json"), """{ "dataset": { "rooot": "x" } }""");
+        File.WriteAllText(folder.Combine("run.json"), """{ "base": "base.json" }""");
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("run.json")));
+
+        Assert.Contains("dataset.rooot", error.Message, StringComparison.Ordinal);
+        Assert.Contains(folder.Combine("base.json"), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_WrongType_NamesKeyAndFile()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("bad.json"), """{ "protocol": { "shortSide": "big" } }""");
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("bad.json")));
+
+        Assert.Contains("protocol.shortSide", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bad.json", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("dataset.nope=1", "dataset.nope")]
+    [InlineData("protocol.shortSide=abc", "protocol.shortSide")]
+    [InlineData("protocol.windows=7", "protocol.windows")]
+    [InlineData("noequals", "key=value")]
+    public void Load_BadOverride_NamesKeyAndSet(string assignment, string expected)
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("c.json"), "{}");
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("c.json"), [assignment]));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains("--set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_RelativePathInSet_ResolvesAgainstWorkingDirectory()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("c.json"), """{ "dataset": { "root": "in-config" } }""");
+        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["dataset.root=relative/voc"]);
+        Assert.Equal(Path.GetFullPath("relative/voc"), config.Dataset.Root);
+    }
+
+    [Fact]
+    public void Load_BaseCycle_IsAnError()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("a.json"), """{ "base": "b.json" }""");
+        File.WriteAllText(folder.Combine("b.json"), """{ "base": "a.json" }""");
+        Assert.Contains("cycle", Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("a.json"))).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("voc21.json", 21, false)]
+    [InlineData("context60.json", 60, false)]
+    [InlineData("context59.json", 59, true)]
+    [InlineData("coco-object81.json", 81, false)]
+    [InlineData("voc21-dev.json", 21, false)]
+    [InlineData("voc21-mini.json", 21, false)]
+    [InlineData("coco-object-mini.json", 81, false)]
+    [InlineData("coco-object-mini-png.json", 81, false)]
+    public void ShippedConfigs_LoadWithTheirClassCounts(string file, int classes, bool reduceZeroLabel)
+    {
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, file));
+        Assert.Equal(classes, config.Dataset.Classes!.Count);
+        Assert.Equal(reduceZeroLabel, config.Dataset.ReduceZeroLabel);
+        Assert.Equal(!reduceZeroLabel, config.Dataset.Classes[0] == "background");
+        Assert.True(Path.IsPathRooted(config.Dataset.Root));
+    }
+}

@@ -1,0 +1,285 @@
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
+using OvDiff.Eval.Reports;
+using OvDiff.Eval.Running;
+using OvDiff.Imaging;
+
+namespace OvDiff.Eval.Tests.Running;
+
+public sealed class EvalRunnerTests
+{
+    // Three 4x2 images over classes background(0), cat(1), dog(2), with a void (255) pixel in "b".
+    private static Dictionary<string, LabelMap> ThreeImages() => new()
+    {
+        ["a"] = new LabelMap(4, 2, [0, 0, 1, 1, 0, 0, 1, 1]),
+        ["b"] = new LabelMap(4, 2, [2, 2, 0, 255, 2, 2, 0, 0]),
+        ["c"] = new LabelMap(4, 2, [0, 1, 1, 1, 0, 0, 0, 0]),
+    };
+
+    private static Dictionary<string, LabelMap> ManyImages(int count) =>
+        Enumerable.Range(0, count).ToDictionary(i => $"img{i:D3}", i => SyntheticDataset.Map(5, 3, (x, y) => (byte)((x + y + i) % 4 == 3 ? 255 : (x + y + i) % 3)));
+
+    [Fact]
+    public void Run_GroundTruthAsPredictions_Is100AndWritesReports()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("gt", m => new LabelMap(m.Width, m.Height, m.Labels), LabelPngFormat.VocPalette);
+
+        EvalOutcome outcome = Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions });
+
+        Assert.Equal(1.0, outcome.Metrics!.MeanIoU);
+        string[] summary = File.ReadAllLines(Path.Combine(outcome.OutputDir, "summary.csv"));
+        Assert.StartsWith("mIoU,mAcc,aAcc,fwIoU,images,skipped,config", summary[0], StringComparison.Ordinal);
+        Assert.StartsWith("100.00,100.00,100.00,100.00,3,0,synthetic", summary[1], StringComparison.Ordinal);
+        Assert.Equal("class,IoU,Acc,intersection,union,gt_pixels,pred_pixels", File.ReadLines(Path.Combine(outcome.OutputDir, "per_class.csv")).First());
+        Assert.Equal(2, File.ReadAllLines(dataset.Combine("ledger.csv")).Length);
+    }
+
+    [Fact]
+    public void Run_AllBackground_MatchesHandComputation()
+    {
+        // Scored pixels: a 8, b 7 (one void), c 8 = 23. Background pixels: a 4, b 3, c 5 = 12.
+        // All-background prediction: IoU_bg = 12 / 23; IoU_cat = IoU_dog = 0 (in ground truth, never predicted).
+        // mIoU = (12/23) / 3 = 17.39%; mAcc = (1 + 0 + 0) / 3 = 33.33%; aAcc = 12/23 = 52.17%;
+        // fwIoU = (12 * 12/23) / 23 = 144/529 = 27.22%.
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("bg", m => new LabelMap(m.Width, m.Height, new byte[m.Labels.Length]));
+
+        EvalOutcome outcome = Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions });
+
+        Assert.Equal(12.0 / 23 / 3, outcome.Metrics!.MeanIoU, 12);
+        Assert.Equal(1.0 / 3, outcome.Metrics.MeanAccuracy, 12);
+        Assert.Equal(12.0 / 23, outcome.Metrics.PixelAccuracy, 12);
+        Assert.Equal(144.0 / 529, outcome.Metrics.FrequencyWeightedIoU, 12);
+        Assert.StartsWith("17.39,33.33,52.17,27.22,3,0", File.ReadAllLines(Path.Combine(outcome.OutputDir, "summary.csv"))[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ShardsMerged_EqualSingleRunExactly()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(11));
+        string predictions = dataset.WritePredictions("shifted", m => new LabelMap(m.Width, m.Height, [.. m.Labels.Select(v => (byte)(v == 255 ? 0 : (v + 1) % 3))]));
+        EvalOutcome single = Run(dataset.Config("single"), new EvalRunOptions { PredictionsDir = predictions });
+
+        string shardDir = dataset.Combine("shards");
+        var shardFiles = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            EvalOutcome shard = Run(dataset.Config("unused"), new EvalRunOptions { PredictionsDir = predictions, Shard = new ShardSpec(i, 3), OutputDir = shardDir });
+            Assert.Null(shard.Metrics);
+            shardFiles.Add(shard.CountsPath);
+        }
+
+        var (merged, metrics) = ShardMerger.MergeAndReport(ShardMerger.FindCountsFiles([shardDir]), Path.Combine(shardDir, "merged"), dataset.Combine("ledger.csv"));
+        var (again, _) = ShardMerger.MergeAndReport(ShardMerger.FindCountsFiles([shardDir]), Path.Combine(shardDir, "merged"), dataset.Combine("ledger.csv"));
+
+        Assert.Equal(single.Counts.Counts, merged.Counts);
+        Assert.Equal(11, merged.Scored);
+        Assert.Equal(single.Metrics!.MeanIoU, metrics.MeanIoU);
+        Assert.Equal(File.ReadAllText(Path.Combine(single.OutputDir, "per_class.csv")), File.ReadAllText(Path.Combine(shardDir, "merged", "per_class.csv")));
+        Assert.Equal(merged.Counts, again.Counts);
+        Assert.Equal(3, shardFiles.Distinct().Count());
+    }
+
+    [Fact]
+    public void Merge_MissingShard_IsAnError()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(4));
+        string predictions = dataset.WritePredictions("gt", m => m);
+        EvalOutcome shard = Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions, Shard = new ShardSpec(1, 2) });
+
+        var error = Assert.Throws<InvalidDataException>(() => ShardMerger.Merge([shard.CountsPath]));
+
+        Assert.Contains("0..1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_CancelledThenResumed_EqualsUninterruptedRun()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(9));
+        string predictions = dataset.WritePredictions("shifted", m => new LabelMap(m.Width, m.Height, [.. m.Labels.Select(v => (byte)(v == 255 ? 1 : (v + 2) % 3))]));
+        EvalOutcome reference = Run(dataset.Config("reference"), new EvalRunOptions { PredictionsDir = predictions });
+
+        using var cancellation = new CancellationTokenSource();
+        var stopAfterFour = new SynchronousProgress(p => { if (p.Done == 4) { cancellation.Cancel(); } });
+        var options = new EvalRunOptions { PredictionsDir = predictions, Resume = true };
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(dataset.Config("resumed"), options, stopAfterFour, cancellation.Token));
+        CountsFile saved = CountsFile.Load(Path.Combine(dataset.Combine("resumed"), CountsFile.FileNameFor(ShardSpec.Whole)));
+        Assert.Equal(4, saved.Done);
+
+        EvalOutcome resumed = Run(dataset.Config("resumed"), options);
+
+        Assert.Equal(reference.Counts.Counts, resumed.Counts.Counts);
+        Assert.Equal(9, resumed.Counts.Scored);
+    }
+
+    [Fact]
+    public void Run_MissingImage_ErrorNamesFileUnlessSkipped()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("gt", m => m);
+        string image = Path.Combine(dataset.Root, "JPEGImages", "b.png");
+        File.Delete(image);
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions }));
+        Assert.Contains(image, error.Message, StringComparison.Ordinal);
+        Assert.Equal("b", error.Id);
+
+        EvalOutcome skipped = Run(dataset.Config("skip"), new EvalRunOptions { PredictionsDir = predictions, SkipBad = true });
+        Assert.Equal(2, skipped.Counts.Scored);
+        Assert.Equal("b", Assert.Single(skipped.Counts.Skipped).Id);
+        Assert.Contains("b,", File.ReadAllText(Path.Combine(skipped.OutputDir, "skipped.csv")), StringComparison.Ordinal);
+        Assert.StartsWith("100.00,100.00,100.00,100.00,2,1", File.ReadAllLines(Path.Combine(skipped.OutputDir, "summary.csv"))[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_PredictionOfWrongSize_ErrorNamesBothSizes()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("small", m => new LabelMap(2, 2, new byte[4]));
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions }));
+
+        Assert.Contains("2x2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("4x2", error.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(predictions, "a.png"), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_LabelOutOfRange_ErrorNamesFileAndValue()
+    {
+        var labels = ThreeImages();
+        labels["c"] = new LabelMap(4, 2, [0, 1, 7, 1, 0, 0, 0, 0]);
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, labels);
+        string predictions = dataset.WritePredictions("bg", m => new LabelMap(m.Width, m.Height, new byte[m.Labels.Length]));
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions }));
+
+        Assert.Contains(Path.Combine(dataset.Root, "SegmentationClass", "c.png"), error.Message, StringComparison.Ordinal);
+        Assert.Contains("ground-truth label value 7", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_TruncatedPrediction_ErrorNamesFile()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("gt", m => m);
+        string path = Path.Combine(predictions, "b.png");
+        byte[] png = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, png[..(png.Length - 20)]);
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions }));
+
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Segmenter_IsScoredAndItsPredictionsSaved()
+    {
+        // The fake segmenter reads the class back from the image's brightness (label * 40), so it is perfect except on
+        // void pixels, which are not scored.
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        EvalConfig config = dataset.Config() with { Output = dataset.Config().Output with { SavePredictions = true } };
+        EvalConfig? seen = null;
+
+        EvalOutcome outcome = Run(config, new EvalRunOptions { SegmenterFactory = c => { seen = c; return new BrightnessSegmenter(); } });
+
+        Assert.Same(config, seen);
+        Assert.Equal(1.0, outcome.Metrics!.MeanIoU);
+        Assert.True(File.Exists(Path.Combine(outcome.OutputDir, "predictions", "a.png")));
+    }
+
+    [Fact]
+    public void Run_ImageOfOtherSizeThanMask_ErrorNamesImageAndBothSizes()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string image = Path.Combine(dataset.Root, "JPEGImages", "c.png");
+        LabelPngWriter.Write(image, new LabelMap(5, 2, new byte[10]), LabelPngFormat.Grayscale);
+
+        var error = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { SegmenterFactory = _ => new BrightnessSegmenter() }));
+
+        Assert.Contains(image, error.Message, StringComparison.Ordinal);
+        Assert.Contains("5x2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("4x2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ResumeWithOtherPredictions_IsRefused()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string first = dataset.WritePredictions("first", m => m);
+        string second = dataset.WritePredictions("second", m => m);
+        Run(dataset.Config(), new EvalRunOptions { PredictionsDir = first });
+
+        var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = second, Resume = true }));
+
+        Assert.Contains("another run", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_NoPredictionsNoSegmenter_IsAConfigError()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions()));
+    }
+
+    [Fact]
+    public void Run_RealVocDev_GroundTruth100AndBackgroundEqualsLabelCounts()
+    {
+        string voc = SharedData.RequireFolder("VOC2012");
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-dev.json"));
+        using var output = new TempFolder();
+        config = config with { Output = new OutputConfig { Dir = output.Combine("gt"), Ledger = output.Combine("ledger.csv") } };
+
+        EvalOutcome truth = Run(config, new EvalRunOptions { PredictionsDir = Path.Combine(voc, "SegmentationClass") });
+        Assert.Equal("100.00", ReportWriter.Percent(truth.Metrics!.MeanIoU));
+
+        // Independent counts: decode each mask's colours with SkiaSharp and invert the VOC colour map.
+        long background = 0, scored = 0;
+        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "dev.txt")).Where(l => l.Length > 0))
+        {
+            RgbImage colours = ImageDecoder.Decode(Path.Combine(voc, "SegmentationClass", id + ".png"));
+            for (int i = 0; i < colours.PixelCount; i++)
+            {
+                Assert.True(VocColormap.TryGetIndex(colours.Pixels[i * 3], colours.Pixels[(i * 3) + 1], colours.Pixels[(i * 3) + 2], out byte label));
+                scored += label == 255 ? 0 : 1;
+                background += label == 0 ? 1 : 0;
+            }
+        }
+
+        // The dev split's label counts (docs/evaluation.md): 91,401,122 background of 125,323,315 scored pixels.
+        Assert.Equal((91_401_122L, 125_323_315L), (background, scored));
+
+        // All background: IoU_bg = bg / scored, every other class (all present in dev) has IoU 0: mIoU = IoU_bg / 21
+        // = 91401122 / 125323315 / 21 = 3.4729646%.
+        string predictions = output.Combine("bg");
+        foreach (string id in File.ReadLines(Path.Combine(voc, "ImageSets", "Segmentation", "dev.txt")).Where(l => l.Length > 0))
+        {
+            LabelMap gt = new LabelPngReader().Read(Path.Combine(voc, "SegmentationClass", id + ".png"));
+            LabelPngWriter.Write(Path.Combine(predictions, id + ".png"), new LabelMap(gt.Width, gt.Height, new byte[gt.Labels.Length]), LabelPngFormat.Grayscale);
+        }
+
+        EvalOutcome allBackground = Run(config with { Output = config.Output with { Dir = output.Combine("bgout") } }, new EvalRunOptions { PredictionsDir = predictions });
+        Assert.Equal((double)background / scored / 21, allBackground.Metrics!.MeanIoU, 12);
+        Assert.Equal((double)background / scored, allBackground.Metrics.PixelAccuracy, 12);
+        Assert.Equal("3.47", ReportWriter.Percent(allBackground.Metrics.MeanIoU));
+    }
+
+    private static EvalOutcome Run(EvalConfig config, EvalRunOptions options, IProgress<EvalProgress>? progress = null, CancellationToken? cancellationToken = null) =>
+        EvalRunner.Run(config, options, progress, cancellationToken ?? TestContext.Current.CancellationToken);
+
+    private sealed class SynchronousProgress(Action<EvalProgress> report) : IProgress<EvalProgress>
+    {
+        public void Report(EvalProgress value) => report(value);
+    }
+
+    private sealed class BrightnessSegmenter : ISegmenter
+    {
+        public IReadOnlyList<string> ClassNames { get; } = ["background", "cat", "dog"];
+
+        public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) =>
+            new(image.Width, image.Height, [.. Enumerable.Range(0, image.Width * image.Height).Select(i => (byte)(image.Pixels[i * 3] / 40))]);
+    }
+}
