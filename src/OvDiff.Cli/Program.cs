@@ -7,6 +7,7 @@ var root = new RootCommand("OvDiff: training-free open-vocabulary semantic segme
     FitCommand.Create(),
     SegmentCommand.Create(),
     ExplainCommand.Create(),
+    SupportCommand.Create(),
     EvalCommand.Create(ModelSegmenterFactory.Create),
 };
 return await root.Parse(args).InvokeAsync();

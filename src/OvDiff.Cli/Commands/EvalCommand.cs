@@ -26,6 +26,7 @@ public static class EvalCommand
     {
         var config = new Option<FileInfo>("--config", "-c") { Description = "The JSON config (see configs/).", Required = true };
         var set = new Option<string[]>("--set") { Description = "Override a config field: key=value (repeatable), e.g. --set dataset.split=val.", Arity = ArgumentArity.ZeroOrMore };
+        var model = new Option<FileInfo?>("--model", "-m") { Description = "Run this fitted model zip (shorthand for --set segmenter.model=FILE)." };
         var predictions = new Option<DirectoryInfo?>("--predictions", "-p") { Description = "Score this folder of <id>.png label maps (palette or grayscale) instead of running the segmenter." };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Report folder (default: the config's output.dir, else runs/<name>)." };
         var shard = new Option<string?>("--shard") { Description = "Evaluate only shard i of n (0-based, e.g. 0/4) and save its counts; combine with 'ovdiff eval merge'." };
@@ -34,7 +35,7 @@ public static class EvalCommand
 
         var command = new Command("eval", "Evaluate predictions or a segmenter on a benchmark (mIoU, mAcc, aAcc, fwIoU).")
         {
-            config, set, predictions, output, shard, resume, skipBad,
+            config, set, model, predictions, output, shard, resume, skipBad,
         };
         command.Subcommands.Add(EvalMergeCommand.Create());
         command.SetAction(async (parseResult, cancellationToken) =>
@@ -43,7 +44,13 @@ public static class EvalCommand
             TextWriter stderr = parseResult.InvocationConfiguration.Error;
             try
             {
-                EvalConfig loaded = ConfigLoader.Load(parseResult.GetValue(config)!.FullName, parseResult.GetValue(set) ?? []);
+                string[] overrides = parseResult.GetValue(set) ?? [];
+                if (parseResult.GetValue(model) is FileInfo modelFile)
+                {
+                    overrides = [.. overrides, $"segmenter.model={modelFile.FullName}"];
+                }
+
+                EvalConfig loaded = ConfigLoader.Load(parseResult.GetValue(config)!.FullName, overrides);
                 string? shardText = parseResult.GetValue(shard);
                 var options = new EvalRunOptions
                 {

@@ -21,10 +21,11 @@ internal static class FitCommand
         var levels = new Option<string>("--levels") { Description = "Prototype levels to fit: all, or a comma list of mean,image,parts.", DefaultValueFactory = _ => "all" };
         var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
+        var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, parts, stuff, classes,
+            support, output, extractors, perClass, split, levels, parts, stuff, minArea, classes,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -34,14 +35,16 @@ internal static class FitCommand
                 ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
             string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? c : source.ClassNames.ToArray();
+            PrototypeLevels fitLevels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all");
             var options = new OvDiffSegmentOptions
             {
                 ClassNames = chosen,
                 FeatureExtractors = parse.GetValue(extractors) ?? ["resnet18-layer4"],
+                Segmentation = new SegmentationOptions { Levels = fitLevels, MinimumClassArea = parse.GetValue(minArea) },
                 Fit = new PrototypeFitOptions
                 {
                     Split = parse.GetValue(split),
-                    Levels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all"),
+                    Levels = fitLevels,
                     PartCount = parse.GetValue(parts),
                     StuffClasses = parse.GetValue(stuff) ?? [],
                 },
