@@ -19,7 +19,7 @@ public sealed class OnnxModelSessionTests : IDisposable
     public void Open_WrongInputName_ListsExpectedAndActual()
     {
         var error = Assert.Throws<OnnxModelMismatchException>(() => OnnxModelSession.Open(
-            TinyModel(), OnnxSessionOptions.Default, [OnnxTensorSpec.AnyFloat("images", 4)], [OnnxTensorSpec.AnyFloat("last_hidden_state", 3)], "hint"));
+            TinyModel(), OnnxRuntimeOptions.Default, [OnnxTensorSpec.AnyFloat("images", 4)], [OnnxTensorSpec.AnyFloat("last_hidden_state", 3)], "hint"));
 
         Assert.Contains("input 'images' is missing", error.Message, StringComparison.Ordinal);
         Assert.Contains("model input 'pixel_values' is not one OvDiff feeds", error.Message, StringComparison.Ordinal);
@@ -32,7 +32,7 @@ public sealed class OnnxModelSessionTests : IDisposable
     {
         var error = Assert.Throws<OnnxModelMismatchException>(() => OnnxModelSession.Open(
             TinyModel(fixedSize: 32),
-            OnnxSessionOptions.Default,
+            OnnxRuntimeOptions.Default,
             [new OnnxTensorSpec("pixel_values", [1, 3, 224, 224], OnnxTensorSpec.FloatingPoint)],
             [OnnxTensorSpec.AnyFloat("last_hidden_state", 4)],
             "hint"));
@@ -46,7 +46,7 @@ public sealed class OnnxModelSessionTests : IDisposable
     {
         var path = Path.Combine(TempPath, "absent.onnx");
 
-        var error = Assert.Throws<ModelFileNotFoundException>(() => OnnxModelSession.Open(path, OnnxSessionOptions.Default, [], [], "Put it there."));
+        var error = Assert.Throws<ModelFileNotFoundException>(() => OnnxModelSession.Open(path, OnnxRuntimeOptions.Default, [], [], "Put it there."));
 
         Assert.Equal(path, error.FileName);
         Assert.Equal("Put it there.", error.Hint);
@@ -56,7 +56,7 @@ public sealed class OnnxModelSessionTests : IDisposable
     public void Run_BindsByName_AndReturnsRequestedOutput()
     {
         using var session = OnnxModelSession.Open(
-            TinyModel(), OnnxSessionOptions.Default with { IntraOpNumThreads = 1 },
+            TinyModel(), OnnxRuntimeOptions.Default with { IntraOpNumThreads = 1 },
             [OnnxTensorSpec.AnyFloat("pixel_values", 4)], [OnnxTensorSpec.AnyFloat("last_hidden_state", 3)], "hint");
         Assert.Equal([-1, 3, -1, -1], session.InputDimensions("pixel_values"));
         using var input = session.CreateFloatInput("pixel_values", new float[3 * 16 * 24], [1, 3, 16, 24]);

@@ -18,14 +18,14 @@ public sealed class ResNet18FeatureExtractorTests
         }
 
         using var prep = OnnxModelSession.Open(
-            ResNet18ModelFiles.DefaultPreprocessModelPath, OnnxSessionOptions.Default,
+            ResNet18ModelFiles.DefaultPreprocessModelPath, OnnxRuntimeOptions.Default,
             [OnnxTensorSpec.AnyFloat("OriginalInput", 4)], [OnnxTensorSpec.AnyFloat("PreprocessedInput", 4)], "test");
         using var prepInput = prep.CreateFloatInput("OriginalInput", planarRgb, [1, 3, 224, 224]);
         using var prepOut = prep.Run(new Dictionary<string, OrtValue> { ["OriginalInput"] = prepInput }, ["PreprocessedInput"]);
         preprocessed = OnnxModelSession.ReadFloatTensor(prepOut.First(), out _);
 
         using var net = OnnxModelSession.Open(
-            ResNet18ModelFiles.DefaultModelPath, OnnxSessionOptions.Default,
+            ResNet18ModelFiles.DefaultModelPath, OnnxRuntimeOptions.Default,
             [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.InputName, 4)], [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.PooledOutputName, 4)], "test");
         using var netInput = net.CreateFloatInput(ResNet18ModelFiles.InputName, preprocessed, [1, 3, 224, 224]);
         using var netOut = net.Run(new Dictionary<string, OrtValue> { [ResNet18ModelFiles.InputName] = netInput }, [ResNet18ModelFiles.PooledOutputName]);
@@ -211,11 +211,11 @@ public sealed class ResNet18FeatureExtractorTests
             Assert.Skip("A GPU build of ONNX Runtime is referenced; this test covers the CPU-only build.");
         }
 
-        var cuda = new OnnxSessionOptions { ExecutionProvider = ExecutionProviderKind.Cuda };
-        var error = Assert.Throws<ExecutionProviderUnavailableException>(() => new ResNet18FeatureExtractor(new ResNet18Options { Session = cuda }));
+        var cuda = new OnnxRuntimeOptions { ExecutionProvider = ExecutionProviderKind.Cuda };
+        var error = Assert.Throws<ExecutionProviderUnavailableException>(() => new ResNet18FeatureExtractor(new ResNet18Options { Runtime = cuda }));
         Assert.Contains("CUDA", error.Message, StringComparison.Ordinal);
 
-        using var fallback = new ResNet18FeatureExtractor(new ResNet18Options { Session = cuda with { FallbackToCpu = true } });
+        using var fallback = new ResNet18FeatureExtractor(new ResNet18Options { Runtime = cuda with { FallbackToCpu = true } });
         Assert.Equal(ExecutionProviderKind.Cpu, fallback.ExecutionProvider);
         Assert.Equal(2, fallback.Extract(TestImages.Create(64, 64), TestContext.Current.CancellationToken).Height);
     }

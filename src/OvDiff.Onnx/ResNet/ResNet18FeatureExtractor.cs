@@ -53,7 +53,7 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         _session = OnnxModelSession.FromBytes(
             patched,
             Path.GetFullPath(modelPath),
-            options.Session,
+            options.Runtime,
             [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.InputName, 4) with { Dimensions = [-1, 3, -1, -1] }],
             [OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.Layer3OutputName, 4), OnnxTensorSpec.AnyFloat(ResNet18ModelFiles.Layer4OutputName, 4)]);
     }

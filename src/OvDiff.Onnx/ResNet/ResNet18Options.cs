@@ -53,6 +53,6 @@ public sealed record ResNet18Options
     /// </summary>
     public bool NormalizeLayersBeforeConcatenation { get; init; } = true;
 
-    /// <summary>Session settings (execution provider, threads). Default <see cref="OnnxSessionOptions.Default"/> (CPU).</summary>
-    public OnnxSessionOptions Session { get; init; } = OnnxSessionOptions.Default;
+    /// <summary>ONNX Runtime settings (execution provider, threads). Default <see cref="OnnxRuntimeOptions.Default"/> (CPU).</summary>
+    public OnnxRuntimeOptions Runtime { get; init; } = OnnxRuntimeOptions.Default;
 }

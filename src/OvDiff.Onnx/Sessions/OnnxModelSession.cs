@@ -6,7 +6,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace OvDiff.Onnx;
 
 /// <summary>
-/// Owns one ONNX Runtime <see cref="InferenceSession"/>: created once from <see cref="OnnxSessionOptions"/>, checked
+/// Owns one ONNX Runtime <see cref="InferenceSession"/>: created once from <see cref="OnnxRuntimeOptions"/>, checked
 /// against the inputs and outputs OvDiff expects (by name, rank and element type), and released by <see cref="Dispose"/>.
 /// Inputs and outputs are always bound by name. Float tensors are converted to and from float16 where the model wants it.
 /// Not thread-safe for concurrent <see cref="Run"/> calls with cancellation; use one instance per thread.
@@ -41,7 +41,7 @@ public sealed class OnnxModelSession : IDisposable
     /// </summary>
     public static OnnxModelSession Open(
         string modelPath,
-        OnnxSessionOptions options,
+        OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
         IReadOnlyList<OnnxTensorSpec> expectedOutputs,
         string missingFileHint)
@@ -63,7 +63,7 @@ public sealed class OnnxModelSession : IDisposable
     public static OnnxModelSession FromBytes(
         byte[] modelBytes,
         string modelDescription,
-        OnnxSessionOptions options,
+        OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
         IReadOnlyList<OnnxTensorSpec> expectedOutputs,
         string? externalDataDirectory = null)
@@ -88,7 +88,7 @@ public sealed class OnnxModelSession : IDisposable
     private static OnnxModelSession Create(
         Func<SessionOptions, InferenceSession> open,
         string modelDescription,
-        OnnxSessionOptions options,
+        OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
         IReadOnlyList<OnnxTensorSpec> expectedOutputs)
     {
@@ -114,7 +114,7 @@ public sealed class OnnxModelSession : IDisposable
     /// library: <see cref="EntryPointNotFoundException"/>; missing CUDA libraries: <see cref="OnnxRuntimeException"/>)
     /// falls back to the CPU when allowed, else throws <see cref="ExecutionProviderUnavailableException"/>.
     /// </summary>
-    public static SessionOptions CreateSessionOptions(OnnxSessionOptions options, out ExecutionProviderKind activeProvider)
+    public static SessionOptions CreateSessionOptions(OnnxRuntimeOptions options, out ExecutionProviderKind activeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
         var sessionOptions = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel };

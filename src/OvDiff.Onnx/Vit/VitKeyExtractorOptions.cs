@@ -84,6 +84,6 @@ public sealed record VitKeyExtractorOptions
     /// </summary>
     public int? InputSize { get; init; } = 224;
 
-    /// <summary>Session settings (execution provider, threads). Default <see cref="OnnxSessionOptions.Default"/> (CPU).</summary>
-    public OnnxSessionOptions Session { get; init; } = OnnxSessionOptions.Default;
+    /// <summary>ONNX Runtime settings (execution provider, threads). Default <see cref="OnnxRuntimeOptions.Default"/> (CPU).</summary>
+    public OnnxRuntimeOptions Runtime { get; init; } = OnnxRuntimeOptions.Default;
 }

@@ -51,7 +51,7 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
         _session = OnnxModelSession.FromBytes(
             Google.Protobuf.MessageExtensions.ToByteArray(model),
             fullPath,
-            options.Session,
+            options.Runtime,
             [OnnxTensorSpec.AnyFloat(options.InputName, 4) with { Dimensions = [-1, 3, -1, -1] }],
             [OnnxTensorSpec.AnyFloat(options.KeyTensorName, 3)],
             externalData);

@@ -15,10 +15,10 @@ public enum ExecutionProviderKind
 /// <summary>
 /// How OvDiff creates an ONNX Runtime session. Immutable; the defaults run on the CPU with ONNX Runtime's own thread count.
 /// </summary>
-public sealed record OnnxSessionOptions
+public sealed record OnnxRuntimeOptions
 {
     /// <summary>Shared default instance (CPU, all graph optimisations).</summary>
-    public static OnnxSessionOptions Default { get; } = new();
+    public static OnnxRuntimeOptions Default { get; } = new();
 
     /// <summary>Execution provider. Default <see cref="ExecutionProviderKind.Cpu"/>.</summary>
     public ExecutionProviderKind ExecutionProvider { get; init; } = ExecutionProviderKind.Cpu;
