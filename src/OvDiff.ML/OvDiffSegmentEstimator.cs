@@ -65,7 +65,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         {
             foreach (string name in Options.FeatureExtractors)
             {
-                extractors.Add(FeatureExtractorCatalog.Create(name));
+                extractors.Add(DenseFeatureExtractors.Create(name));
             }
 
             PrototypeModel model = PrototypeFitter.Fit(examples, classes, extractors, Options.Fit, Progress, cancellationToken);

@@ -31,7 +31,7 @@ public sealed record OvDiffSegmentOptions
     /// <summary>The classes, in label order. Null = the distinct labels of the support data, in order of first appearance. [null]</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
-    /// <summary>Names of the dense feature extractors (see <c>FeatureExtractorCatalog</c>); their cosine similarities are averaged. ["resnet18-layer4"]</summary>
+    /// <summary>Names of the dense feature extractors (see <c>DenseFeatureExtractors</c>); their cosine similarities are averaged. ["resnet18-layer4"]</summary>
     public IReadOnlyList<string> FeatureExtractors { get; init; } = [Defaults.FeatureExtractor];
 
     /// <summary>Prototype fitting options.</summary>

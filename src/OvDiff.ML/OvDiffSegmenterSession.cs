@@ -29,7 +29,7 @@ public sealed class OvDiffSegmenterSession : IDisposable
     internal int Owners;
 
     /// <summary>
-    /// Creates the extractors named in <paramref name="state"/> (see <see cref="FeatureExtractorCatalog"/>) and a segmenter
+    /// Creates the extractors named in <paramref name="state"/> (see <see cref="DenseFeatureExtractors"/>) and a segmenter
     /// with the state's options, or with <paramref name="options"/> when given; <paramref name="prefilter"/> is optional.
     /// </summary>
     public static OvDiffSegmenterSession Create(OvDiffModelState state, SegmentationOptions? options = null, IClassPrefilter? prefilter = null)
@@ -40,7 +40,7 @@ public sealed class OvDiffSegmenterSession : IDisposable
         {
             foreach (string name in state.FeatureExtractors)
             {
-                extractors.Add(FeatureExtractorCatalog.Create(name));
+                extractors.Add(DenseFeatureExtractors.Create(name));
             }
 
             return new OvDiffSegmenterSession(state, extractors, new PrototypeSegmenter(state.Model, extractors, options ?? state.Segmentation, prefilter));

@@ -15,7 +15,7 @@ internal static class FitCommand
     {
         var support = new Option<string>("--support") { Description = "A folder with one sub-folder of images per class, or a CSV with header 'image,classes' (classes separated by '|').", Required = true };
         var output = new Option<string>("--out") { Description = "The model zip to write (written atomically).", Required = true };
-        var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.FeatureExtractorCatalog.Names)}.", DefaultValueFactory = _ => ["resnet18-layer4"] };
+        var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.DenseFeatureExtractors.KnownNames)}.", DefaultValueFactory = _ => ["resnet18-layer4"] };
         var perClass = new Option<int>("--per-class") { Description = "At most this many support images per class.", DefaultValueFactory = _ => int.MaxValue };
         var split = new Option<ForegroundSplitMode>("--split") { Description = "Foreground/background split of support images.", DefaultValueFactory = _ => ForegroundSplitMode.NormalizedCut };
         var levels = new Option<string>("--levels") { Description = "Prototype levels to fit: all, or a comma list of mean,image,parts.", DefaultValueFactory = _ => "all" };
