@@ -24,6 +24,7 @@ internal static class ExplainCommand
         };
         command.SetAction((parse, cancellationToken) =>
         {
+            TextWriter stdout = parse.InvocationConfiguration.Output;
             OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
             using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State);
             RgbImage picture = ImageDecoder.Decode(parse.GetRequiredValue(image));
@@ -31,8 +32,8 @@ internal static class ExplainCommand
             LabelMap labels = session.Segmenter.Segment(picture, cancellationToken);
             IReadOnlyList<string> names = session.Segmenter.ClassNames;
             byte label = labels.Labels[((long)py * labels.Width) + px];
-            Console.WriteLine($"Pixel ({px}, {py}) of {parse.GetRequiredValue(image)}: label {label} '{names[label]}'.");
-            Console.WriteLine("Most similar prototypes (whole image, resized):");
+            stdout.WriteLine($"Pixel ({px}, {py}) of {parse.GetRequiredValue(image)}: label {label} '{names[label]}'.");
+            stdout.WriteLine("Most similar prototypes (whole image, resized):");
             PrototypeModel m = loaded.State.Model;
             foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))
             {
@@ -43,7 +44,7 @@ internal static class ExplainCommand
                     PrototypeLevels.Parts => $"k-means part {o.Cluster} of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
                     _ => $"mean of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
                 };
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {match.Similarity:F3}  {m.ClassNames[o.ClassIndex]} {o.Role.ToString().ToLowerInvariant()} [{match.ExtractorName} #{match.PrototypeIndex}]: {source}"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {match.Similarity:F3}  {m.ClassNames[o.ClassIndex]} {o.Role.ToString().ToLowerInvariant()} [{match.ExtractorName} #{match.PrototypeIndex}]: {source}"));
             }
 
             return Task.FromResult(0);

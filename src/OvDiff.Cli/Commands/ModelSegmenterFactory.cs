@@ -15,12 +15,13 @@ namespace OvDiff.Cli.Commands;
 /// protocol (short side, windows, full image) and <c>segmenter.options</c>, its labels mapped by class name onto the
 /// dataset's class list.
 /// </summary>
-internal static class ModelSegmenterFactory
+public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
         ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr"];
 
+    /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
     {
         string model = config.Segmenter.Model

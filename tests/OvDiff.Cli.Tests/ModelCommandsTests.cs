@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Globalization;
+using OvDiff.Cli.Commands;
+using OvDiff.Core.Images;
+using OvDiff.Imaging;
+using OvDiff.Testing;
+
+namespace OvDiff.Cli.Tests;
+
+/// <summary>
+/// The whole product through the command line on real VOC images: a tags-only support list, fit, segment, explain,
+/// and eval of the fitted model (quick protocol so the test stays short).
+/// </summary>
+public sealed class ModelCommandsTests
+{
+    [Fact]
+    public void SupportFitSegmentExplainEval_EndToEndOnVocMini()
+    {
+        SharedData.RequireFolder("VOC2012");
+        string config = Path.Combine(RepoPaths.Configs, "voc21-mini.json");
+        using var temp = new TempFolder();
+
+        _ = Run("support", "from-labels", "-c", config, "--per-class", "1", "-o", temp.Path);
+        string[] support = File.ReadAllLines(temp.Combine("support.csv"));
+        Assert.Equal("image,classes", support[0]);
+        Assert.InRange(support.Length - 1, 10, 20);   // one image per class, some images shared by two classes
+        string[] holdout = File.ReadAllLines(temp.Combine("holdout.txt"));
+        Assert.DoesNotContain(holdout, id => support.Any(line => line.Contains(id + ".jpg", StringComparison.Ordinal)));
+
+        string model = temp.Combine("model.zip");
+        _ = Run("fit", "--support", temp.Combine("support.csv"), "--out", model, "--levels", "mean,image");
+        Assert.True(new FileInfo(model).Length > 10_000);
+
+        string image = support[1].Split(',')[0];
+        string segmented = temp.Combine("segmented");
+        _ = Run("segment", image, "--model", model, "--out", segmented, "--scores");
+        string stem = Path.Combine(segmented, Path.GetFileNameWithoutExtension(image));
+        LabelMap labels = new LabelPngReader().Read(stem + ".png");
+        Assert.Equal(ImageDecoder.ReadSize(image), (labels.Width, labels.Height));
+        Assert.All(labels.Labels, l => Assert.InRange(l, 0, 20));
+        Assert.Equal(ImageDecoder.ReadSize(image), (ImageDecoder.Decode(stem + ".overlay.png").Width, labels.Height));
+        byte[] npy = File.ReadAllBytes(stem + ".scores.npy");
+        string header = System.Text.Encoding.ASCII.GetString(npy, 10, BitConverter.ToUInt16(npy, 8));
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"'shape': (21, {labels.Height}, {labels.Width})"), header, StringComparison.Ordinal);
+        Assert.Equal(10 + header.Length + (21L * labels.Width * labels.Height * 4), npy.LongLength);
+
+        string explanation = Run("explain", image, "--model", model, "--x", "10", "--y", "10", "--top", "3");
+        Assert.Contains("Pixel (10, 10)", explanation, StringComparison.Ordinal);
+        Assert.Contains("support image", explanation, StringComparison.Ordinal);
+
+        string report = temp.Combine("eval");
+        _ = Run("eval", "-c", config, "--model", model, "--out", report,
+            "--set", $"dataset.splitFile={temp.Combine("holdout.txt")}", "--set", "protocol.windows=[]", "--set", "protocol.shortSide=224",
+            "--set", $"output.ledger={temp.Combine("ledger.csv")}");
+        string[] summary = File.ReadAllLines(Path.Combine(report, "summary.csv"));
+        double miou = double.Parse(summary[1].Split(',')[0], CultureInfo.InvariantCulture);
+        Assert.InRange(miou, 5.0, 100.0);   // all-background scores about 3.5 on VOC; a fitted model must beat it
+        Assert.Equal(22, File.ReadAllLines(Path.Combine(report, "per_class.csv")).Length);
+    }
+
+    [Fact]
+    public void Fit_UnknownExtractor_FailsNamingItAndTheKnownOnes()
+    {
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.Combine("support", "cat"));
+        LabelPngWriter.Write(temp.Combine("support", "cat", "a.png"), new LabelMap(4, 4, new byte[16]), LabelPngFormat.Grayscale);
+        var error = Assert.Throws<ArgumentException>(() => Run("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--extractor", "vgg16"));
+        Assert.Contains("'vgg16'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("resnet18-layer4", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(temp.Combine("m.zip")));
+    }
+
+    private static string Run(params string[] args)
+    {
+        RootCommand root = CommandLineApp.CreateRoot();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        Assert.True(exit == 0, $"ovdiff {string.Join(' ', args)} exited {exit}: {stderr}");
+        return stdout.ToString();
+    }
+}
