@@ -2,6 +2,8 @@ using OvDiff.Core.Images;
 using OvDiff.Eval.Configuration;
 using OvDiff.Imaging;
 
+using OvDiff.Testing;
+
 namespace OvDiff.Eval.Tests;
 
 /// <summary>

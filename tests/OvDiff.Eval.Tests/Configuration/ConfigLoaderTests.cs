@@ -1,5 +1,7 @@
 using OvDiff.Eval.Configuration;
 
+using OvDiff.Testing;
+
 namespace OvDiff.Eval.Tests.Configuration;
 
 public sealed class ConfigLoaderTests

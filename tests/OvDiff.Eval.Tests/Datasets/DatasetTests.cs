@@ -3,6 +3,8 @@ using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
 using OvDiff.Imaging;
 
+using OvDiff.Testing;
+
 namespace OvDiff.Eval.Tests.Datasets;
 
 public sealed class DatasetTests

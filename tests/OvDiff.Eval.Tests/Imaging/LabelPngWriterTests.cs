@@ -1,6 +1,8 @@
 using OvDiff.Core.Images;
 using OvDiff.Imaging;
 
+using OvDiff.Testing;
+
 namespace OvDiff.Eval.Tests.Imaging;
 
 public sealed class LabelPngWriterTests

@@ -5,6 +5,8 @@ using OvDiff.Eval.Reports;
 using OvDiff.Eval.Running;
 using OvDiff.Imaging;
 
+using OvDiff.Testing;
+
 namespace OvDiff.Eval.Tests.Running;
 
 public sealed class EvalRunnerTests
