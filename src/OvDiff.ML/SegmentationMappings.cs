@@ -65,6 +65,13 @@ public class SegmentationOutputRow
     /// <summary>Label map height.</summary>
     [ColumnName(InternalColumns.Height)]
     public int Height { get; set; }
+
+    internal void Fill(SegmentationResult result)
+    {
+        Labels = result.Labels.Labels;
+        Width = result.Labels.Width;
+        Height = result.Labels.Height;
+    }
 }
 
 /// <summary>Output of <see cref="SegmentWithScoresMapping"/>.</summary>
@@ -100,10 +107,7 @@ public sealed class SegmentMapping : CustomMappingFactory<SegmentationInputRow, 
     /// <summary>The mapping.</summary>
     public static void Map(SegmentationInputRow input, SegmentationOutputRow output)
     {
-        SegmentationResult result = SegmenterCache.Segment(input.State, input.ImagePath, includeScores: false);
-        output.Labels = result.Labels.Labels;
-        output.Width = result.Labels.Width;
-        output.Height = result.Labels.Height;
+        output.Fill(SegmenterCache.Segment(input.State, input.ImagePath, includeScores: false));
     }
 
     /// <inheritdoc />
@@ -121,9 +125,7 @@ public sealed class SegmentWithScoresMapping : CustomMappingFactory<Segmentation
     public static void Map(SegmentationInputRow input, SegmentationWithScoresOutputRow output)
     {
         SegmentationResult result = SegmenterCache.Segment(input.State, input.ImagePath, includeScores: true);
-        output.Labels = result.Labels.Labels;
-        output.Width = result.Labels.Width;
-        output.Height = result.Labels.Height;
+        output.Fill(result);
         output.Scores = result.Scores ?? [];
     }
 
