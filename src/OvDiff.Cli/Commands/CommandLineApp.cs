@@ -13,5 +13,6 @@ public static class CommandLineApp
         ExplainCommand.Create(),
         EvalCommand.Create(ModelSegmenterFactory.Create),
         SupportCommand.Create(),
+        MasksCommand.Create(),
     };
 }
