@@ -19,13 +19,14 @@ internal static class FitCommand
         var perClass = new Option<int>("--per-class") { Description = "At most this many support images per class.", DefaultValueFactory = _ => int.MaxValue };
         var split = new Option<ForegroundSplitMode>("--split") { Description = "Foreground/background split of support images.", DefaultValueFactory = _ => ForegroundSplitMode.NormalizedCut };
         var levels = new Option<string>("--levels") { Description = "Prototype levels to fit: all, or a comma list of mean,image,parts.", DefaultValueFactory = _ => "all" };
+        var useLevels = new Option<string>("--use-levels") { Description = "Inference default stored in the model: the levels matched (must be fitted). Class means measured best with ResNet18 (docs/results.md); the reference uses all.", DefaultValueFactory = _ => "mean" };
         var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
         var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, parts, stuff, minArea, classes,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, classes,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -40,7 +41,7 @@ internal static class FitCommand
             {
                 ClassNames = chosen,
                 FeatureExtractors = parse.GetValue(extractors) ?? ["resnet18-layer4"],
-                Segmentation = new SegmentationOptions { Levels = fitLevels, MinimumClassArea = parse.GetValue(minArea) },
+                Segmentation = new SegmentationOptions { Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels), MinimumClassArea = parse.GetValue(minArea) },
                 Fit = new PrototypeFitOptions
                 {
                     Split = parse.GetValue(split),
@@ -67,6 +68,10 @@ internal static class FitCommand
         });
         return command;
     }
+
+    /// <summary>The inference levels asked for that were fitted; all fitted levels when none of them was.</summary>
+    private static PrototypeLevels UsableLevels(PrototypeLevels wanted, PrototypeLevels fitted) =>
+        (wanted & fitted) == PrototypeLevels.None ? fitted : wanted & fitted;
 
     private sealed class SupportRow
     {
