@@ -214,7 +214,7 @@ public static class Resampling
     }
 
     // ATen area_pixel_compute_source_index with align_corners=False: src = max(0, scale * (dst + 0.5) - 0.5), in float.
-    private static void LinearTaps(int inputSize, int outputSize, Span<int> lower, Span<int> step, Span<float> lambda)
+    internal static void LinearTaps(int inputSize, int outputSize, Span<int> lower, Span<int> step, Span<float> lambda)
     {
         float scale = (float)inputSize / outputSize;
         for (int o = 0; o < outputSize; o++)

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
 using OvDiff.Core.Features;
 using OvDiff.Core.Images;
 using OvDiff.Core.Numerics;
@@ -103,13 +106,16 @@ public sealed class PrototypeSegmenter : ISegmenter
             }
         }
 
+        var inverse = new float[plane];
         for (long i = 0; i < plane; i++)
         {
-            float inverse = 1f / Math.Max(counts[i], 1);
-            for (int l = 0; l < labels; l++)
-            {
-                sum[(l * plane) + i] *= inverse;
-            }
+            inverse[i] = 1f / Math.Max(counts[i], 1);
+        }
+
+        for (int l = 0; l < labels; l++)
+        {
+            Span<float> scorePlane = sum.AsSpan((int)(l * plane), (int)plane);
+            TensorPrimitives.Multiply(scorePlane, inverse, scorePlane);
         }
 
         if (Options.Pamr is not null)
@@ -244,61 +250,121 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
     }
 
+    /// <summary>
+    /// Upsamples the grid scores bilinearly to the window (PyTorch align_corners=False, as Resampling.BilinearPlanar:
+    /// the same float operations in the same order, so the same bits), clamps them to [−1, 1] and adds them into
+    /// <paramref name="sum"/>, without materialising the upsampled window: per label the horizontal pass is done once
+    /// per grid row, then each output row is a vectorised blend of two of those rows. Labels run in parallel.
+    /// </summary>
     private static void AddWindow(float[] gridScores, int labels, int gridHeight, int gridWidth, float[] sum, int[] counts, int width, int height, int x1, int y1, int x2, int y2)
     {
         int windowWidth = x2 - x1, windowHeight = y2 - y1;
-        var upsampled = new float[(long)labels * windowWidth * windowHeight];
-        Resampling.BilinearPlanar(gridScores, labels, gridHeight, gridWidth, upsampled, windowHeight, windowWidth);
+        var x0 = new int[windowWidth];
+        var xStep = new int[windowWidth];
+        var xLambda = new float[windowWidth];
+        var y0 = new int[windowHeight];
+        var yStep = new int[windowHeight];
+        var yLambda = new float[windowHeight];
+        Resampling.LinearTaps(gridWidth, windowWidth, x0, xStep, xLambda);
+        Resampling.LinearTaps(gridHeight, windowHeight, y0, yStep, yLambda);
         long plane = (long)width * height;
-        long windowPlane = (long)windowWidth * windowHeight;
-        for (int l = 0; l < labels; l++)
+        int gridPlane = gridHeight * gridWidth;
+        Parallel.For(0, labels, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, l =>
         {
-            for (int row = 0; row < windowHeight; row++)
+            float[] rows = ArrayPool<float>.Shared.Rent(gridHeight * windowWidth);
+            try
             {
-                Span<float> target = sum.AsSpan((int)((l * plane) + ((long)(y1 + row) * width) + x1), windowWidth);
-                ReadOnlySpan<float> source = upsampled.AsSpan((int)((l * windowPlane) + ((long)row * windowWidth)), windowWidth);
-                for (int i = 0; i < windowWidth; i++)
+                ReadOnlySpan<float> grid = gridScores.AsSpan(l * gridPlane, gridPlane);
+                for (int gy = 0; gy < gridHeight; gy++)
                 {
-                    target[i] += Math.Clamp(source[i], -1f, 1f);
+                    ReadOnlySpan<float> source = grid.Slice(gy * gridWidth, gridWidth);
+                    Span<float> row = rows.AsSpan(gy * windowWidth, windowWidth);
+                    for (int ox = 0; ox < windowWidth; ox++)
+                    {
+                        int ix = x0[ox];
+                        float w1 = xLambda[ox], w0 = 1f - w1;
+                        row[ox] = (w0 * source[ix]) + (w1 * source[ix + xStep[ox]]);
+                    }
+                }
+
+                for (int oy = 0; oy < windowHeight; oy++)
+                {
+                    float h1 = yLambda[oy], h0 = 1f - h1;
+                    ReadOnlySpan<float> top = rows.AsSpan(y0[oy] * windowWidth, windowWidth);
+                    ReadOnlySpan<float> bottom = rows.AsSpan((y0[oy] + yStep[oy]) * windowWidth, windowWidth);
+                    Span<float> target = sum.AsSpan((int)((l * plane) + ((long)(y1 + oy) * width) + x1), windowWidth);
+                    BlendClampAdd(top, bottom, h0, h1, target);
                 }
             }
-        }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(rows);
+            }
+        });
 
         for (int row = y1; row < y2; row++)
         {
-            for (int col = x1; col < x2; col++)
+            Span<int> countRow = counts.AsSpan((row * width) + x1, windowWidth);
+            TensorPrimitives.Add(countRow, 1, countRow);
+        }
+    }
+
+    /// <summary>target[i] += clamp((h0 · top[i]) + (h1 · bottom[i]), −1, 1), separate multiplies and add (no FMA), as the scalar code.</summary>
+    private static void BlendClampAdd(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, float h0, float h1, Span<float> target)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && target.Length >= Vector<float>.Count)
+        {
+            var v0 = new Vector<float>(h0);
+            var v1 = new Vector<float>(h1);
+            var lower = new Vector<float>(-1f);
+            var upper = new Vector<float>(1f);
+            for (; i <= target.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
-                counts[(row * width) + col]++;
+                Vector<float> value = (v0 * new Vector<float>(top[i..])) + (v1 * new Vector<float>(bottom[i..]));
+                value = Vector.Min(Vector.Max(value, lower), upper);
+                (new Vector<float>(target[i..]) + value).CopyTo(target[i..]);
             }
+        }
+
+        for (; i < target.Length; i++)
+        {
+            target[i] += Math.Clamp((h0 * top[i]) + (h1 * bottom[i]), -1f, 1f);
         }
     }
 
     private static LabelMap ArgMax(float[] scores, bool[] active, int width, int height, float threshold)
     {
+        // Plane by plane (sequential memory) with a running best per pixel: the same strict ">" in label order as a
+        // per-pixel loop over labels, so the same labels.
         int labels = active.Length;
-        long plane = (long)width * height;
+        int plane = checked(width * height);
         var result = new byte[plane];
-        for (long i = 0; i < plane; i++)
+        var bestScore = new float[plane];
+        ReadOnlySpan<float> background = scores.AsSpan(0, plane);
+        for (int i = 0; i < plane; i++)
         {
-            int best = 0;
-            float bestScore = scores[i] > threshold ? scores[i] : 0f;
-            for (int l = 1; l < labels; l++)
-            {
-                if (!active[l])
-                {
-                    continue;
-                }
+            bestScore[i] = background[i] > threshold ? background[i] : 0f;
+        }
 
-                float s = scores[(l * plane) + i];
-                s = s > threshold ? s : 0f;
-                if (s > bestScore)
-                {
-                    bestScore = s;
-                    best = l;
-                }
+        for (int l = 1; l < labels; l++)
+        {
+            if (!active[l])
+            {
+                continue;
             }
 
-            result[i] = (byte)best;
+            ReadOnlySpan<float> scorePlane = scores.AsSpan(l * plane, plane);
+            for (int i = 0; i < plane; i++)
+            {
+                float s = scorePlane[i];
+                s = s > threshold ? s : 0f;
+                if (s > bestScore[i])
+                {
+                    bestScore[i] = s;
+                    result[i] = (byte)l;
+                }
+            }
         }
 
         return new LabelMap(width, height, result);
@@ -307,6 +373,10 @@ public sealed class PrototypeSegmenter : ISegmenter
     /// <summary>The prototypes of one bank selected for matching, as one matrix, with the label each column scores.</summary>
     private sealed class BankPlan
     {
+        private readonly (int Start, int Length, int Class, bool Background)[] _runs;
+        private float[] _normalized = [];
+        private float[] _similarity = [];
+
         private BankPlan(PrototypeBank bank, IDenseFeatureExtractor extractor, float[] matrix, int[] columnClass, bool[] columnIsBackground)
         {
             Bank = bank;
@@ -314,6 +384,23 @@ public sealed class PrototypeSegmenter : ISegmenter
             Matrix = matrix;
             ColumnClass = columnClass;
             ColumnIsBackground = columnIsBackground;
+
+            // Maximal runs of adjacent columns scoring the same label for the same class (the fitter writes each class's
+            // foreground, then background, prototypes together, so a class has two runs): one max-reduction per run.
+            var runs = new List<(int, int, int, bool)>();
+            for (int start = 0; start < columnClass.Length;)
+            {
+                int end = start + 1;
+                while (end < columnClass.Length && columnClass[end] == columnClass[start] && columnIsBackground[end] == columnIsBackground[start])
+                {
+                    end++;
+                }
+
+                runs.Add((start, end - start, columnClass[start], columnIsBackground[start]));
+                start = end;
+            }
+
+            _runs = [.. runs];
         }
 
         public PrototypeBank Bank { get; }
@@ -388,9 +475,10 @@ public sealed class PrototypeSegmenter : ISegmenter
         public float[] Score(FeatureMap features, bool[] candidates, int labels, bool useBackground)
         {
             int cells = (int)features.CellCount, channels = features.Channels;
-            float[] normalized = features.Data.ToArray();
+            Span<float> normalized = Rent(ref _normalized, (long)cells * channels);
+            features.Data.CopyTo(normalized);
             Numerics.Matrix.NormalizeRows(normalized, cells, channels, 1e-6f);
-            var similarity = new float[(long)cells * Columns];
+            Span<float> similarity = Rent(ref _similarity, (long)cells * Columns);
             if (Columns > 0)
             {
                 Numerics.Matrix.MultiplyByTransposed(normalized, cells, Matrix, Columns, channels, similarity);
@@ -403,27 +491,37 @@ public sealed class PrototypeSegmenter : ISegmenter
                 scores.AsSpan(0, cells).Clear();
             }
 
-            for (int cell = 0; cell < cells; cell++)
+            // Max over each run (exact, order-free up to the sign of a zero, which the +0-initialised sum erases), then
+            // max into the label's score with the same strict ">" as a column-by-column scan.
+            foreach ((int start, int length, int cls, bool background) in _runs)
             {
-                ReadOnlySpan<float> row = similarity.AsSpan(cell * Columns, Columns);
-                for (int col = 0; col < row.Length; col++)
+                if (!candidates[cls])
                 {
-                    int cls = ColumnClass[col];
-                    if (!candidates[cls])
-                    {
-                        continue;
-                    }
+                    continue;
+                }
 
-                    int label = ColumnIsBackground[col] ? 0 : cls + 1;
-                    ref float target = ref scores[(label * cells) + cell];
-                    if (row[col] > target)
+                Span<float> target = scores.AsSpan((background ? 0 : cls + 1) * cells, cells);
+                for (int cell = 0; cell < cells; cell++)
+                {
+                    float best = TensorPrimitives.Max(similarity.Slice((cell * Columns) + start, length));
+                    if (best > target[cell])
                     {
-                        target = row[col];
+                        target[cell] = best;
                     }
                 }
             }
 
             return scores;
+        }
+
+        private static Span<float> Rent(ref float[] buffer, long length)
+        {
+            if (buffer.LongLength < length)
+            {
+                buffer = new float[length];
+            }
+
+            return buffer.AsSpan(0, checked((int)length));
         }
 
         private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
