@@ -212,4 +212,39 @@ public sealed class PrototypeSegmenterTests
         var channels = Assert.Throws<ArgumentException>(() => new PrototypeSegmenter(Model(Prototypes), [wide]));
         Assert.Contains("4 channels", channels.Message);
     }
+
+    [Fact]
+    public void TwoExtractors_ScoresAreAveraged()
+    {
+        // Extractor "swap" sees (G, R, B) − 100, so px0 (200,100,100) has unit feature (0,1,0) there:
+        // cat 0, dog max(1, 0.6) = 1, bg max(0, 0) = 0. With "block" (cat 1, dog 0.8, bg 0.6) the averages over
+        // count 2 are cat 0.5, dog 0.9, bg 0.3 → dog.
+        using var block = new BlockMeanExtractor();
+        using var swap = new BlockMeanExtractor("swap", weights: [0, 1, 0, 1, 0, 0, 0, 0, 1]);
+        PrototypeModel one = Model(Prototypes);
+        var model = new PrototypeModel(one.ClassNames, one.IsStuff, [], [one.Banks[0], new PrototypeBank("swap", 3, one.Banks[0].Vectors, one.Banks[0].Origins)], one.FitOptions);
+        var segmenter = new PrototypeSegmenter(model, [swap, block], FullImageOnly);
+        SegmentationResult result = segmenter.Segment(BlockMeanExtractor.Image(1, 1, (200, 100, 100)), includeScores: true, TestContext.Current.CancellationToken);
+        Assert.Equal(0.3f, result.Scores![0], 6);
+        Assert.Equal(0.5f, result.Scores[1], 6);
+        Assert.Equal(0.9f, result.Scores[2], 6);
+        Assert.Equal(new byte[] { 2 }, result.Labels.Labels);
+    }
+
+    [Fact]
+    public void ShortSideResize_ScoresAndLabelsComeBackAtImageSize()
+    {
+        // A uniform red 6x4 image is scaled to short side 2 (3x2, still uniform red: the resampling weights sum to one),
+        // scored there (cat 1, dog 0.8, bg 0.6 everywhere) and the scores resized back to 6x4: constant planes stay constant.
+        using var extractor = new BlockMeanExtractor();
+        RgbImage red = BlockMeanExtractor.Image(6, 4, Enumerable.Repeat(((byte)200, (byte)100, (byte)100), 24).ToArray());
+        var segmenter = new PrototypeSegmenter(Model(Prototypes), [extractor], FullImageOnly with { ShortSide = 2 });
+        SegmentationResult result = segmenter.Segment(red, includeScores: true, TestContext.Current.CancellationToken);
+        Assert.Equal((6, 4), (result.Labels.Width, result.Labels.Height));
+        Assert.Equal(3 * 24, result.Scores!.Length);
+        Assert.All(result.Scores[..24], v => Assert.Equal(0.6f, v, 6));
+        Assert.All(result.Scores[24..48], v => Assert.Equal(1f, v, 6));
+        Assert.All(result.Scores[48..], v => Assert.Equal(0.8f, v, 6));
+        Assert.All(result.Labels.Labels, l => Assert.Equal(1, l));
+    }
 }
