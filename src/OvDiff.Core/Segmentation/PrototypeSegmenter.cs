@@ -335,39 +335,77 @@ public sealed class PrototypeSegmenter : ISegmenter
 
     private static LabelMap ArgMax(float[] scores, bool[] active, int width, int height, float threshold)
     {
-        // Plane by plane (sequential memory) with a running best per pixel: the same strict ">" in label order as a
-        // per-pixel loop over labels, so the same labels.
+        // Per block of pixels, plane by plane with a running best: the same strict ">" in label order as a per-pixel loop
+        // over labels (NaN compares false in both), so the same labels. Vectorised; blocks in parallel.
         int labels = active.Length;
         int plane = checked(width * height);
         var result = new byte[plane];
-        var bestScore = new float[plane];
-        ReadOnlySpan<float> background = scores.AsSpan(0, plane);
-        for (int i = 0; i < plane; i++)
+        const int block = 16 * 1024;
+        Parallel.For(0, (plane + block - 1) / block, b =>
         {
-            bestScore[i] = background[i] > threshold ? background[i] : 0f;
-        }
-
-        for (int l = 1; l < labels; l++)
-        {
-            if (!active[l])
+            int first = b * block, length = Math.Min(block, plane - first);
+            float[] bestScore = ArrayPool<float>.Shared.Rent(length);
+            int[] bestLabel = ArrayPool<int>.Shared.Rent(length);
+            try
             {
-                continue;
-            }
-
-            ReadOnlySpan<float> scorePlane = scores.AsSpan(l * plane, plane);
-            for (int i = 0; i < plane; i++)
-            {
-                float s = scorePlane[i];
-                s = s > threshold ? s : 0f;
-                if (s > bestScore[i])
+                ReadOnlySpan<float> background = scores.AsSpan(first, length);
+                for (int i = 0; i < length; i++)
                 {
-                    bestScore[i] = s;
-                    result[i] = (byte)l;
+                    bestScore[i] = background[i] > threshold ? background[i] : 0f;
+                    bestLabel[i] = 0;
+                }
+
+                for (int l = 1; l < labels; l++)
+                {
+                    if (active[l])
+                    {
+                        ArgMaxPlane(scores.AsSpan((l * plane) + first, length), l, threshold, bestScore.AsSpan(0, length), bestLabel.AsSpan(0, length));
+                    }
+                }
+
+                for (int i = 0; i < length; i++)
+                {
+                    result[first + i] = (byte)bestLabel[i];
                 }
             }
-        }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(bestScore);
+                ArrayPool<int>.Shared.Return(bestLabel);
+            }
+        });
 
         return new LabelMap(width, height, result);
+    }
+
+    private static void ArgMaxPlane(ReadOnlySpan<float> scorePlane, int label, float threshold, Span<float> bestScore, Span<int> bestLabel)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<float>.Count == Vector<int>.Count)
+        {
+            var limit = new Vector<float>(threshold);
+            var labelVector = new Vector<int>(label);
+            for (; i <= scorePlane.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var s = new Vector<float>(scorePlane[i..]);
+                s = Vector.ConditionalSelect(Vector.GreaterThan(s, limit), s, Vector<float>.Zero);
+                var best = new Vector<float>(bestScore[i..]);
+                Vector<int> better = Vector.GreaterThan(s, best);
+                Vector.ConditionalSelect(better, s, best).CopyTo(bestScore[i..]);
+                Vector.ConditionalSelect(better, labelVector, new Vector<int>(bestLabel[i..])).CopyTo(bestLabel[i..]);
+            }
+        }
+
+        for (; i < scorePlane.Length; i++)
+        {
+            float s = scorePlane[i];
+            s = s > threshold ? s : 0f;
+            if (s > bestScore[i])
+            {
+                bestScore[i] = s;
+                bestLabel[i] = label;
+            }
+        }
     }
 
     /// <summary>The prototypes of one bank selected for matching, as one matrix, with the label each column scores.</summary>
@@ -492,24 +530,31 @@ public sealed class PrototypeSegmenter : ISegmenter
             }
 
             // Max over each run (exact, order-free up to the sign of a zero, which the +0-initialised sum erases), then
-            // max into the label's score with the same strict ">" as a column-by-column scan.
-            foreach ((int start, int length, int cls, bool background) in _runs)
+            // max into the label's score with the same strict ">" as a column-by-column scan. Blocks of cells in parallel.
+            float[] matches = _similarity;
+            int columns = Columns;
+            const int block = 256;
+            Parallel.For(0, (cells + block - 1) / block, b =>
             {
-                if (!candidates[cls])
+                int first = b * block, last = Math.Min(first + block, cells);
+                foreach ((int start, int length, int cls, bool background) in _runs)
                 {
-                    continue;
-                }
-
-                Span<float> target = scores.AsSpan((background ? 0 : cls + 1) * cells, cells);
-                for (int cell = 0; cell < cells; cell++)
-                {
-                    float best = TensorPrimitives.Max(similarity.Slice((cell * Columns) + start, length));
-                    if (best > target[cell])
+                    if (!candidates[cls])
                     {
-                        target[cell] = best;
+                        continue;
+                    }
+
+                    int offset = (background ? 0 : cls + 1) * cells;
+                    for (int cell = first; cell < last; cell++)
+                    {
+                        float best = TensorPrimitives.Max(matches.AsSpan((cell * columns) + start, length));
+                        if (best > scores[offset + cell])
+                        {
+                            scores[offset + cell] = best;
+                        }
                     }
                 }
-            }
+            });
 
             return scores;
         }
