@@ -16,6 +16,10 @@ public class SegmenterBenchmarks
 {
     private PrototypeSegmenter segmenter = null!;
     private RgbImage image = null!;
+    private CachedNoiseExtractor extractor = null!;
+    private float[] prototypes = [];
+    private float[] similarity = [];
+    private int prototypeCount;
 
     [Params("s32x512", "s8x768")]
     public string Config { get; set; } = "s32x512";
@@ -51,7 +55,10 @@ public class SegmenterBenchmarks
             [],
             [new PrototypeBank("noise", channels, vectors, origins)],
             new PrototypeFitOptions());
-        segmenter = new PrototypeSegmenter(model, [new CachedNoiseExtractor(stride, channels)]);
+        extractor = new CachedNoiseExtractor(stride, channels);
+        prototypes = vectors;
+        prototypeCount = origins.Count;
+        segmenter = new PrototypeSegmenter(model, [extractor]);
         var pixels = new byte[600 * 448 * 3];
         random.NextBytes(pixels);
         image = new RgbImage(600, 448, pixels);
@@ -60,6 +67,23 @@ public class SegmenterBenchmarks
 
     [Benchmark]
     public LabelMap Segment() => segmenter.Segment(image);
+
+    /// <summary>The floor: only the cosine matrix products of the 9 windows (normalised cells x prototypes).</summary>
+    [Benchmark]
+    public float MatchOnly()
+    {
+        float total = 0;
+        foreach ((int x1, int y1, int x2, int y2) in segmenter.Windows(image.Width, image.Height))
+        {
+            FeatureMap features = extractor.Extract(image.Crop(x1, y1, x2 - x1, y2 - y1));
+            int cells = (int)features.CellCount;
+            similarity = similarity.Length >= cells * prototypeCount ? similarity : new float[cells * prototypeCount];
+            OvDiff.Core.Numerics.Matrix.MultiplyByTransposed(features.Data, cells, prototypes, prototypeCount, features.Channels, similarity.AsSpan(0, cells * prototypeCount));
+            total += similarity[0];
+        }
+
+        return total;
+    }
 
     /// <summary>Noise features per window size, computed once: extraction costs a dictionary look-up.</summary>
     private sealed class CachedNoiseExtractor(int stride, int channels) : IDenseFeatureExtractor

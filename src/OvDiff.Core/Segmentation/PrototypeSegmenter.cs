@@ -91,9 +91,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
 
         int height = scaled.Height, width = scaled.Width;
-        long plane = (long)height * width;
-        var sum = new float[labels * plane];
-        var counts = new int[plane];
+        var windows = new List<WindowScores>();
         foreach ((int x1, int y1, int x2, int y2) in Windows(width, height))
         {
             RgbImage crop = scaled.Crop(x1, y1, x2 - x1, y2 - y1);
@@ -102,21 +100,12 @@ public sealed class PrototypeSegmenter : ISegmenter
                 cancellationToken.ThrowIfCancellationRequested();
                 FeatureMap features = plan.Extractor.Extract(crop, cancellationToken);
                 float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
-                AddWindow(gridScores, labels, features.Height, features.Width, sum, counts, width, height, x1, y1, x2, y2);
+                windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
             }
         }
 
-        var inverse = new float[plane];
-        for (long i = 0; i < plane; i++)
-        {
-            inverse[i] = 1f / Math.Max(counts[i], 1);
-        }
-
-        for (int l = 0; l < labels; l++)
-        {
-            Span<float> scorePlane = sum.AsSpan((int)(l * plane), (int)plane);
-            TensorPrimitives.Multiply(scorePlane, inverse, scorePlane);
-        }
+        cancellationToken.ThrowIfCancellationRequested();
+        float[] sum = Average(windows, labels, width, height);
 
         if (Options.Pamr is not null)
         {
@@ -251,62 +240,98 @@ public sealed class PrototypeSegmenter : ISegmenter
     }
 
     /// <summary>
-    /// Upsamples the grid scores bilinearly to the window (PyTorch align_corners=False, as Resampling.BilinearPlanar:
-    /// the same float operations in the same order, so the same bits), clamps them to [−1, 1] and adds them into
-    /// <paramref name="sum"/>, without materialising the upsampled window: per label the horizontal pass is done once
-    /// per grid row, then each output row is a vectorised blend of two of those rows. Labels run in parallel.
+    /// The average over <paramref name="windows"/> of their grid scores upsampled bilinearly to the window (PyTorch
+    /// align_corners=False, the same float operations in the same order as Resampling.BilinearPlanar, so the same bits),
+    /// clamped to [−1, 1], summed per pixel in window order and divided by the number of windows covering the pixel:
+    /// planar, <paramref name="labels"/> planes of <paramref name="height"/> x <paramref name="width"/>.
+    /// Nothing is materialised at window size: per label and window the horizontal pass is done once per grid row, then
+    /// the image is walked in bands of rows that stay in cache while every window covering the band blends its two
+    /// neighbouring rows into it (vectorised), and the band is divided by its counts. Labels run in parallel.
     /// </summary>
-    private static void AddWindow(float[] gridScores, int labels, int gridHeight, int gridWidth, float[] sum, int[] counts, int width, int height, int x1, int y1, int x2, int y2)
+    private static float[] Average(List<WindowScores> windows, int labels, int width, int height)
     {
-        int windowWidth = x2 - x1, windowHeight = y2 - y1;
-        var x0 = new int[windowWidth];
-        var xStep = new int[windowWidth];
-        var xLambda = new float[windowWidth];
-        var y0 = new int[windowHeight];
-        var yStep = new int[windowHeight];
-        var yLambda = new float[windowHeight];
-        Resampling.LinearTaps(gridWidth, windowWidth, x0, xStep, xLambda);
-        Resampling.LinearTaps(gridHeight, windowHeight, y0, yStep, yLambda);
-        long plane = (long)width * height;
-        int gridPlane = gridHeight * gridWidth;
-        Parallel.For(0, labels, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, l =>
+        int plane = checked(width * height);
+        var sum = new float[checked(labels * plane)];
+        var counts = new int[plane];
+        var taps = new WindowTaps[windows.Count];
+        for (int w = 0; w < windows.Count; w++)
         {
-            float[] rows = ArrayPool<float>.Shared.Rent(gridHeight * windowWidth);
+            WindowScores window = windows[w];
+            taps[w] = WindowTaps.Create(window);
+            for (int row = window.Y1; row < window.Y2; row++)
+            {
+                Span<int> countRow = counts.AsSpan((row * width) + window.X1, window.X2 - window.X1);
+                TensorPrimitives.Add(countRow, 1, countRow);
+            }
+        }
+
+        var inverse = new float[plane];
+        for (int i = 0; i < plane; i++)
+        {
+            inverse[i] = 1f / Math.Max(counts[i], 1);
+        }
+
+        const int bandRows = 8;
+        Parallel.For(0, labels, l =>
+        {
+            var horizontal = new float[windows.Count][];
             try
             {
-                ReadOnlySpan<float> grid = gridScores.AsSpan(l * gridPlane, gridPlane);
-                for (int gy = 0; gy < gridHeight; gy++)
+                for (int w = 0; w < windows.Count; w++)
                 {
-                    ReadOnlySpan<float> source = grid.Slice(gy * gridWidth, gridWidth);
-                    Span<float> row = rows.AsSpan(gy * windowWidth, windowWidth);
-                    for (int ox = 0; ox < windowWidth; ox++)
+                    WindowScores window = windows[w];
+                    int windowWidth = window.X2 - window.X1, gridPlane = window.GridHeight * window.GridWidth;
+                    horizontal[w] = ArrayPool<float>.Shared.Rent(window.GridHeight * windowWidth);
+                    ReadOnlySpan<float> grid = window.Grid.AsSpan(l * gridPlane, gridPlane);
+                    WindowTaps tap = taps[w];
+                    for (int gy = 0; gy < window.GridHeight; gy++)
                     {
-                        int ix = x0[ox];
-                        float w1 = xLambda[ox], w0 = 1f - w1;
-                        row[ox] = (w0 * source[ix]) + (w1 * source[ix + xStep[ox]]);
+                        ReadOnlySpan<float> source = grid.Slice(gy * window.GridWidth, window.GridWidth);
+                        Span<float> row = horizontal[w].AsSpan(gy * windowWidth, windowWidth);
+                        for (int ox = 0; ox < windowWidth; ox++)
+                        {
+                            int ix = tap.X0[ox];
+                            float w1 = tap.XLambda[ox], w0 = 1f - w1;
+                            row[ox] = (w0 * source[ix]) + (w1 * source[ix + tap.XStep[ox]]);
+                        }
                     }
                 }
 
-                for (int oy = 0; oy < windowHeight; oy++)
+                for (int bandStart = 0; bandStart < height; bandStart += bandRows)
                 {
-                    float h1 = yLambda[oy], h0 = 1f - h1;
-                    ReadOnlySpan<float> top = rows.AsSpan(y0[oy] * windowWidth, windowWidth);
-                    ReadOnlySpan<float> bottom = rows.AsSpan((y0[oy] + yStep[oy]) * windowWidth, windowWidth);
-                    Span<float> target = sum.AsSpan((int)((l * plane) + ((long)(y1 + oy) * width) + x1), windowWidth);
-                    BlendClampAdd(top, bottom, h0, h1, target);
+                    int bandEnd = Math.Min(bandStart + bandRows, height);
+                    for (int w = 0; w < windows.Count; w++)
+                    {
+                        WindowScores window = windows[w];
+                        int windowWidth = window.X2 - window.X1;
+                        WindowTaps tap = taps[w];
+                        for (int y = Math.Max(bandStart, window.Y1); y < Math.Min(bandEnd, window.Y2); y++)
+                        {
+                            int oy = y - window.Y1;
+                            float h1 = tap.YLambda[oy], h0 = 1f - h1;
+                            ReadOnlySpan<float> top = horizontal[w].AsSpan(tap.Y0[oy] * windowWidth, windowWidth);
+                            ReadOnlySpan<float> bottom = horizontal[w].AsSpan((tap.Y0[oy] + tap.YStep[oy]) * windowWidth, windowWidth);
+                            BlendClampAdd(top, bottom, h0, h1, sum.AsSpan((l * plane) + (y * width) + window.X1, windowWidth));
+                        }
+                    }
+
+                    Span<float> band = sum.AsSpan((l * plane) + (bandStart * width), (bandEnd - bandStart) * width);
+                    TensorPrimitives.Multiply(band, inverse.AsSpan(bandStart * width, band.Length), band);
                 }
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(rows);
+                foreach (float[]? buffer in horizontal)
+                {
+                    if (buffer is not null)
+                    {
+                        ArrayPool<float>.Shared.Return(buffer);
+                    }
+                }
             }
         });
 
-        for (int row = y1; row < y2; row++)
-        {
-            Span<int> countRow = counts.AsSpan((row * width) + x1, windowWidth);
-            TensorPrimitives.Add(countRow, 1, countRow);
-        }
+        return sum;
     }
 
     /// <summary>target[i] += clamp((h0 · top[i]) + (h1 · bottom[i]), −1, 1), separate multiplies and add (no FMA), as the scalar code.</summary>
@@ -405,6 +430,22 @@ public sealed class PrototypeSegmenter : ISegmenter
                 bestScore[i] = s;
                 bestLabel[i] = label;
             }
+        }
+    }
+
+    /// <summary>One window's label scores on its feature grid (planar) and where the window lies in the image.</summary>
+    private sealed record WindowScores(float[] Grid, int GridHeight, int GridWidth, int X1, int Y1, int X2, int Y2);
+
+    /// <summary>Bilinear taps from a window's grid to its pixels, per column and per row (Resampling.LinearTaps).</summary>
+    private sealed record WindowTaps(int[] X0, int[] XStep, float[] XLambda, int[] Y0, int[] YStep, float[] YLambda)
+    {
+        public static WindowTaps Create(WindowScores window)
+        {
+            int windowWidth = window.X2 - window.X1, windowHeight = window.Y2 - window.Y1;
+            var taps = new WindowTaps(new int[windowWidth], new int[windowWidth], new float[windowWidth], new int[windowHeight], new int[windowHeight], new float[windowHeight]);
+            Resampling.LinearTaps(window.GridWidth, windowWidth, taps.X0, taps.XStep, taps.XLambda);
+            Resampling.LinearTaps(window.GridHeight, windowHeight, taps.Y0, taps.YStep, taps.YLambda);
+            return taps;
         }
     }
 
