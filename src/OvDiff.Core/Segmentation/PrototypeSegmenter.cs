@@ -83,7 +83,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         RgbImage scaled = image;
         if (Options.ShortSide > 0)
         {
-            (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, Options.ShortSide);
+            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
             if (w != image.Width || h != image.Height)
             {
                 scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
@@ -91,11 +91,12 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
 
         int height = scaled.Height, width = scaled.Width;
-        var windows = new List<WindowScores>();
-        foreach ((int x1, int y1, int x2, int y2) in Windows(width, height))
+        // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
+        var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
+        var windows = new List<WindowScores>(crops.Count * _plans.Length);
+        foreach (BankPlan plan in _plans)
         {
-            RgbImage crop = scaled.Crop(x1, y1, x2 - x1, y2 - y1);
-            foreach (BankPlan plan in _plans)
+            foreach (((int x1, int y1, int x2, int y2), RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 FeatureMap features = plan.Extractor.Extract(crop, cancellationToken);
@@ -164,7 +165,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         RgbImage scaled = image;
         if (Options.ShortSide > 0)
         {
-            (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, Options.ShortSide);
+            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
             scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
         }
 

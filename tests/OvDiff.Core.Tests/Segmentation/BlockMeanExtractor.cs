@@ -35,9 +35,13 @@ internal sealed class BlockMeanExtractor : IDenseFeatureExtractor
 
     public long Calls { get; private set; }
 
+    /// <summary>The sizes of the images extracted, in call order.</summary>
+    public List<(int Width, int Height)> Sizes { get; } = [];
+
     public FeatureMap Extract(RgbImage image, CancellationToken cancellationToken = default)
     {
         Calls++;
+        Sizes.Add((image.Width, image.Height));
         int gh = (image.Height + Stride - 1) / Stride, gw = (image.Width + Stride - 1) / Stride;
         var data = new float[(long)gh * gw * Channels];
         for (int gy = 0; gy < gh; gy++)

@@ -1,4 +1,5 @@
 using OvDiff.Core.Images;
+using OvDiff.Core.Numerics;
 using OvDiff.Core.Segmentation;
 
 namespace OvDiff.Core.Tests.Segmentation;
@@ -246,5 +247,52 @@ public sealed class PrototypeSegmenterTests
         Assert.All(result.Scores[24..48], v => Assert.Equal(1f, v, 6));
         Assert.All(result.Scores[48..], v => Assert.Equal(0.8f, v, 6));
         Assert.All(result.Labels.Labels, l => Assert.Equal(1, l));
+    }
+
+    [Fact]
+    public void ShortSide_LongSideTruncatedLikeTorchvision()
+    {
+        // torchvision resize(size=448): long = int(448 · 500 / 333) = int(672.67) = 672 (mmcv's rounding would give 673).
+        Assert.Equal((672, 448), Resampling.ShortSideSizeTruncated(500, 333, 448));
+        Assert.Equal((448, 597), Resampling.ShortSideSizeTruncated(375, 500, 448)); // 597.33
+        Assert.Equal((448, 448), Resampling.ShortSideSizeTruncated(90, 90, 448));
+        using var extractor = new BlockMeanExtractor();
+        var segmenter = new PrototypeSegmenter(Model(Prototypes), [extractor], new SegmentationOptions { ShortSide = 448, Windows = [] });
+        LabelMap labels = segmenter.Segment(new RgbImage(500, 333, new byte[500 * 333 * 3]), TestContext.Current.CancellationToken);
+        Assert.Equal([(672, 448)], extractor.Sizes);
+        Assert.Equal((500, 333), (labels.Width, labels.Height));
+    }
+
+    [Fact]
+    public void Extractors_RunOverAllWindowsInTurn_AsTheReferenceLoops()
+    {
+        // Reference predict.py: for each extractor, for each crop. 3x1 image, window (2, 1) → crops 2x1, 2x1, then 3x1.
+        using var block = new BlockMeanExtractor();
+        using var swap = new BlockMeanExtractor("swap", weights: [0, 1, 0, 1, 0, 0, 0, 0, 1]);
+        PrototypeModel one = Model(Prototypes);
+        var model = new PrototypeModel(one.ClassNames, one.IsStuff, [], [one.Banks[0], new PrototypeBank("swap", 3, one.Banks[0].Vectors, one.Banks[0].Origins)], one.FitOptions);
+        var order = new List<string>();
+        var segmenter = new PrototypeSegmenter(model, [new Recording(block, order), new Recording(swap, order)], new SegmentationOptions { ShortSide = 0, Windows = [new(2, 1)] });
+        segmenter.Segment(new RgbImage(3, 1, new byte[9]), TestContext.Current.CancellationToken);
+        Assert.Equal(["block 2x1", "block 2x1", "block 3x1", "swap 2x1", "swap 2x1", "swap 3x1"], order);
+    }
+
+    private sealed class Recording(BlockMeanExtractor inner, List<string> log) : Features.IDenseFeatureExtractor
+    {
+        public string Name => inner.Name;
+
+        public int Stride => inner.Stride;
+
+        public int Channels => inner.Channels;
+
+        public Features.FeatureMap Extract(RgbImage image, CancellationToken cancellationToken = default)
+        {
+            log.Add($"{Name} {image.Width}x{image.Height}");
+            return inner.Extract(image, cancellationToken);
+        }
+
+        public void Dispose()
+        {
+        }
     }
 }
