@@ -40,6 +40,13 @@ public sealed class PrototypeSegmenterTests
         return new PrototypeModel(["cat", "dog"], [false, dogIsStuff], [], [new PrototypeBank(extractor, 3, vectors, origins)], new PrototypeFitOptions());
     }
 
+    /// <summary>The same prototypes in a "block" and a "swap" bank.</summary>
+    private static PrototypeModel TwoBankModel()
+    {
+        PrototypeModel one = Model(Prototypes);
+        return new PrototypeModel(one.ClassNames, one.IsStuff, [], [one.Banks[0], new PrototypeBank("swap", 3, one.Banks[0].Vectors, one.Banks[0].Origins)], one.FitOptions);
+    }
+
     private static float Score(float[] scores, int label, int pixel) => scores[(label * 4) + pixel];
 
     [Fact]
@@ -222,8 +229,7 @@ public sealed class PrototypeSegmenterTests
         // count 2 are cat 0.5, dog 0.9, bg 0.3 → dog.
         using var block = new BlockMeanExtractor();
         using var swap = new BlockMeanExtractor("swap", weights: [0, 1, 0, 1, 0, 0, 0, 0, 1]);
-        PrototypeModel one = Model(Prototypes);
-        var model = new PrototypeModel(one.ClassNames, one.IsStuff, [], [one.Banks[0], new PrototypeBank("swap", 3, one.Banks[0].Vectors, one.Banks[0].Origins)], one.FitOptions);
+        PrototypeModel model = TwoBankModel();
         var segmenter = new PrototypeSegmenter(model, [swap, block], FullImageOnly);
         SegmentationResult result = segmenter.Segment(BlockMeanExtractor.Image(1, 1, (200, 100, 100)), includeScores: true, TestContext.Current.CancellationToken);
         Assert.Equal(0.3f, result.Scores![0], 6);
@@ -269,8 +275,7 @@ public sealed class PrototypeSegmenterTests
         // Reference predict.py: for each extractor, for each crop. 3x1 image, window (2, 1) → crops 2x1, 2x1, then 3x1.
         using var block = new BlockMeanExtractor();
         using var swap = new BlockMeanExtractor("swap", weights: [0, 1, 0, 1, 0, 0, 0, 0, 1]);
-        PrototypeModel one = Model(Prototypes);
-        var model = new PrototypeModel(one.ClassNames, one.IsStuff, [], [one.Banks[0], new PrototypeBank("swap", 3, one.Banks[0].Vectors, one.Banks[0].Origins)], one.FitOptions);
+        PrototypeModel model = TwoBankModel();
         var order = new List<string>();
         var segmenter = new PrototypeSegmenter(model, [new Recording(block, order), new Recording(swap, order)], new SegmentationOptions { ShortSide = 0, Windows = [new(2, 1)] });
         segmenter.Segment(new RgbImage(3, 1, new byte[9]), TestContext.Current.CancellationToken);
