@@ -499,6 +499,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         {
             var selected = new List<int>();
             var stuffForeground = new List<int>();
+            var backgroundCount = new int[model.ClassNames.Count];
             for (int p = 0; p < bank.Count; p++)
             {
                 PrototypeOrigin origin = bank.Origins[p];
@@ -510,6 +511,11 @@ public sealed class PrototypeSegmenter : ISegmenter
                 if (origin.Role == PrototypeRole.Foreground && model.IsStuff[origin.ClassIndex])
                 {
                     stuffForeground.Add(p);
+                }
+
+                if (origin.Role == PrototypeRole.Background)
+                {
+                    backgroundCount[origin.ClassIndex]++;
                 }
             }
 
@@ -528,7 +534,8 @@ public sealed class PrototypeSegmenter : ISegmenter
                         continue;
                     }
 
-                    if (options.StuffBackgroundFilterThreshold > 0 && stuffForeground.Any(s => Dot(bank.Vector(p), bank.Vector(s)) > options.StuffBackgroundFilterThreshold))
+                    // As the reference's filter_proto_bg2allfg, a class with a single background prototype keeps it.
+                    if (options.StuffBackgroundFilterThreshold > 0 && backgroundCount[origin.ClassIndex] > 1 && stuffForeground.Any(s => Dot(bank.Vector(p), bank.Vector(s)) > options.StuffBackgroundFilterThreshold))
                     {
                         continue;
                     }

@@ -300,4 +300,21 @@ public sealed class PrototypeSegmenterTests
         {
         }
     }
+
+    [Fact]
+    public void StuffFilter_LeavesAClassWithASingleBackgroundPrototype()
+    {
+        // Reference filter_proto_bg2allfg returns a class's background prototypes untouched when it has at most one.
+        // cat's only bg (0.6,0.8,0) has cos 0.96 > 0.85 to stuff dog's fg (0.8,0.6,0), yet stays: P0, P1, P2 + it = 4.
+        (int, PrototypeRole, float[])[] single =
+        [
+            (0, PrototypeRole.Foreground, [1f, 0f, 0f]),
+            (1, PrototypeRole.Foreground, [0f, 1f, 0f]),
+            (1, PrototypeRole.Foreground, [0.8f, 0.6f, 0f]),
+            (0, PrototypeRole.Background, [0.6f, 0.8f, 0f]),
+        ];
+        using var extractor = new BlockMeanExtractor();
+        Assert.Equal([4], new PrototypeSegmenter(Model(single), [extractor], FullImageOnly).ActivePrototypeCounts);
+        Assert.Equal([4], new PrototypeSegmenter(Model(single, dogIsStuff: true), [extractor], FullImageOnly).ActivePrototypeCounts);
+    }
 }
