@@ -160,4 +160,20 @@ public sealed class PrototypeFitterTests
         LabelMap labels = segmenter.Segment(BlockMeanExtractor.Image(3, 1, Red, Green, Blue), TestContext.Current.CancellationToken);
         Assert.Equal(new byte[] { 1, 2, 0 }, labels.Labels);
     }
+
+    [Fact]
+    public void ImageWithoutForegroundOnAnExtractorsGrid_ContributesNoBackgroundThere()
+    {
+        // Split on the stride-1 grid (16x16): red square rows/cols 1..4 = foreground (no border cells), the rest background.
+        // The stride-16 extractor has a 1x1 grid; bilinear resampling 16 → 1 reads source 7.5, i.e. cells 7 and 8 only,
+        // which are background: that grid has no foreground. The reference (gen_proto_vit.py) then skips the image for
+        // that extractor, background included, so the coarse bank holds nothing for it.
+        using var fine = new BlockMeanExtractor("fine", stride: 1);
+        using var coarse = new BlockMeanExtractor("coarse", stride: 16);
+        RgbImage image = Paint(16, (x, y) => x is >= 1 and <= 4 && y is >= 1 and <= 4 ? Red : Blue);
+        var options = new PrototypeFitOptions { SupportShortSide = 16, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+        PrototypeModel model = PrototypeFitter.Fit([Example("cat", "a", image)], ["cat"], [fine, coarse], options, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal([new PrototypeOrigin(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 16), new PrototypeOrigin(0, PrototypeRole.Background, PrototypeLevels.ClassMean, -1, -1, 240)], model.Banks[0].Origins);
+        Assert.Empty(model.Banks[1].Origins);
+    }
 }
