@@ -91,6 +91,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
 
         int height = scaled.Height, width = scaled.Width;
+
         // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
         var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
         var windows = new List<WindowScores>(crops.Count * _plans.Length);
