@@ -457,6 +457,10 @@ public sealed class PrototypeSegmenter : ISegmenter
         private readonly (int Start, int Length, int Class, bool Background)[] _runs;
         private float[] _normalized = [];
         private float[] _similarity = [];
+        private bool[]? _selectedFor;
+        private float[] _selectedMatrix = [];
+        private int _selectedColumns;
+        private (int Start, int Length, int Class, bool Background)[] _selectedRuns = [];
 
         private BankPlan(PrototypeBank bank, IDenseFeatureExtractor extractor, float[] matrix, int[] columnClass, bool[] columnIsBackground)
         {
@@ -562,14 +566,15 @@ public sealed class PrototypeSegmenter : ISegmenter
         /// <summary>Label scores on the feature grid: planar, <paramref name="labels"/> planes of grid cells.</summary>
         public float[] Score(FeatureMap features, bool[] candidates, int labels, bool useBackground)
         {
-            int cells = (int)features.CellCount, channels = features.Channels;
+            Select(candidates);
+            int cells = (int)features.CellCount, channels = features.Channels, columns = _selectedColumns;
             Span<float> normalized = Rent(ref _normalized, (long)cells * channels);
             features.Data.CopyTo(normalized);
             Numerics.Matrix.NormalizeRows(normalized, cells, channels, 1e-6f);
-            Span<float> similarity = Rent(ref _similarity, (long)cells * Columns);
-            if (Columns > 0)
+            Span<float> similarity = Rent(ref _similarity, (long)cells * columns);
+            if (columns > 0)
             {
-                Numerics.Matrix.MultiplyByTransposed(normalized, cells, Matrix, Columns, channels, similarity);
+                Numerics.Matrix.MultiplyByTransposed(normalized, cells, _selectedMatrix, columns, channels, similarity);
             }
 
             var scores = new float[(long)labels * cells];
@@ -582,18 +587,13 @@ public sealed class PrototypeSegmenter : ISegmenter
             // Max over each run (exact, order-free up to the sign of a zero, which the +0-initialised sum erases), then
             // max into the label's score with the same strict ">" as a column-by-column scan. Blocks of cells in parallel.
             float[] matches = _similarity;
-            int columns = Columns;
+            (int Start, int Length, int Class, bool Background)[] runs = _selectedRuns;
             const int block = 256;
             Parallel.For(0, (cells + block - 1) / block, b =>
             {
                 int first = b * block, last = Math.Min(first + block, cells);
-                foreach ((int start, int length, int cls, bool background) in _runs)
+                foreach ((int start, int length, int cls, bool background) in runs)
                 {
-                    if (!candidates[cls])
-                    {
-                        continue;
-                    }
-
                     int offset = (background ? 0 : cls + 1) * cells;
                     for (int cell = first; cell < last; cell++)
                     {
@@ -607,6 +607,50 @@ public sealed class PrototypeSegmenter : ISegmenter
             });
 
             return scores;
+        }
+
+        /// <summary>
+        /// Keeps only the candidate classes' columns (their runs, in order) for matching: a left-out class would score
+        /// −1 anyway, and each cosine is computed on its own, so the kept ones come out the same. Cached per candidate set.
+        /// </summary>
+        private void Select(bool[] candidates)
+        {
+            if (_selectedFor is not null && _selectedFor.AsSpan().SequenceEqual(candidates))
+            {
+                return;
+            }
+
+            int channels = Bank.Channels;
+            var runs = new List<(int, int, int, bool)>();
+            int columns = 0;
+            foreach ((int start, int length, int cls, bool background) in _runs)
+            {
+                if (candidates[cls])
+                {
+                    runs.Add((columns, length, cls, background));
+                    columns += length;
+                }
+            }
+
+            float[] matrix = Matrix;
+            if (columns != Columns)
+            {
+                matrix = new float[(long)columns * channels];
+                int target = 0;
+                foreach ((int start, int length, int cls, bool _) in _runs)
+                {
+                    if (candidates[cls])
+                    {
+                        Matrix.AsSpan(start * channels, length * channels).CopyTo(matrix.AsSpan(target * channels));
+                        target += length;
+                    }
+                }
+            }
+
+            _selectedMatrix = matrix;
+            _selectedColumns = columns;
+            _selectedRuns = [.. runs];
+            _selectedFor = (bool[])candidates.Clone();
         }
 
         private static Span<float> Rent(ref float[] buffer, long length)
