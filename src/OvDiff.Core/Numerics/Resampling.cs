@@ -196,6 +196,24 @@ public static class Resampling
         return ((int)((width * scale) + 0.5), (int)((height * scale) + 0.5));
     }
 
+    /// <summary>
+    /// The size with the short side set to <paramref name="shortSide"/> as torchvision's <c>resize(img, size=int)</c>
+    /// computes it (the reference's predict.py resizes test images this way): the long side is
+    /// <c>int(shortSide * long / short)</c>, truncated, where <see cref="ShortSideSize"/> (mmcv) rounds. 500x333 → 672x448 here, 673x448 there.
+    /// </summary>
+    public static (int Width, int Height) ShortSideSizeTruncated(int width, int height, int shortSide)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shortSide);
+        if (width <= height)
+        {
+            return (shortSide, (int)((double)shortSide * height / width));
+        }
+
+        return ((int)((double)shortSide * width / height), shortSide);
+    }
+
     // ATen nearest_idx: identity for equal sizes, a shift for exact doubling, else floor(dst * (float)(src / dst)) clamped.
     private static int NearestIndex(int outputIndex, int inputSize, int outputSize)
     {
@@ -214,7 +232,7 @@ public static class Resampling
     }
 
     // ATen area_pixel_compute_source_index with align_corners=False: src = max(0, scale * (dst + 0.5) - 0.5), in float.
-    private static void LinearTaps(int inputSize, int outputSize, Span<int> lower, Span<int> step, Span<float> lambda)
+    internal static void LinearTaps(int inputSize, int outputSize, Span<int> lower, Span<int> step, Span<float> lambda)
     {
         float scale = (float)inputSize / outputSize;
         for (int o = 0; o < outputSize; o++)

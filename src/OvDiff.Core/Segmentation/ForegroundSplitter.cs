@@ -36,14 +36,14 @@ public static class ForegroundSplitter
         if (options.Split == ForegroundSplitMode.BorderClusters && attribution is null)
         {
             bool[] fg = BorderClusters(features, options.Seed);
-            return new ForegroundSplit(height, width, fg, Morphology.Erode(fg.Select(f => !f).ToArray(), height, width, options.BackgroundErosion));
+            return new ForegroundSplit(height, width, fg, ErodeBackground(fg.Select(f => !f).ToArray(), height, width, options.BackgroundErosion));
         }
 
         if (attribution is null)
         {
             NormalizedCutResult cut = NormalizedCut.Bipartition(features, options.NormalizedCut);
             bool[] rest = cut.Foreground.Select(f => !f).ToArray();
-            return new ForegroundSplit(height, width, cut.Foreground, Morphology.Erode(rest, height, width, options.BackgroundErosion));
+            return new ForegroundSplit(height, width, cut.Foreground, ErodeBackground(rest, height, width, options.BackgroundErosion));
         }
 
         float[] attr = ResampleToGrid(attribution, height, width);
@@ -72,7 +72,7 @@ public static class ForegroundSplitter
                 background[i] = attribution[i] < options.AttributionBackgroundThreshold;
             }
 
-            return new ForegroundSplit(height, width, foreground, Morphology.Erode(background, height, width, options.BackgroundErosion));
+            return new ForegroundSplit(height, width, foreground, ErodeBackground(background, height, width, options.BackgroundErosion));
         }
 
         var segments = new List<bool[]>(nonEmpty.Count + 1);
@@ -131,7 +131,7 @@ public static class ForegroundSplitter
             background[i] = best == bottom && bottom != top && attribution[i] < options.AttributionBackgroundThreshold;
         }
 
-        return new ForegroundSplit(height, width, foreground, Morphology.Erode(background, height, width, options.BackgroundErosion));
+        return new ForegroundSplit(height, width, foreground, ErodeBackground(background, height, width, options.BackgroundErosion));
     }
 
     /// <summary>
@@ -150,6 +150,13 @@ public static class ForegroundSplitter
         Resampling.BilinearPlanar(source, 1, height, width, target, targetHeight, targetWidth);
         return target.Select(v => v > 0f).ToArray();
     }
+
+    /// <summary>
+    /// <paramref name="steps"/> erosions of the background; 0 leaves it as is (Morphology.Erode, like scipy, would read
+    /// 0 iterations as "until nothing changes" and erase the whole mask).
+    /// </summary>
+    private static bool[] ErodeBackground(bool[] mask, int height, int width, int steps)
+        => steps == 0 ? mask : Morphology.Erode(mask, height, width, steps);
 
     private static bool[] BorderClusters(FeatureMap features, int seed)
     {

@@ -87,7 +87,12 @@ public static class PrototypeFitter
                 FeatureMap map = maps[e];
                 bool[] fg = ForegroundSplitter.ResampleMask(split.Foreground, split.Height, split.Width, map.Height, map.Width);
                 bool[] bg = ForegroundSplitter.ResampleMask(split.Background, split.Height, split.Width, map.Height, map.Width);
-                pooled[e][cls].Add(supportIndex, Gather(map, fg), Gather(map, bg), map.Channels);
+                (float[] Cells, int Count) foreground = Gather(map, fg);
+
+                // As the reference (gen_proto_vit.py skips an image whose foreground is empty on the grid), such an
+                // image contributes no background either.
+                (float[] Cells, int Count) background = foreground.Count == 0 ? ([], 0) : Gather(map, bg);
+                pooled[e][cls].Add(supportIndex, foreground, background, map.Channels);
             }
 
             done++;

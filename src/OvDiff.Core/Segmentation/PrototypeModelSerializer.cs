@@ -104,6 +104,7 @@ public static class PrototypeModelSerializer
 
             Header header = JsonSerializer.Deserialize<Header>(ReadExactly(reader, headerLength), JsonOptions)
                 ?? throw new InvalidDataException($"'{sourceName}' has an empty header.");
+            CheckHeader(header, sourceName);
 
             var banks = new List<PrototypeBank>(header.Banks.Length);
             foreach (BankHeader bank in header.Banks)
@@ -150,6 +151,30 @@ public static class PrototypeModelSerializer
         return Read(memory, sourceName);
     }
 
+    /// <summary>
+    /// Rejects a header that parsed as JSON but cannot describe a model (missing arrays or entries, non-positive sizes),
+    /// which would otherwise surface as a NullReferenceException or OverflowException instead of naming the file.
+    /// </summary>
+    private static void CheckHeader(Header header, string sourceName)
+    {
+        string? problem = header switch
+        {
+            { ClassNames: null } => "no class names",
+            { IsStuff: null } => "no stuff flags",
+            { FitOptions: null } or { FitOptions.StuffClasses: null } or { FitOptions.NormalizedCut: null } => "no fit options",
+            { SupportImages: null } => "no support image list",
+            { Banks: null } => "no bank list",
+            _ when header.SupportImages.Any(s => s is null || s.Source is null || s.MaskHeight <= 0 || s.MaskWidth <= 0) => "a support image with no source or a non-positive mask size",
+            _ when header.Banks.Any(b => b is null || b.ExtractorName is null || b.Channels <= 0 || b.Origins is null || b.Origins.Any(o => o is null)) => "a bank with no name, no origins or non-positive channels",
+            _ when header.Banks.Any(b => (long)b.Origins.Length * b.Channels > Array.MaxLength) => "a bank too large to hold",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            throw new InvalidDataException($"'{sourceName}' has a corrupt header: {problem}.");
+        }
+    }
+
     private static byte[] ReadExactly(BinaryReader reader, int count)
     {
         byte[] bytes = reader.ReadBytes(count);
@@ -179,6 +204,12 @@ public static class PrototypeModelSerializer
 
     private static float[] ReadFloats(BinaryReader reader, long count)
     {
+        Stream stream = reader.BaseStream;
+        if (stream.CanSeek && count * sizeof(float) > stream.Length - stream.Position)
+        {
+            throw new EndOfStreamException();
+        }
+
         var values = new float[count];
         Span<byte> bytes = MemoryMarshal.AsBytes(values.AsSpan());
         if (reader.BaseStream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) != bytes.Length)

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
 using OvDiff.Core.Features;
 using OvDiff.Core.Images;
 using OvDiff.Core.Numerics;
@@ -80,7 +83,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         RgbImage scaled = image;
         if (Options.ShortSide > 0)
         {
-            (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, Options.ShortSide);
+            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
             if (w != image.Width || h != image.Height)
             {
                 scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
@@ -88,29 +91,23 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
 
         int height = scaled.Height, width = scaled.Width;
-        long plane = (long)height * width;
-        var sum = new float[labels * plane];
-        var counts = new int[plane];
-        foreach ((int x1, int y1, int x2, int y2) in Windows(width, height))
+
+        // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
+        var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
+        var windows = new List<WindowScores>(crops.Count * _plans.Length);
+        foreach (BankPlan plan in _plans)
         {
-            RgbImage crop = scaled.Crop(x1, y1, x2 - x1, y2 - y1);
-            foreach (BankPlan plan in _plans)
+            foreach (((int x1, int y1, int x2, int y2), RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 FeatureMap features = plan.Extractor.Extract(crop, cancellationToken);
                 float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
-                AddWindow(gridScores, labels, features.Height, features.Width, sum, counts, width, height, x1, y1, x2, y2);
+                windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
             }
         }
 
-        for (long i = 0; i < plane; i++)
-        {
-            float inverse = 1f / Math.Max(counts[i], 1);
-            for (int l = 0; l < labels; l++)
-            {
-                sum[(l * plane) + i] *= inverse;
-            }
-        }
+        cancellationToken.ThrowIfCancellationRequested();
+        float[] sum = Average(windows, labels, width, height);
 
         if (Options.Pamr is not null)
         {
@@ -169,7 +166,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         RgbImage scaled = image;
         if (Options.ShortSide > 0)
         {
-            (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, Options.ShortSide);
+            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
             scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
         }
 
@@ -244,69 +241,227 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
     }
 
-    private static void AddWindow(float[] gridScores, int labels, int gridHeight, int gridWidth, float[] sum, int[] counts, int width, int height, int x1, int y1, int x2, int y2)
+    /// <summary>
+    /// The average over <paramref name="windows"/> of their grid scores upsampled bilinearly to the window (PyTorch
+    /// align_corners=False, the same float operations in the same order as Resampling.BilinearPlanar, so the same bits),
+    /// clamped to [−1, 1], summed per pixel in window order and divided by the number of windows covering the pixel:
+    /// planar, <paramref name="labels"/> planes of <paramref name="height"/> x <paramref name="width"/>.
+    /// Nothing is materialised at window size: per label and window the horizontal pass is done once per grid row, then
+    /// the image is walked in bands of rows that stay in cache while every window covering the band blends its two
+    /// neighbouring rows into it (vectorised), and the band is divided by its counts. Labels run in parallel.
+    /// </summary>
+    private static float[] Average(List<WindowScores> windows, int labels, int width, int height)
     {
-        int windowWidth = x2 - x1, windowHeight = y2 - y1;
-        var upsampled = new float[(long)labels * windowWidth * windowHeight];
-        Resampling.BilinearPlanar(gridScores, labels, gridHeight, gridWidth, upsampled, windowHeight, windowWidth);
-        long plane = (long)width * height;
-        long windowPlane = (long)windowWidth * windowHeight;
-        for (int l = 0; l < labels; l++)
+        int plane = checked(width * height);
+        var sum = new float[checked(labels * plane)];
+        var counts = new int[plane];
+        var taps = new WindowTaps[windows.Count];
+        for (int w = 0; w < windows.Count; w++)
         {
-            for (int row = 0; row < windowHeight; row++)
+            WindowScores window = windows[w];
+            taps[w] = WindowTaps.Create(window);
+            for (int row = window.Y1; row < window.Y2; row++)
             {
-                Span<float> target = sum.AsSpan((int)((l * plane) + ((long)(y1 + row) * width) + x1), windowWidth);
-                ReadOnlySpan<float> source = upsampled.AsSpan((int)((l * windowPlane) + ((long)row * windowWidth)), windowWidth);
-                for (int i = 0; i < windowWidth; i++)
-                {
-                    target[i] += Math.Clamp(source[i], -1f, 1f);
-                }
+                Span<int> countRow = counts.AsSpan((row * width) + window.X1, window.X2 - window.X1);
+                TensorPrimitives.Add(countRow, 1, countRow);
             }
         }
 
-        for (int row = y1; row < y2; row++)
+        var inverse = new float[plane];
+        for (int i = 0; i < plane; i++)
         {
-            for (int col = x1; col < x2; col++)
+            inverse[i] = 1f / Math.Max(counts[i], 1);
+        }
+
+        const int bandRows = 8;
+        Parallel.For(0, labels, l =>
+        {
+            var horizontal = new float[windows.Count][];
+            try
             {
-                counts[(row * width) + col]++;
+                for (int w = 0; w < windows.Count; w++)
+                {
+                    WindowScores window = windows[w];
+                    int windowWidth = window.X2 - window.X1, gridPlane = window.GridHeight * window.GridWidth;
+                    horizontal[w] = ArrayPool<float>.Shared.Rent(window.GridHeight * windowWidth);
+                    ReadOnlySpan<float> grid = window.Grid.AsSpan(l * gridPlane, gridPlane);
+                    WindowTaps tap = taps[w];
+                    for (int gy = 0; gy < window.GridHeight; gy++)
+                    {
+                        ReadOnlySpan<float> source = grid.Slice(gy * window.GridWidth, window.GridWidth);
+                        Span<float> row = horizontal[w].AsSpan(gy * windowWidth, windowWidth);
+                        for (int ox = 0; ox < windowWidth; ox++)
+                        {
+                            int ix = tap.X0[ox];
+                            float w1 = tap.XLambda[ox], w0 = 1f - w1;
+                            row[ox] = (w0 * source[ix]) + (w1 * source[ix + tap.XStep[ox]]);
+                        }
+                    }
+                }
+
+                for (int bandStart = 0; bandStart < height; bandStart += bandRows)
+                {
+                    int bandEnd = Math.Min(bandStart + bandRows, height);
+                    for (int w = 0; w < windows.Count; w++)
+                    {
+                        WindowScores window = windows[w];
+                        int windowWidth = window.X2 - window.X1;
+                        WindowTaps tap = taps[w];
+                        for (int y = Math.Max(bandStart, window.Y1); y < Math.Min(bandEnd, window.Y2); y++)
+                        {
+                            int oy = y - window.Y1;
+                            float h1 = tap.YLambda[oy], h0 = 1f - h1;
+                            ReadOnlySpan<float> top = horizontal[w].AsSpan(tap.Y0[oy] * windowWidth, windowWidth);
+                            ReadOnlySpan<float> bottom = horizontal[w].AsSpan((tap.Y0[oy] + tap.YStep[oy]) * windowWidth, windowWidth);
+                            BlendClampAdd(top, bottom, h0, h1, sum.AsSpan((l * plane) + (y * width) + window.X1, windowWidth));
+                        }
+                    }
+
+                    Span<float> band = sum.AsSpan((l * plane) + (bandStart * width), (bandEnd - bandStart) * width);
+                    TensorPrimitives.Multiply(band, inverse.AsSpan(bandStart * width, band.Length), band);
+                }
             }
+            finally
+            {
+                foreach (float[]? buffer in horizontal)
+                {
+                    if (buffer is not null)
+                    {
+                        ArrayPool<float>.Shared.Return(buffer);
+                    }
+                }
+            }
+        });
+
+        return sum;
+    }
+
+    /// <summary>target[i] += clamp((h0 · top[i]) + (h1 · bottom[i]), −1, 1), separate multiplies and add (no FMA), as the scalar code.</summary>
+    private static void BlendClampAdd(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, float h0, float h1, Span<float> target)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && target.Length >= Vector<float>.Count)
+        {
+            var v0 = new Vector<float>(h0);
+            var v1 = new Vector<float>(h1);
+            var lower = new Vector<float>(-1f);
+            var upper = new Vector<float>(1f);
+            for (; i <= target.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector<float> value = (v0 * new Vector<float>(top[i..])) + (v1 * new Vector<float>(bottom[i..]));
+                value = Vector.Min(Vector.Max(value, lower), upper);
+                (new Vector<float>(target[i..]) + value).CopyTo(target[i..]);
+            }
+        }
+
+        for (; i < target.Length; i++)
+        {
+            target[i] += Math.Clamp((h0 * top[i]) + (h1 * bottom[i]), -1f, 1f);
         }
     }
 
     private static LabelMap ArgMax(float[] scores, bool[] active, int width, int height, float threshold)
     {
+        // Per block of pixels, plane by plane with a running best: the same strict ">" in label order as a per-pixel loop
+        // over labels (NaN compares false in both), so the same labels. Vectorised; blocks in parallel.
         int labels = active.Length;
-        long plane = (long)width * height;
+        int plane = checked(width * height);
         var result = new byte[plane];
-        for (long i = 0; i < plane; i++)
+        const int block = 16 * 1024;
+        Parallel.For(0, (plane + block - 1) / block, b =>
         {
-            int best = 0;
-            float bestScore = scores[i] > threshold ? scores[i] : 0f;
-            for (int l = 1; l < labels; l++)
+            int first = b * block, length = Math.Min(block, plane - first);
+            float[] bestScore = ArrayPool<float>.Shared.Rent(length);
+            int[] bestLabel = ArrayPool<int>.Shared.Rent(length);
+            try
             {
-                if (!active[l])
+                ReadOnlySpan<float> background = scores.AsSpan(first, length);
+                for (int i = 0; i < length; i++)
                 {
-                    continue;
+                    bestScore[i] = background[i] > threshold ? background[i] : 0f;
+                    bestLabel[i] = 0;
                 }
 
-                float s = scores[(l * plane) + i];
-                s = s > threshold ? s : 0f;
-                if (s > bestScore)
+                for (int l = 1; l < labels; l++)
                 {
-                    bestScore = s;
-                    best = l;
+                    if (active[l])
+                    {
+                        ArgMaxPlane(scores.AsSpan((l * plane) + first, length), l, threshold, bestScore.AsSpan(0, length), bestLabel.AsSpan(0, length));
+                    }
+                }
+
+                for (int i = 0; i < length; i++)
+                {
+                    result[first + i] = (byte)bestLabel[i];
                 }
             }
-
-            result[i] = (byte)best;
-        }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(bestScore);
+                ArrayPool<int>.Shared.Return(bestLabel);
+            }
+        });
 
         return new LabelMap(width, height, result);
+    }
+
+    private static void ArgMaxPlane(ReadOnlySpan<float> scorePlane, int label, float threshold, Span<float> bestScore, Span<int> bestLabel)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<float>.Count == Vector<int>.Count)
+        {
+            var limit = new Vector<float>(threshold);
+            var labelVector = new Vector<int>(label);
+            for (; i <= scorePlane.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var s = new Vector<float>(scorePlane[i..]);
+                s = Vector.ConditionalSelect(Vector.GreaterThan(s, limit), s, Vector<float>.Zero);
+                var best = new Vector<float>(bestScore[i..]);
+                Vector<int> better = Vector.GreaterThan(s, best);
+                Vector.ConditionalSelect(better, s, best).CopyTo(bestScore[i..]);
+                Vector.ConditionalSelect(better, labelVector, new Vector<int>(bestLabel[i..])).CopyTo(bestLabel[i..]);
+            }
+        }
+
+        for (; i < scorePlane.Length; i++)
+        {
+            float s = scorePlane[i];
+            s = s > threshold ? s : 0f;
+            if (s > bestScore[i])
+            {
+                bestScore[i] = s;
+                bestLabel[i] = label;
+            }
+        }
+    }
+
+    /// <summary>One window's label scores on its feature grid (planar) and where the window lies in the image.</summary>
+    private sealed record WindowScores(float[] Grid, int GridHeight, int GridWidth, int X1, int Y1, int X2, int Y2);
+
+    /// <summary>Bilinear taps from a window's grid to its pixels, per column and per row (Resampling.LinearTaps).</summary>
+    private sealed record WindowTaps(int[] X0, int[] XStep, float[] XLambda, int[] Y0, int[] YStep, float[] YLambda)
+    {
+        public static WindowTaps Create(WindowScores window)
+        {
+            int windowWidth = window.X2 - window.X1, windowHeight = window.Y2 - window.Y1;
+            var taps = new WindowTaps(new int[windowWidth], new int[windowWidth], new float[windowWidth], new int[windowHeight], new int[windowHeight], new float[windowHeight]);
+            Resampling.LinearTaps(window.GridWidth, windowWidth, taps.X0, taps.XStep, taps.XLambda);
+            Resampling.LinearTaps(window.GridHeight, windowHeight, taps.Y0, taps.YStep, taps.YLambda);
+            return taps;
+        }
     }
 
     /// <summary>The prototypes of one bank selected for matching, as one matrix, with the label each column scores.</summary>
     private sealed class BankPlan
     {
+        private readonly (int Start, int Length, int Class, bool Background)[] _runs;
+        private float[] _normalized = [];
+        private float[] _similarity = [];
+        private bool[]? _selectedFor;
+        private float[] _selectedMatrix = [];
+        private int _selectedColumns;
+        private (int Start, int Length, int Class, bool Background)[] _selectedRuns = [];
+
         private BankPlan(PrototypeBank bank, IDenseFeatureExtractor extractor, float[] matrix, int[] columnClass, bool[] columnIsBackground)
         {
             Bank = bank;
@@ -314,6 +469,23 @@ public sealed class PrototypeSegmenter : ISegmenter
             Matrix = matrix;
             ColumnClass = columnClass;
             ColumnIsBackground = columnIsBackground;
+
+            // Maximal runs of adjacent columns scoring the same label for the same class (the fitter writes each class's
+            // foreground, then background, prototypes together, so a class has two runs): one max-reduction per run.
+            var runs = new List<(int, int, int, bool)>();
+            for (int start = 0; start < columnClass.Length;)
+            {
+                int end = start + 1;
+                while (end < columnClass.Length && columnClass[end] == columnClass[start] && columnIsBackground[end] == columnIsBackground[start])
+                {
+                    end++;
+                }
+
+                runs.Add((start, end - start, columnClass[start], columnIsBackground[start]));
+                start = end;
+            }
+
+            _runs = [.. runs];
         }
 
         public PrototypeBank Bank { get; }
@@ -332,6 +504,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         {
             var selected = new List<int>();
             var stuffForeground = new List<int>();
+            var backgroundCount = new int[model.ClassNames.Count];
             for (int p = 0; p < bank.Count; p++)
             {
                 PrototypeOrigin origin = bank.Origins[p];
@@ -343,6 +516,11 @@ public sealed class PrototypeSegmenter : ISegmenter
                 if (origin.Role == PrototypeRole.Foreground && model.IsStuff[origin.ClassIndex])
                 {
                     stuffForeground.Add(p);
+                }
+
+                if (origin.Role == PrototypeRole.Background)
+                {
+                    backgroundCount[origin.ClassIndex]++;
                 }
             }
 
@@ -361,7 +539,8 @@ public sealed class PrototypeSegmenter : ISegmenter
                         continue;
                     }
 
-                    if (options.StuffBackgroundFilterThreshold > 0 && stuffForeground.Any(s => Dot(bank.Vector(p), bank.Vector(s)) > options.StuffBackgroundFilterThreshold))
+                    // As the reference's filter_proto_bg2allfg, a class with a single background prototype keeps it.
+                    if (options.StuffBackgroundFilterThreshold > 0 && backgroundCount[origin.ClassIndex] > 1 && stuffForeground.Any(s => Dot(bank.Vector(p), bank.Vector(s)) > options.StuffBackgroundFilterThreshold))
                     {
                         continue;
                     }
@@ -387,13 +566,15 @@ public sealed class PrototypeSegmenter : ISegmenter
         /// <summary>Label scores on the feature grid: planar, <paramref name="labels"/> planes of grid cells.</summary>
         public float[] Score(FeatureMap features, bool[] candidates, int labels, bool useBackground)
         {
-            int cells = (int)features.CellCount, channels = features.Channels;
-            float[] normalized = features.Data.ToArray();
+            Select(candidates);
+            int cells = (int)features.CellCount, channels = features.Channels, columns = _selectedColumns;
+            Span<float> normalized = Rent(ref _normalized, (long)cells * channels);
+            features.Data.CopyTo(normalized);
             Numerics.Matrix.NormalizeRows(normalized, cells, channels, 1e-6f);
-            var similarity = new float[(long)cells * Columns];
-            if (Columns > 0)
+            Span<float> similarity = Rent(ref _similarity, (long)cells * columns);
+            if (columns > 0)
             {
-                Numerics.Matrix.MultiplyByTransposed(normalized, cells, Matrix, Columns, channels, similarity);
+                Numerics.Matrix.MultiplyByTransposed(normalized, cells, _selectedMatrix, columns, channels, similarity);
             }
 
             var scores = new float[(long)labels * cells];
@@ -403,27 +584,83 @@ public sealed class PrototypeSegmenter : ISegmenter
                 scores.AsSpan(0, cells).Clear();
             }
 
-            for (int cell = 0; cell < cells; cell++)
+            // Max over each run (exact, order-free up to the sign of a zero, which the +0-initialised sum erases), then
+            // max into the label's score with the same strict ">" as a column-by-column scan. Blocks of cells in parallel.
+            float[] matches = _similarity;
+            (int Start, int Length, int Class, bool Background)[] runs = _selectedRuns;
+            const int block = 256;
+            Parallel.For(0, (cells + block - 1) / block, b =>
             {
-                ReadOnlySpan<float> row = similarity.AsSpan(cell * Columns, Columns);
-                for (int col = 0; col < row.Length; col++)
+                int first = b * block, last = Math.Min(first + block, cells);
+                foreach ((int start, int length, int cls, bool background) in runs)
                 {
-                    int cls = ColumnClass[col];
-                    if (!candidates[cls])
+                    int offset = (background ? 0 : cls + 1) * cells;
+                    for (int cell = first; cell < last; cell++)
                     {
-                        continue;
+                        float best = TensorPrimitives.Max(matches.AsSpan((cell * columns) + start, length));
+                        if (best > scores[offset + cell])
+                        {
+                            scores[offset + cell] = best;
+                        }
                     }
+                }
+            });
 
-                    int label = ColumnIsBackground[col] ? 0 : cls + 1;
-                    ref float target = ref scores[(label * cells) + cell];
-                    if (row[col] > target)
+            return scores;
+        }
+
+        /// <summary>
+        /// Keeps only the candidate classes' columns (their runs, in order) for matching: a left-out class would score
+        /// −1 anyway, and each cosine is computed on its own, so the kept ones come out the same. Cached per candidate set.
+        /// </summary>
+        private void Select(bool[] candidates)
+        {
+            if (_selectedFor is not null && _selectedFor.AsSpan().SequenceEqual(candidates))
+            {
+                return;
+            }
+
+            int channels = Bank.Channels;
+            var runs = new List<(int, int, int, bool)>();
+            int columns = 0;
+            foreach ((int start, int length, int cls, bool background) in _runs)
+            {
+                if (candidates[cls])
+                {
+                    runs.Add((columns, length, cls, background));
+                    columns += length;
+                }
+            }
+
+            float[] matrix = Matrix;
+            if (columns != Columns)
+            {
+                matrix = new float[(long)columns * channels];
+                int target = 0;
+                foreach ((int start, int length, int cls, bool _) in _runs)
+                {
+                    if (candidates[cls])
                     {
-                        target = row[col];
+                        Matrix.AsSpan(start * channels, length * channels).CopyTo(matrix.AsSpan(target * channels));
+                        target += length;
                     }
                 }
             }
 
-            return scores;
+            _selectedMatrix = matrix;
+            _selectedColumns = columns;
+            _selectedRuns = [.. runs];
+            _selectedFor = (bool[])candidates.Clone();
+        }
+
+        private static Span<float> Rent(ref float[] buffer, long length)
+        {
+            if (buffer.LongLength < length)
+            {
+                buffer = new float[length];
+            }
+
+            return buffer.AsSpan(0, checked((int)length));
         }
 
         private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);

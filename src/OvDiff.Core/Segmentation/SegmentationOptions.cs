@@ -14,7 +14,10 @@ public sealed record SlidingWindow(int Crop, int Stride);
 /// </summary>
 public sealed record SegmentationOptions
 {
-    /// <summary>The image's short side is resized to this before scoring; 0 keeps the original size. Default 448.</summary>
+    /// <summary>
+    /// The image's short side is resized to this before scoring, the long side to <c>int(ShortSide * long / short)</c>
+    /// (truncated, as the reference's torchvision resize); 0 keeps the original size. Default 448.
+    /// </summary>
     public int ShortSide { get; init; } = 448;
 
     /// <summary>Filter for that resize. Default Lanczos-3 (the reference uses PIL's LANCZOS).</summary>

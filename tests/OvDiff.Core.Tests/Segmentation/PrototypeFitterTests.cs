@@ -1,0 +1,179 @@
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+
+namespace OvDiff.Core.Tests.Segmentation;
+
+public sealed class PrototypeFitterTests
+{
+    private static readonly (byte, byte, byte) Red = (200, 100, 100);   // feature (100, 0, 0)
+    private static readonly (byte, byte, byte) Green = (100, 200, 100); // feature (0, 100, 0)
+    private static readonly (byte, byte, byte) Blue = (100, 100, 200);  // feature (0, 0, 100)
+
+    private static RgbImage Paint(int size, Func<int, int, (byte, byte, byte)> colour)
+    {
+        var pixels = new (byte, byte, byte)[size * size];
+        for (int y = 0; y < size; y++)
+        {
+            for (int x = 0; x < size; x++)
+            {
+                pixels[(y * size) + x] = colour(x, y);
+            }
+        }
+
+        return BlockMeanExtractor.Image(size, size, pixels);
+    }
+
+    private static SupportExample Example(string cls, string source, RgbImage image) => new(cls, source, _ => image);
+
+    // 16x16 images (short side already 16: no resize), stride 4 → 4x4 grid of 16 cells, Split None → all cells foreground.
+    private static readonly PrototypeFitOptions NoSplit = new() { SupportShortSide = 16, Split = ForegroundSplitMode.None, Levels = PrototypeLevels.ClassMean | PrototypeLevels.PerImage };
+
+    private static void AssertVector(double[] expected, ReadOnlySpan<float> actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], 5);
+        }
+    }
+
+    [Fact]
+    public void ClassMeanAndPerImagePrototypes_AreNormalisedHandComputedMeans_WithProvenance()
+    {
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        SupportExample[] examples =
+        [
+            Example("cat", "a.png", Paint(16, (_, _) => Red)),                  // support 0: 16 x (100,0,0)
+            Example("dog", "c.png", Paint(16, (_, _) => Blue)),                 // support 1: 16 x (0,0,100)
+            Example("cat", "b.png", Paint(16, (x, _) => x < 8 ? Green : Blue)), // support 2: 8 x (0,100,0) + 8 x (0,0,100)
+        ];
+        PrototypeModel model = PrototypeFitter.Fit(examples, ["cat", "dog"], [extractor], NoSplit, cancellationToken: TestContext.Current.CancellationToken);
+        PrototypeBank bank = Assert.Single(model.Banks);
+
+        // Order per class: class mean, then per-image means in support order; no background (Split None).
+        PrototypeOrigin[] expected =
+        [
+            new(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 32),
+            new(0, PrototypeRole.Foreground, PrototypeLevels.PerImage, 0, -1, 16),
+            new(0, PrototypeRole.Foreground, PrototypeLevels.PerImage, 2, -1, 16),
+            new(1, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 16),
+            new(1, PrototypeRole.Foreground, PrototypeLevels.PerImage, 1, -1, 16),
+        ];
+        Assert.Equal(expected, bank.Origins);
+
+        // cat mean = (16·(100,0,0) + 8·(0,100,0) + 8·(0,0,100)) / 32 = (50, 25, 25) → (2, 1, 1)/√6.
+        double s6 = Math.Sqrt(6);
+        AssertVector([2 / s6, 1 / s6, 1 / s6], bank.Vector(0));
+        AssertVector([1, 0, 0], bank.Vector(1));
+        AssertVector([0, Math.Sqrt(0.5), Math.Sqrt(0.5)], bank.Vector(2)); // (0, 50, 50) normalised
+        AssertVector([0, 0, 1], bank.Vector(3));
+        AssertVector([0, 0, 1], bank.Vector(4));
+
+        Assert.Equal([0, 1, 0], model.SupportImages.Select(s => s.ClassIndex));
+        Assert.Equal(["a.png", "c.png", "b.png"], model.SupportImages.Select(s => s.Source));
+        Assert.All(model.SupportImages, s => Assert.Equal((4, 4, 16, 0), (s.MaskHeight, s.MaskWidth, s.Foreground.Count(f => f), s.Background.Count(b => b))));
+    }
+
+    [Fact]
+    public void PartPrototypes_KMeansCentroidsOfTheCells_CountAtMostK()
+    {
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        SupportExample[] examples =
+        [
+            Example("cat", "a.png", Paint(16, (_, _) => Red)),
+            Example("cat", "b.png", Paint(16, (x, _) => x < 8 ? Green : Blue)),
+        ];
+
+        // Three distinct cell features (16 red, 8 green, 8 blue): K = 3 finds them exactly.
+        PrototypeModel three = PrototypeFitter.Fit(examples, ["cat"], [extractor], NoSplit with { Levels = PrototypeLevels.Parts, PartCount = 3 }, cancellationToken: TestContext.Current.CancellationToken);
+        PrototypeBank bank = three.Banks[0];
+        Assert.Equal(3, bank.Count);
+        Assert.All(bank.Origins, o => Assert.Equal((PrototypeLevels.Parts, -1, PrototypeRole.Foreground), (o.Level, o.SupportImage, o.Role)));
+        Assert.Equal([0, 1, 2], bank.Origins.Select(o => o.Cluster).Order());
+        var bySize = Enumerable.Range(0, 3).OrderByDescending(i => bank.Origins[i].CellCount).ThenBy(i => bank.Vector(i)[2]).ToArray();
+        Assert.Equal([16L, 8L, 8L], bySize.Select(i => bank.Origins[i].CellCount));
+        AssertVector([1, 0, 0], bank.Vector(bySize[0]));
+        AssertVector([0, 1, 0], bank.Vector(bySize[1]));
+        AssertVector([0, 0, 1], bank.Vector(bySize[2]));
+
+        // K = 2 gives at most 2 parts covering all 32 cells.
+        PrototypeModel two = PrototypeFitter.Fit(examples, ["cat"], [extractor], NoSplit with { Levels = PrototypeLevels.Parts, PartCount = 2 }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.InRange(two.Banks[0].Count, 1, 2);
+        Assert.Equal(32L, two.Banks[0].Origins.Sum(o => o.CellCount));
+    }
+
+    [Fact]
+    public void BorderClustersSplit_PoolsForegroundAndBackgroundSeparately()
+    {
+        // 32x32, stride 4 → 8x8 grid; cells 2..5 x 2..5 red (16 cells), the other 48 blue and touching or near the border.
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        RgbImage image = Paint(32, (x, y) => x is >= 8 and < 24 && y is >= 8 and < 24 ? Red : Blue);
+        var options = new PrototypeFitOptions { SupportShortSide = 32, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+        PrototypeModel model = PrototypeFitter.Fit([Example("cat", "a.png", image)], ["cat"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+        PrototypeBank bank = model.Banks[0];
+        Assert.Equal(
+            [new PrototypeOrigin(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 16), new PrototypeOrigin(0, PrototypeRole.Background, PrototypeLevels.ClassMean, -1, -1, 48)],
+            bank.Origins);
+        AssertVector([1, 0, 0], bank.Vector(0));
+        AssertVector([0, 0, 1], bank.Vector(1));
+        SupportImageRecord support = Assert.Single(model.SupportImages);
+        Assert.True(support.Foreground[(3 * 8) + 3]);
+        Assert.False(support.Foreground[0]);
+        Assert.True(support.Background[0]);
+
+        // One erosion (cross structure, zero border): a cell survives iff it and its 4 neighbours are in the grid and background.
+        // The outer ring (28 cells) goes; of ring 1 (the 20 cells of rows/cols 1 and 6) the 16 that touch the red square
+        // 4-wise go ((1,2)..(1,5) and the like); only its 4 corners (1,1), (1,6), (6,1), (6,6) survive.
+        PrototypeModel eroded = PrototypeFitter.Fit([Example("cat", "a.png", image)], ["cat"], [extractor], options with { BackgroundErosion = 1 }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(4L, eroded.Banks[0].Origins[1].CellCount);
+        Assert.Equal([9, 14, 49, 54], eroded.SupportImages[0].Background.Select((b, i) => (b, i)).Where(t => t.b).Select(t => t.i));
+    }
+
+    [Fact]
+    public void ClassWithoutSupport_OrUnknownClass_IsAnErrorNamingIt()
+    {
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        SupportExample cat = Example("cat", "a.png", Paint(16, (_, _) => Red));
+        var none = Assert.Throws<InvalidOperationException>(() => PrototypeFitter.Fit([cat], ["cat", "dog"], [extractor], NoSplit, cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains("'dog'", none.Message);
+        Assert.Contains("no support image", none.Message);
+
+        var unknown = Assert.Throws<ArgumentException>(() => PrototypeFitter.Fit([cat, Example("bird", "z.png", Paint(16, (_, _) => Red))], ["cat"], [extractor], NoSplit, cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains("'bird'", unknown.Message);
+        Assert.Contains("z.png", unknown.Message);
+
+        var stuff = Assert.Throws<ArgumentException>(() => PrototypeFitter.Fit([cat], ["cat"], [extractor], NoSplit with { StuffClasses = ["sky"] }, cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Contains("'sky'", stuff.Message);
+    }
+
+    [Fact]
+    public void FittedModel_SegmentsItsOwnColours()
+    {
+        // End to end: fit red=cat (fg) with blue surroundings (bg), green=dog; segment a stride-1 image of the three colours.
+        using var fit = new BlockMeanExtractor(stride: 4);
+        RgbImage catImage = Paint(32, (x, y) => x is >= 8 and < 24 && y is >= 8 and < 24 ? Red : Blue);
+        RgbImage dogImage = Paint(32, (x, y) => x is >= 8 and < 24 && y is >= 8 and < 24 ? Green : Blue);
+        var options = new PrototypeFitOptions { SupportShortSide = 32, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, PartCount = 2 };
+        PrototypeModel model = PrototypeFitter.Fit([Example("cat", "a", catImage), Example("dog", "b", dogImage)], ["cat", "dog"], [fit], options, cancellationToken: TestContext.Current.CancellationToken);
+        using var segment = new BlockMeanExtractor(stride: 1);
+        var segmenter = new PrototypeSegmenter(model, [segment], new SegmentationOptions { ShortSide = 0, Windows = [] });
+        LabelMap labels = segmenter.Segment(BlockMeanExtractor.Image(3, 1, Red, Green, Blue), TestContext.Current.CancellationToken);
+        Assert.Equal(new byte[] { 1, 2, 0 }, labels.Labels);
+    }
+
+    [Fact]
+    public void ImageWithoutForegroundOnAnExtractorsGrid_ContributesNoBackgroundThere()
+    {
+        // Split on the stride-1 grid (16x16): red square rows/cols 1..4 = foreground (no border cells), the rest background.
+        // The stride-16 extractor has a 1x1 grid; bilinear resampling 16 → 1 reads source 7.5, i.e. cells 7 and 8 only,
+        // which are background: that grid has no foreground. The reference (gen_proto_vit.py) then skips the image for
+        // that extractor, background included, so the coarse bank holds nothing for it.
+        using var fine = new BlockMeanExtractor("fine", stride: 1);
+        using var coarse = new BlockMeanExtractor("coarse", stride: 16);
+        RgbImage image = Paint(16, (x, y) => x is >= 1 and <= 4 && y is >= 1 and <= 4 ? Red : Blue);
+        var options = new PrototypeFitOptions { SupportShortSide = 16, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+        PrototypeModel model = PrototypeFitter.Fit([Example("cat", "a", image)], ["cat"], [fine, coarse], options, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal([new PrototypeOrigin(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 16), new PrototypeOrigin(0, PrototypeRole.Background, PrototypeLevels.ClassMean, -1, -1, 240)], model.Banks[0].Origins);
+        Assert.Empty(model.Banks[1].Origins);
+    }
+}
