@@ -115,7 +115,17 @@ public static class ModelSegmenterFactory
             return labels;
         }
 
-        public void Dispose() => _session.Dispose();
+        public void Dispose()
+        {
+            SegmentationTimings t = _session.Segmenter.Timings;
+            if (t.Images > 0)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Time per image over {t.Images} images: feature extraction {t.ExtractionMillisecondsPerImage:F0} ms, everything else {t.OtherMillisecondsPerImage:F0} ms (resize, matching, upsampling, argmax)."));
+            }
+
+            _session.Dispose();
+        }
 
         private static int IndexOf(IReadOnlyList<string> names, string name)
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Diagnostics;
 using OvDiff.Core.Features;
 using OvDiff.Core.Images;
 using OvDiff.Core.Numerics;
@@ -30,6 +31,7 @@ public sealed class PrototypeSegmenter : ISegmenter
     private readonly PrototypeModel _model;
     private readonly BankPlan[] _plans;
     private readonly IClassPrefilter? _prefilter;
+    private readonly TimingAccumulator _timings = new();
 
     /// <summary>
     /// Prepares matching for <paramref name="model"/> with one extractor per bank (matched by name; an extractor missing
@@ -61,6 +63,9 @@ public sealed class PrototypeSegmenter : ISegmenter
         }).ToArray();
     }
 
+    /// <summary>Where the time of <see cref="Segment(RgbImage, bool, CancellationToken)"/> went, summed over every call so far.</summary>
+    public SegmentationTimings Timings => _timings.Snapshot();
+
     /// <summary>The options in force.</summary>
     public SegmentationOptions Options { get; }
 
@@ -77,6 +82,8 @@ public sealed class PrototypeSegmenter : ISegmenter
     public SegmentationResult Segment(RgbImage image, bool includeScores, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
+        long started = Stopwatch.GetTimestamp();
+        long extraction = 0;
         int labels = _model.ClassNames.Count + 1;
         bool[] candidates = SelectCandidates(image, cancellationToken);
 
@@ -100,7 +107,9 @@ public sealed class PrototypeSegmenter : ISegmenter
             foreach (((int x1, int y1, int x2, int y2), RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                long extractStarted = Stopwatch.GetTimestamp();
                 FeatureMap features = plan.Extractor.Extract(crop, cancellationToken);
+                extraction += Stopwatch.GetTimestamp() - extractStarted;
                 float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
                 windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
             }
@@ -148,6 +157,7 @@ public sealed class PrototypeSegmenter : ISegmenter
             }
         }
 
+        _timings.Add(extraction, Stopwatch.GetTimestamp() - started - extraction);
         return new SegmentationResult(result, includeScores ? scores : null);
     }
 

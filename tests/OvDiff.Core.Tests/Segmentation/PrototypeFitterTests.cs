@@ -159,6 +159,11 @@ public sealed class PrototypeFitterTests
         var segmenter = new PrototypeSegmenter(model, [segment], new SegmentationOptions { ShortSide = 0, Windows = [] });
         LabelMap labels = segmenter.Segment(BlockMeanExtractor.Image(3, 1, Red, Green, Blue), TestContext.Current.CancellationToken);
         Assert.Equal(new byte[] { 1, 2, 0 }, labels.Labels);
+
+        // One call timed: the extractor's share and the rest are both accounted for.
+        SegmentationTimings timings = segmenter.Timings;
+        Assert.Equal(1, timings.Images);
+        Assert.True(timings.FeatureExtraction > TimeSpan.Zero && timings.Other > TimeSpan.Zero);
     }
 
     [Fact]
