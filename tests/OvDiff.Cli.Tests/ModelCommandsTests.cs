@@ -27,9 +27,13 @@ public sealed class ModelCommandsTests
         string[] holdout = File.ReadAllLines(temp.Combine("holdout.txt"));
         Assert.DoesNotContain(holdout, id => support.Any(line => line.Contains(id + ".jpg", StringComparison.Ordinal)));
 
+        // --config: the config's protocol becomes the model's inference default.
+        string fitConfig = temp.Combine("fit.json");
+        File.WriteAllText(fitConfig, $$"""{ "base": "{{config.Replace("\\", "/", StringComparison.Ordinal)}}", "protocol": { "shortSide": 320 } }""");
         string model = temp.Combine("model.zip");
-        _ = Run("fit", "--support", temp.Combine("support.csv"), "--out", model, "--levels", "mean,image");
+        _ = Run("fit", "--support", temp.Combine("support.csv"), "--out", model, "--levels", "mean,image", "--config", fitConfig);
         Assert.True(new FileInfo(model).Length > 10_000);
+        Assert.Equal(320, OvDiff.ML.OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State.Segmentation.ShortSide);
 
         string image = support[1].Split(',')[0];
         string segmented = temp.Combine("segmented");

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
 using OvDiff.Imaging.Support;
 using OvDiff.ML;
 
@@ -23,10 +24,11 @@ internal static class FitCommand
         var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
         var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, classes,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, config, classes,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -50,6 +52,11 @@ internal static class FitCommand
                     StuffClasses = parse.GetValue(stuff) ?? [],
                 },
             };
+            if (parse.GetValue(config) is FileInfo configFile)
+            {
+                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.Load(configFile.FullName, [])) };
+            }
+
             var wanted = chosen.ToHashSet(StringComparer.Ordinal);
             var rows = source.Enumerate(cancellationToken)
                 .Where(e => wanted.Contains(e.ClassName))
