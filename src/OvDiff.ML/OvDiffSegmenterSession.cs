@@ -26,8 +26,6 @@ public sealed class OvDiffSegmenterSession : IDisposable
     /// <summary>The segmenter (not thread-safe: one call at a time).</summary>
     public PrototypeSegmenter Segmenter { get; }
 
-    internal int Owners;
-
     /// <summary>
     /// Creates the extractors named in <paramref name="state"/> (see <see cref="DenseFeatureExtractors"/>) and a segmenter
     /// with the state's options, or with <paramref name="options"/> when given; <paramref name="prefilter"/> is optional.
