@@ -60,21 +60,13 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         ArgumentNullException.ThrowIfNull(input);
         var examples = ReadSupport(input);
         IReadOnlyList<string> classes = Options.ClassNames ?? examples.Select(e => e.ClassName).Distinct(StringComparer.Ordinal).ToArray();
-        var extractors = new List<IDenseFeatureExtractor>();
-        try
+        PrototypeModel model;
+        using (FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(Options.FeatureExtractors))
         {
-            foreach (string name in Options.FeatureExtractors)
-            {
-                extractors.Add(DenseFeatureExtractors.Create(name));
-            }
+            model = PrototypeFitter.Fit(examples, classes, extractors.Extractors, Options.Fit, Progress, cancellationToken);
+        }
 
-            PrototypeModel model = PrototypeFitter.Fit(examples, classes, extractors, Options.Fit, Progress, cancellationToken);
-            return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
-        }
-        finally
-        {
-            extractors.ForEach(e => e.Dispose());
-        }
+        return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
     }
 
     /// <inheritdoc />
