@@ -145,7 +145,8 @@ internal static class SegmenterCache
     public static SegmentationResult Segment(byte[] state, string imagePath, bool includeScores)
     {
         string key = Key(state);
-        string? imageFolder = Sessions.Use(key, () => Create(state), session => session.State.ImageFolder);
+        // Decoded outside the segmenter's lock, so other rows' images decode while one row segments.
+        string? imageFolder = Sessions.Peek(key, () => Create(state)).State.ImageFolder;
         RgbImage image = ImageDecoder.Decode(OvDiffSegmentEstimator.ResolvePath(imagePath, imageFolder));
         return Sessions.Use(key, () => Create(state), session => session.Segmenter.Segment(image, includeScores));
     }
@@ -188,6 +189,12 @@ internal sealed class SharedDisposables<T>
             }
         }
     }
+
+    /// <summary>
+    /// The value of <paramref name="key"/>, created if needed, without taking its lock: only for reading what neither use
+    /// nor disposal changes.
+    /// </summary>
+    public T Peek(string key, Func<T> create) => GetOrCreate(key, create).Value;
 
     /// <summary>Counts an owner of the value of <paramref name="key"/>, creating the value if needed.</summary>
     public void Acquire(string key, Func<T> create)
