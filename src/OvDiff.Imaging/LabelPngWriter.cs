@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using OvDiff.Core.Images;
+using OvDiff.Core.IO;
 
 namespace OvDiff.Imaging;
 
@@ -32,27 +33,7 @@ public static class LabelPngWriter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(labels);
-        string fullPath = Path.GetFullPath(path);
-        string? folder = Path.GetDirectoryName(fullPath);
-        if (folder is not null)
-        {
-            Directory.CreateDirectory(folder);
-        }
-
-        string temporary = fullPath + $".{Environment.ProcessId}.tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Write(stream, labels, format);
-            }
-
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        AtomicFile.Write(path, stream => Write(stream, labels, format));
     }
 
     /// <summary>Writes <paramref name="labels"/> as a PNG to <paramref name="stream"/>.</summary>

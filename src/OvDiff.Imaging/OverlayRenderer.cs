@@ -5,20 +5,12 @@ namespace OvDiff.Imaging;
 
 /// <summary>
 /// Renders a label map over its image for people: each label's VOC colour blended at <paramref name="Opacity"/>, plus a
-/// legend strip naming the labels present (colour swatch and class name), saved as PNG.
+/// legend strip naming the labels present (colour swatch and class name), written as PNG to a stream.
 /// </summary>
 /// <param name="Opacity">Weight of the label colour, 0 (image only) to 1 (colours only). Default 0.55.</param>
 public sealed record OverlayRenderer(float Opacity = 0.55f)
 {
     private const int LegendRow = 22;
-
-    /// <summary>Writes the overlay of <paramref name="labels"/> on <paramref name="image"/> to <paramref name="path"/> (PNG).</summary>
-    public void Save(string path, RgbImage image, LabelMap labels, IReadOnlyList<string> labelNames)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        using var stream = File.Create(path);
-        Write(stream, image, labels, labelNames);
-    }
 
     /// <summary>Writes the overlay as PNG to <paramref name="stream"/>.</summary>
     public void Write(Stream stream, RgbImage image, LabelMap labels, IReadOnlyList<string> labelNames)

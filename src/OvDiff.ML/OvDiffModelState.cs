@@ -77,8 +77,9 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
 
             Header header = JsonSerializer.Deserialize<Header>(reader.ReadBytes(length), JsonOptions)
                 ?? throw new InvalidDataException($"'{sourceName}' has an empty OvDiff state header.");
+            CheckHeader(header, sourceName);
             PrototypeModel model = PrototypeModelSerializer.Read(memory, sourceName);
-            return new OvDiffModelState(header.FeatureExtractors, header.Segmentation, model) { OvDiffVersion = header.OvDiffVersion, ImageFolder = header.ImageFolder };
+            return new OvDiffModelState(header.FeatureExtractors, header.Segmentation, model) { OvDiffVersion = header.OvDiffVersion ?? "unknown", ImageFolder = header.ImageFolder };
         }
         catch (EndOfStreamException ex)
         {
@@ -90,5 +91,22 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
         }
     }
 
-    private sealed record Header(string OvDiffVersion, string[] FeatureExtractors, SegmentationOptions Segmentation, string? ImageFolder);
+    private static void CheckHeader(Header header, string sourceName)
+    {
+        if (header.FeatureExtractors is null || header.FeatureExtractors.Any(string.IsNullOrEmpty) || header.Segmentation?.Windows is null)
+        {
+            throw new InvalidDataException($"'{sourceName}' has an incomplete OvDiff state header: feature extractor names or segmentation options are missing.");
+        }
+
+        try
+        {
+            header.Segmentation.Validate();
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new InvalidDataException($"'{sourceName}' has invalid segmentation options in its OvDiff state header: {ex.Message}", ex);
+        }
+    }
+
+    private sealed record Header(string? OvDiffVersion, string[] FeatureExtractors, SegmentationOptions Segmentation, string? ImageFolder);
 }

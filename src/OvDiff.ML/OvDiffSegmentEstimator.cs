@@ -60,21 +60,13 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         ArgumentNullException.ThrowIfNull(input);
         var examples = ReadSupport(input);
         IReadOnlyList<string> classes = Options.ClassNames ?? examples.Select(e => e.ClassName).Distinct(StringComparer.Ordinal).ToArray();
-        var extractors = new List<IDenseFeatureExtractor>();
-        try
+        PrototypeModel model;
+        using (FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(Options.FeatureExtractors))
         {
-            foreach (string name in Options.FeatureExtractors)
-            {
-                extractors.Add(DenseFeatureExtractors.Create(name));
-            }
+            model = PrototypeFitter.Fit(examples, classes, extractors.Extractors, Options.Fit, Progress, cancellationToken);
+        }
 
-            PrototypeModel model = PrototypeFitter.Fit(examples, classes, extractors, Options.Fit, Progress, cancellationToken);
-            return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
-        }
-        finally
-        {
-            extractors.ForEach(e => e.Dispose());
-        }
+        return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
     }
 
     /// <inheritdoc />
@@ -91,12 +83,12 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         SchemaShape.Column col = schema.FirstOrDefault(c => c.Name == column);
         if (col.Name is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Column '{column}' ({role}) was not found in the input schema (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
+            throw ColumnNotFound(column, role, schema.Select(c => c.Name));
         }
 
         if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType is not TextDataViewType)
         {
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Column '{column}' ({role}): expected String (Text), got {(col.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "vector of ")}{col.ItemType}.");
+            throw ColumnNotText(column, role, $"{(col.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "vector of ")}{col.ItemType}");
         }
     }
 
@@ -105,14 +97,20 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         DataViewSchema.Column? col = schema.GetColumnOrNull(column);
         if (col is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Column '{column}' ({role}) was not found in the input schema (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
+            throw ColumnNotFound(column, role, schema.Select(c => c.Name));
         }
 
         if (col.Value.Type is not TextDataViewType)
         {
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Column '{column}' ({role}): expected String (Text), got {col.Value.Type}.");
+            throw ColumnNotText(column, role, $"{col.Value.Type}");
         }
     }
+
+    private static ArgumentOutOfRangeException ColumnNotFound(string column, string role, IEnumerable<string> columns) =>
+        new("schema", $"Column '{column}' ({role}) was not found in the input schema (columns: {string.Join(", ", columns)}).");
+
+    private static ArgumentOutOfRangeException ColumnNotText(string column, string role, string actualType) =>
+        new("schema", $"Column '{column}' ({role}): expected String (Text), got {actualType}.");
 
     private List<SupportExample> ReadSupport(IDataView input)
     {

@@ -10,10 +10,12 @@ namespace OvDiff.ML;
 /// </summary>
 public sealed class OvDiffSegmenterSession : IDisposable
 {
-    private OvDiffSegmenterSession(OvDiffModelState state, IReadOnlyList<IDenseFeatureExtractor> extractors, PrototypeSegmenter segmenter)
+    private readonly FeatureExtractorSet _extractors;
+
+    private OvDiffSegmenterSession(OvDiffModelState state, FeatureExtractorSet extractors, PrototypeSegmenter segmenter)
     {
         State = state;
-        Extractors = extractors;
+        _extractors = extractors;
         Segmenter = segmenter;
     }
 
@@ -21,12 +23,10 @@ public sealed class OvDiffSegmenterSession : IDisposable
     public OvDiffModelState State { get; }
 
     /// <summary>The extractors this session owns.</summary>
-    public IReadOnlyList<IDenseFeatureExtractor> Extractors { get; }
+    public IReadOnlyList<IDenseFeatureExtractor> Extractors => _extractors.Extractors;
 
     /// <summary>The segmenter (not thread-safe: one call at a time).</summary>
     public PrototypeSegmenter Segmenter { get; }
-
-    internal int Owners;
 
     /// <summary>
     /// Creates the extractors named in <paramref name="state"/> (see <see cref="DenseFeatureExtractors"/>) and a segmenter
@@ -35,29 +35,18 @@ public sealed class OvDiffSegmenterSession : IDisposable
     public static OvDiffSegmenterSession Create(OvDiffModelState state, SegmentationOptions? options = null, IClassPrefilter? prefilter = null)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var extractors = new List<IDenseFeatureExtractor>();
+        FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(state.FeatureExtractors);
         try
         {
-            foreach (string name in state.FeatureExtractors)
-            {
-                extractors.Add(DenseFeatureExtractors.Create(name));
-            }
-
-            return new OvDiffSegmenterSession(state, extractors, new PrototypeSegmenter(state.Model, extractors, options ?? state.Segmentation, prefilter));
+            return new OvDiffSegmenterSession(state, extractors, new PrototypeSegmenter(state.Model, extractors.Extractors, options ?? state.Segmentation, prefilter));
         }
         catch
         {
-            extractors.ForEach(e => e.Dispose());
+            extractors.Dispose();
             throw;
         }
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        foreach (IDenseFeatureExtractor extractor in Extractors)
-        {
-            extractor.Dispose();
-        }
-    }
+    public void Dispose() => _extractors.Dispose();
 }

@@ -140,38 +140,120 @@ public sealed class SegmentWithScoresMapping : CustomMappingFactory<Segmentation
 /// </summary>
 internal static class SegmenterCache
 {
-    private static readonly ConcurrentDictionary<string, Lazy<OvDiffSegmenterSession>> Entries = new(StringComparer.Ordinal);
+    private static readonly SharedDisposables<OvDiffSegmenterSession> Sessions = new();
 
     public static SegmentationResult Segment(byte[] state, string imagePath, bool includeScores)
     {
-        OvDiffSegmenterSession entry = Get(state);
-        RgbImage image = ImageDecoder.Decode(OvDiffSegmentEstimator.ResolvePath(imagePath, entry.State.ImageFolder));
-        lock (entry)
-        {
-            return entry.Segmenter.Segment(image, includeScores);
-        }
-    }
-
-    public static OvDiffSegmenterSession Get(byte[] state)
-    {
-        string key = Convert.ToHexString(SHA256.HashData(state));
-        return Entries.GetOrAdd(key, _ => new Lazy<OvDiffSegmenterSession>(() => OvDiffSegmenterSession.Create(OvDiffModelState.FromBytes(state, "OvDiff model state")), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        string key = Key(state);
+        // Decoded outside the segmenter's lock, so other rows' images decode while one row segments.
+        string? imageFolder = Sessions.Peek(key, () => Create(state)).State.ImageFolder;
+        RgbImage image = ImageDecoder.Decode(OvDiffSegmentEstimator.ResolvePath(imagePath, imageFolder));
+        return Sessions.Use(key, () => Create(state), session => session.Segmenter.Segment(image, includeScores));
     }
 
     /// <summary>Counts an owner (an OvDiff transformer) of the state's segmenter.</summary>
-    public static void Acquire(byte[] state) => Interlocked.Increment(ref Get(state).Owners);
+    public static void Acquire(byte[] state) => Sessions.Acquire(Key(state), () => Create(state));
 
     /// <summary>Drops an owner; the last owner disposes the segmenter's sessions.</summary>
-    public static void Release(byte[] state)
+    public static void Release(byte[] state) => Sessions.Release(Key(state));
+
+    private static string Key(byte[] state) => Convert.ToHexString(SHA256.HashData(state));
+
+    private static OvDiffSegmenterSession Create(byte[] state) =>
+        OvDiffSegmenterSession.Create(OvDiffModelState.FromBytes(state, "OvDiff model state"));
+}
+
+/// <summary>
+/// Disposable values shared by key: each is created on first use, used under its own lock, counted by its owners, and
+/// disposed (and forgotten) when the last owner releases it. A use that races with that disposal gets a fresh value,
+/// never a disposed one; a failed creation is not remembered, so the next use tries again.
+/// </summary>
+/// <typeparam name="T">The shared value.</typeparam>
+internal sealed class SharedDisposables<T>
+    where T : class, IDisposable
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>Runs <paramref name="use"/> on the value of <paramref name="key"/> under its lock, creating the value if needed.</summary>
+    public TResult Use<TResult>(string key, Func<T> create, Func<T, TResult> use)
     {
-        string key = Convert.ToHexString(SHA256.HashData(state));
-        if (Entries.TryGetValue(key, out Lazy<OvDiffSegmenterSession>? lazy) && lazy.IsValueCreated
-            && Interlocked.Decrement(ref lazy.Value.Owners) <= 0 && Entries.TryRemove(key, out _))
+        while (true)
         {
-            lock (lazy.Value)
+            (Entry entry, T value) = GetOrCreate(key, create);
+            lock (entry)
             {
-                lazy.Value.Dispose();
+                if (!entry.Disposed)
+                {
+                    return use(value);
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// The value of <paramref name="key"/>, created if needed, without taking its lock: only for reading what neither use
+    /// nor disposal changes.
+    /// </summary>
+    public T Peek(string key, Func<T> create) => GetOrCreate(key, create).Value;
+
+    /// <summary>Counts an owner of the value of <paramref name="key"/>, creating the value if needed.</summary>
+    public void Acquire(string key, Func<T> create)
+    {
+        while (true)
+        {
+            (Entry entry, _) = GetOrCreate(key, create);
+            lock (entry)
+            {
+                if (!entry.Disposed)
+                {
+                    entry.Owners++;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Drops an owner of the value of <paramref name="key"/>; the last one disposes it.</summary>
+    public void Release(string key)
+    {
+        if (!_entries.TryGetValue(key, out Entry? entry) || !entry.Value.IsValueCreated)
+        {
+            return;
+        }
+
+        lock (entry)
+        {
+            if (entry.Disposed || --entry.Owners > 0)
+            {
+                return;
+            }
+
+            entry.Disposed = true;
+            _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+            entry.Value.Value.Dispose();
+        }
+    }
+
+    private (Entry Entry, T Value) GetOrCreate(string key, Func<T> create)
+    {
+        Entry entry = _entries.GetOrAdd(key, _ => new Entry(new Lazy<T>(create, LazyThreadSafetyMode.ExecutionAndPublication)));
+        try
+        {
+            return (entry, entry.Value.Value);
+        }
+        catch
+        {
+            _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+            throw;
+        }
+    }
+
+    private sealed class Entry(Lazy<T> value)
+    {
+        public Lazy<T> Value { get; } = value;
+
+        public int Owners { get; set; }
+
+        public bool Disposed { get; set; }
     }
 }

@@ -30,4 +30,28 @@ public static class DenseFeatureExtractors
             _ => throw new ArgumentException($"Unknown feature extractor '{name}'. Known: {string.Join(", ", KnownNames)}.", nameof(name)),
         };
     }
+
+    /// <summary>
+    /// Creates the extractors called <paramref name="names"/> (see <see cref="Create"/>), in order, as one set the caller
+    /// owns (disposes). When one cannot be created, those already created are disposed before the error propagates.
+    /// </summary>
+    public static FeatureExtractorSet CreateSet(IEnumerable<string> names, ModelStore? store = null, OnnxRuntimeOptions? runtime = null)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var extractors = new List<IDenseFeatureExtractor>();
+        try
+        {
+            foreach (string name in names)
+            {
+                extractors.Add(Create(name, store, runtime));
+            }
+
+            return new FeatureExtractorSet(extractors);
+        }
+        catch
+        {
+            extractors.ForEach(e => e.Dispose());
+            throw;
+        }
+    }
 }

@@ -51,6 +51,8 @@ public sealed class ModelCommandsTests
         string explanation = Run("explain", image, "--model", model, "--x", "10", "--y", "10", "--top", "3");
         Assert.Contains("Pixel (10, 10)", explanation, StringComparison.Ordinal);
         Assert.Contains("support image", explanation, StringComparison.Ordinal);
+        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => Run("explain", image, "--model", model, "--x", "100000", "--y", "0"));
+        Assert.Contains($"outside {image}", outside.Message, StringComparison.Ordinal);
 
         string report = temp.Combine("eval");
         _ = Run("eval", "-c", config, "--model", model, "--out", report,

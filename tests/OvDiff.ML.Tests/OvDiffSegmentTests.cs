@@ -168,6 +168,29 @@ public sealed class OvDiffSegmentTests
         Assert.Contains("foreign", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"OvDiffVersion":"x","FeatureExtractors":null,"Segmentation":{}}""", "incomplete")]
+    [InlineData("""{"OvDiffVersion":"x","FeatureExtractors":[null],"Segmentation":{}}""", "incomplete")]
+    [InlineData("""{"OvDiffVersion":"x","FeatureExtractors":["resnet18-layer4"]}""", "incomplete")]
+    [InlineData("""{"OvDiffVersion":"x","FeatureExtractors":["resnet18-layer4"],"Segmentation":{"Windows":null}}""", "incomplete")]
+    [InlineData("""{"OvDiffVersion":"x","FeatureExtractors":["resnet18-layer4"],"Segmentation":{"ShortSide":-1}}""", "ShortSide")]
+    public void ModelState_WellFormedButIncompleteHeader_InvalidDataExceptionNamingSource(string json, string expected)
+    {
+        using var memory = new MemoryStream();
+        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            byte[] header = System.Text.Encoding.UTF8.GetBytes(json);
+            writer.Write("OVDIFFST"u8);
+            writer.Write(OvDiffModelState.StateVersion);
+            writer.Write(header.Length);
+            writer.Write(header);
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => OvDiffModelState.FromBytes(memory.ToArray(), "state.bin"));
+        Assert.Contains("'state.bin'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     private static IDataView SupportView(MLContext context, string voc) =>
         context.Data.LoadFromEnumerable(Support.Select(s => new SupportRow { ImagePath = Path.Combine(voc, "JPEGImages", s.Id + ".jpg"), Label = s.Class }).ToArray());
 

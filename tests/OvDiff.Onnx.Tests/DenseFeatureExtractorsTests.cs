@@ -1,3 +1,5 @@
+using OvDiff.Testing;
+
 namespace OvDiff.Onnx.Tests;
 
 public sealed class DenseFeatureExtractorsTests
@@ -16,7 +18,7 @@ public sealed class DenseFeatureExtractorsTests
     [Fact]
     public void Create_ViTNameWithEmptyStore_NamesTheMissingFile()
     {
-        using var temporary = new TemporaryDirectory();
+        using var temporary = new TempFolder();
 
         var error = Assert.Throws<ModelFileNotFoundException>(() => DenseFeatureExtractors.Create("clip-vitb16-keys", new ModelStore(temporary.Path)));
 
@@ -30,5 +32,23 @@ public sealed class DenseFeatureExtractorsTests
 
         Assert.Contains("resnet18-layer4", error.Message, StringComparison.Ordinal);
         Assert.Contains("dino-vitb8-keys", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateSet_Names_ExtractorsInThatOrder()
+    {
+        using FeatureExtractorSet set = DenseFeatureExtractors.CreateSet(["resnet18-layer3", "resnet18-layer4"]);
+
+        Assert.Equal(["resnet18-layer3", "resnet18-layer4"], set.Extractors.Select(e => e.Name));
+    }
+
+    [Fact]
+    public void CreateSet_UnknownOrRepeatedName_ArgumentExceptionNamingIt()
+    {
+        var unknown = Assert.Throws<ArgumentException>(() => DenseFeatureExtractors.CreateSet(["resnet18-layer4", "resnet50"]));
+        Assert.Contains("'resnet50'", unknown.Message, StringComparison.Ordinal);
+
+        var repeated = Assert.Throws<ArgumentException>(() => DenseFeatureExtractors.CreateSet(["resnet18-layer4", "resnet18-layer4"]));
+        Assert.Contains("'resnet18-layer4'", repeated.Message, StringComparison.Ordinal);
     }
 }

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
+using OvDiff.Testing;
 
 namespace OvDiff.Onnx.Tests;
 
 /// <summary>Downloads from a loopback <see cref="HttpListener"/> on 127.0.0.1 (random port); no other address is contacted.</summary>
 public sealed class HuggingFaceDownloaderTests : IDisposable
 {
-    private readonly TemporaryDirectory _temporary = new();
+    private readonly TempFolder _temporary = new();
 
     private string TempPath => _temporary.Path;
     private readonly byte[] _content = Enumerable.Range(0, 300_000).Select(i => (byte)((i * 7) + (i >> 9))).ToArray();

@@ -1,12 +1,13 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
+using OvDiff.Testing;
 
 namespace OvDiff.Onnx.Tests;
 
 public sealed class OnnxModelSessionTests : IDisposable
 {
-    private readonly TemporaryDirectory _temporary = new();
+    private readonly TempFolder _temporary = new();
 
     private string TempPath => _temporary.Path;
 

@@ -1,10 +1,11 @@
 using OvDiff.Core.Features;
+using OvDiff.Testing;
 
 namespace OvDiff.Onnx.Tests;
 
 public sealed class VitKeyFeatureExtractorTests : IDisposable
 {
-    private readonly TemporaryDirectory _temporary = new();
+    private readonly TempFolder _temporary = new();
 
     private string TempPath => _temporary.Path;
 

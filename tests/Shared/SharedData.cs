@@ -36,15 +36,7 @@ internal static class SharedData
             return Directory.Exists(fromEnvironment) ? fromEnvironment : null;
         }
 
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            string candidate = Path.Combine(folder.FullName, "shared", "data");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
+        string? parent = RepoPaths.FindAbove(folder => Directory.Exists(Path.Combine(folder, "shared", "data")));
+        return parent is null ? null : Path.Combine(parent, "shared", "data");
     }
 }

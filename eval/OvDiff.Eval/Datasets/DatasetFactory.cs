@@ -70,16 +70,7 @@ public static class DatasetFactory
     }
 
     /// <summary>Reads a split file: one id per line, blank lines skipped; an empty or missing split is an error naming the file.</summary>
-    public static IReadOnlyList<string> ReadSplit(string splitFile)
-    {
-        if (!File.Exists(splitFile))
-        {
-            throw new DatasetException($"Split file '{splitFile}' does not exist.");
-        }
-
-        string[] ids = [.. File.ReadLines(splitFile).Select(l => l.Trim()).Where(l => l.Length > 0)];
-        return ids.Length == 0 ? throw new DatasetException($"Split file '{splitFile}' lists no ids (empty split).") : ids;
-    }
+    public static IReadOnlyList<string> ReadSplit(string splitFile) => ReadLines(splitFile, "Split file", "no ids (empty split)");
 
     private static IReadOnlyList<string>? ReadClasses(DatasetConfig config)
     {
@@ -88,16 +79,18 @@ public static class DatasetFactory
             return classes;
         }
 
-        if (config.ClassesFile is null)
+        return config.ClassesFile is null ? null : ReadLines(config.ClassesFile, "Classes file", "no class names");
+    }
+
+    /// <summary>The trimmed, non-blank lines of <paramref name="path"/>; a missing file or one with no such line is an error naming it.</summary>
+    private static string[] ReadLines(string path, string what, string emptyMeaning)
+    {
+        if (!File.Exists(path))
         {
-            return null;
+            throw new DatasetException($"{what} '{path}' does not exist.");
         }
 
-        if (!File.Exists(config.ClassesFile))
-        {
-            throw new DatasetException($"Classes file '{config.ClassesFile}' does not exist.");
-        }
-
-        return [.. File.ReadLines(config.ClassesFile).Select(l => l.Trim()).Where(l => l.Length > 0)];
+        string[] lines = [.. File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0)];
+        return lines.Length == 0 ? throw new DatasetException($"{what} '{path}' lists {emptyMeaning}.") : lines;
     }
 }

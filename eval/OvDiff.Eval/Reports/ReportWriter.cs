@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using CsvHelper;
+using OvDiff.Core.IO;
 using OvDiff.Eval.Metrics;
 using OvDiff.Eval.Running;
 
@@ -92,16 +93,12 @@ public static class ReportWriter
         CodeVersion(),
         outputDir);
 
-    private static void WriteCsv<T>(string path, IEnumerable<T> rows)
-    {
-        string temporary = path + ".tmp";
-        using (CsvWriter csv = CsvWriter.ToFile(temporary, Csv))
+    private static void WriteCsv<T>(string path, IEnumerable<T> rows) =>
+        AtomicFile.Write(path, stream =>
         {
+            using CsvWriter csv = CsvWriter.Create(stream, Csv, leaveOpen: true);
             csv.WriteRecords(rows);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-    }
+        });
 
     private static void AppendLedger(string ledgerPath, SummaryRow summary)
     {

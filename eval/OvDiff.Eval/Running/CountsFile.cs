@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OvDiff.Core.IO;
 
 namespace OvDiff.Eval.Running;
 
@@ -70,9 +71,7 @@ public sealed record CountsFile
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string temporary = path + $".{Environment.ProcessId}.tmp";
-        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(this, Options));
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, Options));
     }
 
     /// <summary>Loads a counts file; a malformed one is an <see cref="InvalidDataException"/> naming it.</summary>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using OvDiff.Core.Images;
+using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
@@ -41,7 +42,7 @@ public static class EvalRunner
         IReadOnlyList<string> ids = options.Shard.Select(dataset.Ids);
         string countsPath = Path.Combine(outputDir, CountsFile.FileNameFor(options.Shard));
         CountsFile state = StartOrResume(config, options, dataset, source, fingerprint, ids.Count, countsPath);
-        WriteAtomically(Path.Combine(outputDir, "config.json"), ConfigLoader.ToJson(config));
+        AtomicFile.WriteAllBytes(Path.Combine(outputDir, "config.json"), Encoding.UTF8.GetBytes(ConfigLoader.ToJson(config)));
 
         ISegmenter? segmenter = null;
         try
@@ -90,14 +91,6 @@ public static class EvalRunner
 
     /// <summary>The default results ledger: runs/ledger.csv under the working directory.</summary>
     public static string DefaultLedger() => Path.GetFullPath(Path.Combine("runs", "ledger.csv"));
-
-    /// <summary>Shards of one run share the output folder: write through a per-process temporary file, then rename.</summary>
-    private static void WriteAtomically(string path, string text)
-    {
-        string temporary = $"{path}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
 
     private static CountsFile StartOrResume(EvalConfig config, EvalRunOptions options, IEvalDataset dataset, string source, string fingerprint, int shardImages, string countsPath)
     {

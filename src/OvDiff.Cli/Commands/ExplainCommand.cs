@@ -27,12 +27,18 @@ internal static class ExplainCommand
             TextWriter stdout = parse.InvocationConfiguration.Output;
             OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
             using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State);
-            RgbImage picture = ImageDecoder.Decode(parse.GetRequiredValue(image));
+            string imagePath = parse.GetRequiredValue(image);
+            RgbImage picture = ImageDecoder.Decode(imagePath);
             int px = parse.GetValue(x), py = parse.GetValue(y);
+            if ((uint)px >= (uint)picture.Width || (uint)py >= (uint)picture.Height)
+            {
+                throw new ArgumentOutOfRangeException("--x/--y", $"Pixel ({px}, {py}) is outside {imagePath}, which is {picture.Width}x{picture.Height}.");
+            }
+
             LabelMap labels = session.Segmenter.Segment(picture, cancellationToken);
             IReadOnlyList<string> names = session.Segmenter.ClassNames;
             byte label = labels.Labels[((long)py * labels.Width) + px];
-            stdout.WriteLine($"Pixel ({px}, {py}) of {parse.GetRequiredValue(image)}: label {label} '{names[label]}'.");
+            stdout.WriteLine($"Pixel ({px}, {py}) of {imagePath}: label {label} '{names[label]}'.");
             stdout.WriteLine("Most similar prototypes (whole image, resized):");
             PrototypeModel m = loaded.State.Model;
             foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))

@@ -52,7 +52,7 @@ public static class ModelSegmenterFactory
         {
             options = key switch
             {
-                "levels" => options with { Levels = CliParsing.ParseLevels(Expect(key, value, JsonValueKind.String).GetString()!) },
+                "levels" => options with { Levels = ParseLevels(key, Expect(key, value, JsonValueKind.String).GetString()!) },
                 "useBackgroundPrototypes" => options with { UseBackgroundPrototypes = ExpectBool(key, value) },
                 "minimumClassArea" => options with { MinimumClassArea = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "scoreThreshold" => options with { ScoreThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
@@ -62,8 +62,28 @@ public static class ModelSegmenterFactory
             };
         }
 
-        options.Validate();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ConfigException($"The protocol or segmenter.options of the config give invalid segmentation options: {e.Message}", e);
+        }
+
         return options;
+    }
+
+    private static PrototypeLevels ParseLevels(string key, string text)
+    {
+        try
+        {
+            return CliParsing.ParseLevels(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException($"'segmenter.options.{key}': {e.Message}", e);
+        }
     }
 
     private static JsonElement Expect(string key, JsonElement value, JsonValueKind kind) =>

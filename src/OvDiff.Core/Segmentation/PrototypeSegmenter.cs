@@ -621,7 +621,8 @@ public sealed class PrototypeSegmenter : ISegmenter
 
         /// <summary>
         /// Keeps only the candidate classes' columns (their runs, in order) for matching: a left-out class would score
-        /// −1 anyway, and each cosine is computed on its own, so the kept ones come out the same. Cached per candidate set.
+        /// −1 anyway, and each cosine is computed on its own, so the kept ones come out the same. The selection is kept while
+        /// the next image has the same candidate set.
         /// </summary>
         private void Select(bool[] candidates)
         {

@@ -28,6 +28,18 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void Open_EmptyClassesFile_DatasetExceptionNamingFile()
+    {
+        var labels = new Dictionary<string, LabelMap> { ["a"] = new LabelMap(1, 1, [0]) };
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, labels);
+        string classesFile = Path.Combine(dataset.Root, "classes.txt");
+        File.WriteAllText(classesFile, "\n  \n");
+
+        var error = Assert.Throws<DatasetException>(() => DatasetFactory.Open(new DatasetConfig { Kind = DatasetKind.Voc, Root = dataset.Root, ClassesFile = classesFile }));
+        Assert.Contains($"'{classesFile}' lists no class names", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Context60_ReadsStoredIndices()
     {
         var labels = new Dictionary<string, LabelMap> { ["a"] = new LabelMap(3, 1, [0, 1, 59]) };
