@@ -75,7 +75,8 @@ public static class EvalCommand
                 stderr.WriteLine("Interrupted: the counts of every finished image are saved; rerun with --resume to continue.");
                 return InterruptedExitCode;
             }
-            catch (Exception e) when (e is ConfigException or DatasetException or BadInputException or ImageFormatException or FormatException or InvalidDataException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ConfigException or DatasetException or BadInputException or ImageFormatException or FormatException or InvalidDataException or IOException or UnauthorizedAccessException
+                or Onnx.OnnxModelMismatchException or Onnx.ExecutionProviderUnavailableException)
             {
                 stderr.WriteLine($"error: {e.Message}");
                 return 1;
