@@ -48,6 +48,12 @@ public sealed class ModelCommandsTests
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"'shape': (21, {labels.Height}, {labels.Width})"), header, StringComparison.Ordinal);
         Assert.Equal(10 + header.Length + (21L * labels.Width * labels.Height * 4), npy.LongLength);
 
+        // Two inputs with one file name would overwrite each other's outputs: refused before any work.
+        string twin = temp.Combine(Path.GetFileName(image));
+        File.Copy(image, twin);
+        var clash = Assert.Throws<ArgumentException>(() => Run("segment", image, twin, "--model", model, "--out", temp.Combine("clash")));
+        Assert.Contains(Path.GetFileNameWithoutExtension(image), clash.Message, StringComparison.Ordinal);
+
         string explanation = Run("explain", image, "--model", model, "--x", "10", "--y", "10", "--top", "3");
         Assert.Contains("Pixel (10, 10)", explanation, StringComparison.Ordinal);
         Assert.Contains("support image", explanation, StringComparison.Ordinal);
