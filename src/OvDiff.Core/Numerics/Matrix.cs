@@ -39,6 +39,22 @@ public static class Matrix
     }
 
     /// <summary>
+    /// Adds the column sums of the <paramref name="rows"/> x <paramref name="cols"/> row-major <paramref name="matrix"/> to
+    /// <paramref name="sums"/>, accumulating in float64 (means of many feature rows stay exact to float precision).
+    /// </summary>
+    public static void AddColumnSums(ReadOnlySpan<float> matrix, long rows, int cols, Span<double> sums)
+    {
+        for (long r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> row = matrix.Slice((int)(r * cols), cols);
+            for (int c = 0; c < cols; c++)
+            {
+                sums[c] += row[c];
+            }
+        }
+    }
+
+    /// <summary>
     /// result[i * rowsB + j] = dot(a row i, b row j) for a (rowsA x cols) and b (rowsB x cols), both row-major:
     /// the product A·Bᵀ. With unit rows this is the cosine-similarity matrix. Blocked and vectorised; uses all cores
     /// when the product is large.

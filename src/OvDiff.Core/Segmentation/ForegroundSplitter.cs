@@ -195,13 +195,7 @@ public static class ForegroundSplitter
         int channels = features.Channels;
         long cells = features.CellCount;
         var mean = new double[channels];
-        for (long i = 0; i < cells; i++)
-        {
-            for (int c = 0; c < channels; c++)
-            {
-                mean[c] += features.Data[(i * channels) + c];
-            }
-        }
+        Matrix.AddColumnSums(features.Data, cells, channels, mean);
 
         var centered = new float[features.Data.LongLength];
         for (long i = 0; i < cells; i++)

@@ -151,7 +151,7 @@ public static class PrototypeFitter
             var mean = new double[channels];
             foreach ((_, float[] cells, int count) in perImage)
             {
-                Accumulate(cells, count, channels, mean);
+                Matrix.AddColumnSums(cells, count, channels, mean);
             }
 
             vectors.Add(ToMean(mean, total));
@@ -168,7 +168,7 @@ public static class PrototypeFitter
                 }
 
                 var mean = new double[channels];
-                Accumulate(cells, count, channels, mean);
+                Matrix.AddColumnSums(cells, count, channels, mean);
                 vectors.Add(ToMean(mean, count));
                 origins.Add(new PrototypeOrigin(cls, role, PrototypeLevels.PerImage, support, -1, count));
             }
@@ -195,18 +195,6 @@ public static class PrototypeFitter
             {
                 vectors.Add(km.Centroids.AsSpan(k * channels, channels).ToArray());
                 origins.Add(new PrototypeOrigin(cls, role, PrototypeLevels.Parts, -1, k, sizes[k]));
-            }
-        }
-    }
-
-    private static void Accumulate(float[] cells, int count, int channels, double[] sum)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            int row = i * channels;
-            for (int c = 0; c < channels; c++)
-            {
-                sum[c] += cells[row + c];
             }
         }
     }

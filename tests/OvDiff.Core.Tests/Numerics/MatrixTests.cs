@@ -5,6 +5,15 @@ namespace OvDiff.Core.Tests.Numerics;
 public sealed class MatrixTests
 {
     [Fact]
+    public void AddColumnSums_AddsEachColumnToTheRunningSums()
+    {
+        // Rows (1, 2, 3) and (4, 5, 6.5) onto sums (10, 0, -1): (10+1+4, 0+2+5, -1+3+6.5) = (15, 7, 8.5).
+        double[] sums = [10, 0, -1];
+        Matrix.AddColumnSums([1f, 2f, 3f, 4f, 5f, 6.5f], 2, 3, sums);
+        Assert.Equal([15d, 7d, 8.5d], sums);
+    }
+
+    [Fact]
     public void NormalizeRows_KnownAnswer_AndZeroRowStaysZero()
     {
         // Row 0: (3, 4) has norm 5 -> (0.6, 0.8). Row 1: zero row / 1e-12 stays zero.
