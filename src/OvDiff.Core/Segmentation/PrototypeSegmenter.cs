@@ -87,15 +87,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         int labels = _model.ClassNames.Count + 1;
         bool[] candidates = SelectCandidates(image, cancellationToken);
 
-        RgbImage scaled = image;
-        if (Options.ShortSide > 0)
-        {
-            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
-            if (w != image.Width || h != image.Height)
-            {
-                scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
-            }
-        }
+        RgbImage scaled = Rescale(image);
 
         int height = scaled.Height, width = scaled.Width;
 
@@ -173,12 +165,7 @@ public sealed class PrototypeSegmenter : ISegmenter
             throw new ArgumentOutOfRangeException(nameof(x), $"Pixel ({x}, {y}) is outside the {image.Width}x{image.Height} image.");
         }
 
-        RgbImage scaled = image;
-        if (Options.ShortSide > 0)
-        {
-            (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
-            scaled = Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
-        }
+        RgbImage scaled = Rescale(image);
 
         var matches = new List<PrototypeMatch>();
         foreach (BankPlan plan in _plans)
@@ -197,6 +184,18 @@ public sealed class PrototypeSegmenter : ISegmenter
         }
 
         return matches.OrderByDescending(m => m.Similarity).Take(top).ToArray();
+    }
+
+    /// <summary>The image with its short side at <see cref="SegmentationOptions.ShortSide"/> (torchvision's truncating size), or itself when that is its size or the option is 0.</summary>
+    private RgbImage Rescale(RgbImage image)
+    {
+        if (Options.ShortSide <= 0)
+        {
+            return image;
+        }
+
+        (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
+        return w == image.Width && h == image.Height ? image : Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
     }
 
     private bool[] SelectCandidates(RgbImage image, CancellationToken cancellationToken)
