@@ -15,7 +15,7 @@ internal sealed class ConsoleProgress : IProgress<EvalProgress>, IProgress<StepP
     private readonly bool _enabled;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly object _gate = new();
-    private TimeSpan _lastDraw = TimeSpan.MinValue;
+    private TimeSpan? _lastDraw;   // null until the first draw (TimeSpan.MinValue made Elapsed - _lastDraw overflow)
     private bool _drawn;
 
     public ConsoleProgress()
@@ -61,7 +61,7 @@ internal sealed class ConsoleProgress : IProgress<EvalProgress>, IProgress<StepP
     {
         lock (_gate)
         {
-            if (!_enabled || (_clock.Elapsed - _lastDraw < TimeSpan.FromMilliseconds(250) && !final))
+            if (!_enabled || (_lastDraw is { } last && _clock.Elapsed - last < TimeSpan.FromMilliseconds(250) && !final))
             {
                 return;
             }
