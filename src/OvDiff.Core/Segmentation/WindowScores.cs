@@ -1,0 +1,4 @@
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>One window's label scores on its feature grid (planar) and where the window lies in the image.</summary>
+internal sealed record WindowScores(float[] Grid, int GridHeight, int GridWidth, int X1, int Y1, int X2, int Y2);
