@@ -55,6 +55,9 @@ public sealed class ConfusionMatrix
         }
     }
 
+    /// <summary>Sets every count to zero (to reuse the matrix for the next image).</summary>
+    public void Clear() => Array.Clear(Counts);
+
     /// <summary>Adds one count for each (gt, pred) pair; <see cref="PixelPairCounter"/> is the fast path for whole images.</summary>
     public void Add(int groundTruth, int prediction, long count = 1)
     {

@@ -34,9 +34,33 @@ public sealed partial record SummaryRow(
     [property: CsvColumn("code_version")] string CodeVersion,
     [property: CsvColumn("output_dir")] string OutputDir);
 
+/// <summary>One column of per_image.csv: its header and how a value is written from an image's result and the class names.</summary>
+/// <param name="Header">The column header.</param>
+/// <param name="Value">The value of one row.</param>
+public sealed record PerImageColumn(string Header, Func<ImageResult, IReadOnlyList<string>, string> Value);
+
+/// <summary>The columns of per_image.csv, in order. A new per-image figure is one more entry here (and a property of <see cref="ImageResult"/>).</summary>
+public static class PerImageColumns
+{
+    /// <summary>id, mIoU and pixel accuracy in percent (two decimals, "NaN" where undefined), scored pixels, and the class names in the ground truth and in the prediction (separated by '|').</summary>
+    public static IReadOnlyList<PerImageColumn> All { get; } =
+    [
+        new("id", (image, _) => image.Id),
+        new("mIoU", (image, _) => ReportWriter.Percent(image.MeanIoU)),
+        new("pixel_acc", (image, _) => ReportWriter.Percent(image.PixelAccuracy)),
+        new("scored_pixels", (image, _) => image.ScoredPixels.ToString(CultureInfo.InvariantCulture)),
+        new("gt_classes", (image, names) => ClassList(image.GroundTruthClasses, names)),
+        new("pred_classes", (image, names) => ClassList(image.PredictedClasses, names)),
+    ];
+
+    /// <summary>Class names of <paramref name="classes"/> separated by '|'.</summary>
+    public static string ClassList(IEnumerable<int> classes, IReadOnlyList<string> names) => string.Join('|', classes.Select(c => names[c]));
+}
+
 /// <summary>
 /// Writes a finished run's reports with CsvHelper under the invariant culture: <c>per_class.csv</c>,
-/// <c>summary.csv</c>, <c>skipped.csv</c> (when images were skipped), and appends the summary row to the results ledger
+/// <c>summary.csv</c>, <c>per_image.csv</c> (one row per scored image, by id), <c>skipped.csv</c> (when images were
+/// skipped), and appends the summary row to the results ledger
 /// (created with a header when new), so runs can be compared over time.
 /// </summary>
 public static class ReportWriter
@@ -57,6 +81,11 @@ public static class ReportWriter
             new PerClassRow(c.Name, Percent(c.IoU), Percent(c.Accuracy), c.Intersection, c.Union, c.GroundTruthPixels, c.PredictedPixels)));
         SummaryRow summary = Summarise(metrics, counts, outputDir);
         WriteCsv(Path.Combine(outputDir, "summary.csv"), [summary]);
+        if (counts.HasImageResults)
+        {
+            WritePerImage(Path.Combine(outputDir, "per_image.csv"), counts);
+        }
+
         string skippedPath = Path.Combine(outputDir, "skipped.csv");
         if (counts.Skipped.Count > 0)
         {
@@ -98,6 +127,24 @@ public static class ReportWriter
         {
             using CsvWriter csv = CsvWriter.Create(stream, Csv, leaveOpen: true);
             csv.WriteRecords(rows);
+        });
+
+    private static void WritePerImage(string path, CountsFile counts) =>
+        AtomicFile.Write(path, stream =>
+        {
+            using CsvWriter csv = CsvWriter.Create(stream, Csv with { HasHeader = false }, leaveOpen: true);
+            IReadOnlyList<PerImageColumn> columns = PerImageColumns.All;
+            csv.WriteHeader([.. columns.Select(c => c.Header)]);
+            var fields = new string[columns.Count];
+            foreach (ImageResult image in counts.Images.OrderBy(i => i.Id, StringComparer.Ordinal))
+            {
+                for (int c = 0; c < columns.Count; c++)
+                {
+                    fields[c] = columns[c].Value(image, counts.ClassNames);
+                }
+
+                csv.WriteRecord(fields);
+            }
         });
 
     private static void AppendLedger(string ledgerPath, SummaryRow summary)

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using OvDiff.Eval.Metrics;
 using OvDiff.Core.IO;
 
 namespace OvDiff.Eval.Running;
@@ -17,8 +19,11 @@ public sealed partial record SkippedImage(string Id, string Reason);
 /// </summary>
 public sealed record CountsFile
 {
+    /// <summary>The format version this build writes: 2 added <see cref="Images"/>.</summary>
+    public const int CurrentFormatVersion = 2;
+
     /// <summary>File format version.</summary>
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
 
     /// <summary>The config's name.</summary>
     public required string Name { get; init; }
@@ -53,6 +58,9 @@ public sealed record CountsFile
     /// <summary>Images skipped under --skip-bad.</summary>
     public IReadOnlyList<SkippedImage> Skipped { get; init; } = [];
 
+    /// <summary>Each scored image's own result, in the order scored (per_image.csv, the report's best and worst images).</summary>
+    public IReadOnlyList<ImageResult> Images { get; init; } = [];
+
     /// <summary>The K×K confusion counts, row = ground truth.</summary>
     public required long[] Counts { get; init; }
 
@@ -62,7 +70,16 @@ public sealed record CountsFile
     /// <summary>Whether every id of the shard is done.</summary>
     public bool IsComplete => Done == ShardImages;
 
-    private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = false };
+    /// <summary>Whether <see cref="Images"/> holds a result for every scored image (counts written before format 2 have none).</summary>
+    [JsonIgnore]
+    public bool HasImageResults => Images.Count == Scored;
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = false,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>The file name of shard <paramref name="shard"/>'s counts in an output folder.</summary>
     public static string FileNameFor(ShardSpec shard) => $"counts-{shard.Index}-of-{shard.Count}.json";

@@ -102,6 +102,11 @@ public static class EvalRunner
                 throw new ConfigException($"{countsPath}: saved counts belong to another run (dataset, predictions or shard differ); remove the file or drop --resume.");
             }
 
+            if (!saved.HasImageResults)
+            {
+                throw new ConfigException($"{countsPath}: saved by an older ovdiff (format {saved.FormatVersion}, no per-image results); remove the file or drop --resume.");
+            }
+
             return saved;
         }
 
@@ -124,6 +129,8 @@ public static class EvalRunner
     {
         var matrix = new ConfusionMatrix(dataset.ClassNames.Count, state.Counts);
         var skipped = new List<SkippedImage>(state.Skipped);
+        var images = new List<ImageResult>(state.Images);
+        var imageMatrix = new ConfusionMatrix(dataset.ClassNames.Count);
         IGroundTruthReader groundTruth = dataset.CreateGroundTruthReader();
         var counter = new PixelPairCounter();
         byte[] labels = [];
@@ -136,6 +143,7 @@ public static class EvalRunner
             Done = done,
             Scored = scored,
             Skipped = [.. skipped],
+            Images = [.. images],
             Counts = (long[])matrix.Counts.Clone(),
             Seconds = state.Seconds + session.Elapsed.TotalSeconds,
         };
@@ -148,7 +156,9 @@ public static class EvalRunner
                 string id = ids[done];
                 try
                 {
-                    ScoreOne(dataset, groundTruth, scorer, counter, matrix, id, ref labels, cancellationToken);
+                    ScoreOne(dataset, groundTruth, scorer, counter, imageMatrix, id, ref labels, cancellationToken);
+                    matrix.Add(imageMatrix);
+                    images.Add(ImageResult.FromCounts(id, imageMatrix));
                     scored++;
                 }
                 catch (BadInputException e) when (options.SkipBad)
@@ -182,8 +192,10 @@ public static class EvalRunner
         return state;
     }
 
+    /// <summary>Scores one image into <paramref name="matrix"/>, which is cleared first and holds only this image's counts after.</summary>
     private static void ScoreOne(IEvalDataset dataset, IGroundTruthReader groundTruth, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, string id, ref byte[] labels, CancellationToken cancellationToken)
     {
+        matrix.Clear();
         string imagePath = dataset.GetImagePath(id);
         LabelImageSize size;
         try

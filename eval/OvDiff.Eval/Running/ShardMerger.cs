@@ -78,6 +78,7 @@ public static class ShardMerger
             Done = shards.Sum(s => s.Counts.Done),
             Scored = shards.Sum(s => s.Counts.Scored),
             Skipped = [.. shards.SelectMany(s => s.Counts.Skipped)],
+            Images = shards.All(s => s.Counts.HasImageResults) ? [.. shards.SelectMany(s => s.Counts.Images)] : [],
             Counts = matrix.Counts,
             Seconds = shards.Sum(s => s.Counts.Seconds),
         };

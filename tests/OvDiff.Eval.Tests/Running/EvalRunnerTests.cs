@@ -58,6 +58,28 @@ public sealed class EvalRunnerTests
     }
 
     [Fact]
+    public void Run_WritesPerImageResults_HandWorked()
+    {
+        // All-background predictions. a: 4 bg + 4 cat: IoU_bg = 4/8, IoU_cat = 0: mIoU 25%, accuracy 4/8.
+        // b: 3 bg + 4 dog scored (one void): IoU_bg = 3/7, IoU_dog = 0: mIoU 3/14 = 21.43%, accuracy 3/7 = 42.86%.
+        // c: 5 bg + 3 cat: IoU_bg = 5/8: mIoU 31.25%, accuracy 62.50%.
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("bg", m => new LabelMap(m.Width, m.Height, new byte[m.Labels.Length]));
+
+        EvalOutcome outcome = Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions });
+
+        Assert.Equal(
+            [
+                "id,mIoU,pixel_acc,scored_pixels,gt_classes,pred_classes",
+                "a,25.00,50.00,8,background|cat,background",
+                "b,21.43,42.86,7,background|dog,background",
+                "c,31.25,62.50,8,background|cat,background",
+            ],
+            File.ReadAllLines(Path.Combine(outcome.OutputDir, "per_image.csv")));
+        Assert.Equal(3.0 / 14, outcome.Counts.Images.Single(i => i.Id == "b").MeanIoU, 12);
+    }
+
+    [Fact]
     public void Run_ShardsMerged_EqualSingleRunExactly()
     {
         using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(11));
@@ -80,6 +102,8 @@ public sealed class EvalRunnerTests
         Assert.Equal(11, merged.Scored);
         Assert.Equal(single.Metrics!.MeanIoU, metrics.MeanIoU);
         Assert.Equal(File.ReadAllText(Path.Combine(single.OutputDir, "per_class.csv")), File.ReadAllText(Path.Combine(shardDir, "merged", "per_class.csv")));
+        Assert.Equal(12, File.ReadAllLines(Path.Combine(shardDir, "merged", "per_image.csv")).Length);
+        Assert.Equal(File.ReadAllText(Path.Combine(single.OutputDir, "per_image.csv")), File.ReadAllText(Path.Combine(shardDir, "merged", "per_image.csv")));
         Assert.Equal(merged.Counts, again.Counts);
         Assert.Equal(3, shardFiles.Distinct().Count());
     }
@@ -114,6 +138,8 @@ public sealed class EvalRunnerTests
 
         Assert.Equal(reference.Counts.Counts, resumed.Counts.Counts);
         Assert.Equal(9, resumed.Counts.Scored);
+        Assert.Equal(4, saved.Images.Count);
+        Assert.Equal(File.ReadAllText(Path.Combine(reference.OutputDir, "per_image.csv")), File.ReadAllText(Path.Combine(resumed.OutputDir, "per_image.csv")));
     }
 
     [Fact]
@@ -218,6 +244,20 @@ public sealed class EvalRunnerTests
         var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = second, Resume = true }));
 
         Assert.Contains("another run", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ResumeOfCountsWithoutImageResults_IsRefused()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("gt", m => m);
+        EvalOutcome first = Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions });
+        (first.Counts with { FormatVersion = 1, Images = [], Done = 1, Scored = 1 }).Save(first.CountsPath);
+
+        var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions, Resume = true }));
+
+        Assert.Contains(first.CountsPath, error.Message, StringComparison.Ordinal);
+        Assert.Contains("per-image", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
