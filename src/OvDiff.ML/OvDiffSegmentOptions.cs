@@ -45,6 +45,6 @@ public sealed record OvDiffSegmentOptions
         public const string ImageColumnName = "ImagePath";
         public const string LabelColumnName = "Label";
         public const string OutputColumnName = "SegmentationLabels";
-        public const string FeatureExtractor = "resnet18-layer4";
+        public const string FeatureExtractor = Onnx.DenseFeatureExtractors.Default;
     }
 }

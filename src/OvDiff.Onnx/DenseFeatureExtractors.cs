@@ -8,9 +8,27 @@ namespace OvDiff.Onnx;
 /// </summary>
 public static class DenseFeatureExtractors
 {
+    /// <summary>ResNet18's layer 4 (stride 32, 512 channels): the embedded default.</summary>
+    public const string ResNet18Layer4 = "resnet18-layer4";
+
+    /// <summary>ResNet18's layers 3 and 4 concatenated (stride 16, 768 channels).</summary>
+    public const string ResNet18Layer3And4 = "resnet18-layer3+4";
+
+    /// <summary>ResNet18's layer 3 (stride 16, 256 channels).</summary>
+    public const string ResNet18Layer3 = "resnet18-layer3";
+
+    /// <summary>DINO ViT-B/8 last-block keys.</summary>
+    public const string DinoVitB8Keys = "dino-vitb8-keys";
+
+    /// <summary>CLIP ViT-B/16 last-block keys.</summary>
+    public const string ClipVitB16Keys = "clip-vitb16-keys";
+
+    /// <summary>The extractor used when none is named: the one whose weights ship with the packages.</summary>
+    public const string Default = ResNet18Layer4;
+
     /// <summary>The names <see cref="Create"/> knows, in order of preference.</summary>
     public static IReadOnlyList<string> KnownNames { get; } =
-        ["resnet18-layer4", "resnet18-layer3+4", "resnet18-layer3", "dino-vitb8-keys", "clip-vitb16-keys"];
+        [ResNet18Layer4, ResNet18Layer3And4, ResNet18Layer3, DinoVitB8Keys, ClipVitB16Keys];
 
     /// <summary>
     /// Creates the extractor called <paramref name="name"/> with default options. The ViT extractors read their model from
@@ -22,11 +40,11 @@ public static class DenseFeatureExtractors
         runtime ??= OnnxRuntimeOptions.Default;
         return name switch
         {
-            "resnet18-layer4" => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4, Runtime = runtime }),
-            "resnet18-layer3+4" => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3And4, Runtime = runtime }),
-            "resnet18-layer3" => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3, Runtime = runtime }),
-            "dino-vitb8-keys" => (store ?? ModelStore.Default).CreateDinoVitB8(o => o with { Runtime = runtime }),
-            "clip-vitb16-keys" => (store ?? ModelStore.Default).CreateClipVitB16(o => o with { Runtime = runtime }),
+            ResNet18Layer4 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4, Runtime = runtime }),
+            ResNet18Layer3And4 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3And4, Runtime = runtime }),
+            ResNet18Layer3 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3, Runtime = runtime }),
+            DinoVitB8Keys => (store ?? ModelStore.Default).CreateDinoVitB8(o => o with { Runtime = runtime }),
+            ClipVitB16Keys => (store ?? ModelStore.Default).CreateClipVitB16(o => o with { Runtime = runtime }),
             _ => throw new ArgumentException($"Unknown feature extractor '{name}'. Known: {string.Join(", ", KnownNames)}.", nameof(name)),
         };
     }

@@ -16,11 +16,11 @@ public sealed class ModelCommandsTests
     [Fact]
     public void SupportFitSegmentExplainEval_EndToEndOnVocMini()
     {
-        SharedData.RequireFolder("VOC2012");
+        string voc = SharedData.DatasetRootOverride("VOC2012");
         string config = Path.Combine(RepoPaths.Configs, "voc21-mini.json");
         using var temp = new TempFolder();
 
-        _ = Run("support", "from-labels", "-c", config, "--per-class", "1", "-o", temp.Path);
+        _ = Run("support", "from-labels", "-c", config, "--set", voc, "--per-class", "1", "-o", temp.Path);
         string[] support = File.ReadAllLines(temp.Combine("support.csv"));
         Assert.Equal("image,classes", support[0]);
         Assert.InRange(support.Length - 1, 10, 20);   // one image per class, some images shared by two classes
@@ -61,7 +61,7 @@ public sealed class ModelCommandsTests
         Assert.Contains($"outside {image}", outside.Message, StringComparison.Ordinal);
 
         string report = temp.Combine("eval");
-        _ = Run("eval", "-c", config, "--model", model, "--out", report,
+        _ = Run("eval", "-c", config, "--set", voc, "--model", model, "--out", report,
             "--set", $"dataset.splitFile={temp.Combine("holdout.txt")}", "--set", "protocol.windows=[]", "--set", "protocol.shortSide=224",
             "--set", $"output.ledger={temp.Combine("ledger.csv")}");
         string[] summary = File.ReadAllLines(Path.Combine(report, "summary.csv"));

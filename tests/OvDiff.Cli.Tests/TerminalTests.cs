@@ -13,13 +13,13 @@ public sealed class TerminalTests
     [Fact]
     public void LongRunningCommands_OnAPseudoTerminal_ShowProgressAndSucceed()
     {
-        SharedData.RequireFolder("VOC2012");
+        string voc = SharedData.DatasetRootOverride("VOC2012");
         string script = FindOnPath("script") ?? throw SkipException("util-linux 'script' is not installed; the pseudo-terminal test needs it.");
         string ovdiff = Path.Combine(AppContext.BaseDirectory, "ovdiff");
         string config = Path.Combine(RepoPaths.Configs, "voc21-mini.json");
         using var temp = new TempFolder();
 
-        string support = RunOnTerminal(script, temp.Path, ovdiff, "support", "from-labels", "-c", config, "--per-class", "1", "-o", "s");
+        string support = RunOnTerminal(script, temp.Path, ovdiff, "support", "from-labels", "-c", config, "--set", voc, "--per-class", "1", "-o", "s");
         Assert.Contains("support.csv", support, StringComparison.Ordinal);
 
         string fit = RunOnTerminal(script, temp.Path, ovdiff, "fit", "--support", "s/support.csv", "--out", "m.zip", "--levels", "mean");
@@ -36,7 +36,7 @@ public sealed class TerminalTests
 
         string firstIds = temp.Combine("ids.txt");
         File.WriteAllLines(firstIds, File.ReadAllLines(temp.Combine("s", "holdout.txt")).Take(3));
-        string eval = RunOnTerminal(script, temp.Path, ovdiff, "eval", "-c", config, "--model", "m.zip", "--out", "eval",
+        string eval = RunOnTerminal(script, temp.Path, ovdiff, "eval", "-c", config, "--set", voc, "--model", "m.zip", "--out", "eval",
             "--set", $"dataset.splitFile={firstIds}", "--set", "protocol.windows=[]", "--set", $"output.ledger={temp.Combine("ledger.csv")}");
         AssertDrewProgress(eval);
         Assert.Contains("3/3 images", eval, StringComparison.Ordinal);

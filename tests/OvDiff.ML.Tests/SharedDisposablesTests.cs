@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace OvDiff.ML.Tests;
 
 public sealed class SharedDisposablesTests
@@ -42,30 +44,55 @@ public sealed class SharedDisposablesTests
     public async Task Use_RacingWithOwnersComingAndGoing_NeverSeesADisposedValue()
     {
         var shared = new SharedDisposables<Probe>();
+        var created = new ConcurrentQueue<Probe>();
+        Probe Create()
+        {
+            var probe = new Probe();
+            created.Enqueue(probe);
+            return probe;
+        }
+
+        long ownerCycles = 0, uses = 0, disposedUses = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         CancellationToken token = stop.Token;
         Task owners = Task.Run(() =>
         {
             while (!token.IsCancellationRequested)
             {
-                shared.Acquire("k", () => new Probe());
+                shared.Acquire("k", Create);
                 shared.Release("k");
+                Interlocked.Increment(ref ownerCycles);
             }
         }, TestContext.Current.CancellationToken);
         Task[] users = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
         {
             while (!token.IsCancellationRequested)
             {
-                shared.Use("k", () => new Probe(), p => p.Read());
+                try
+                {
+                    Interlocked.Add(ref uses, shared.Use("k", Create, p => p.Read()));
+                }
+                catch (ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref disposedUses);
+                }
             }
         }, TestContext.Current.CancellationToken)).ToArray();
 
         await Task.WhenAll([owners, .. users]);
+
+        Assert.Equal(0, Interlocked.Read(ref disposedUses));
+        Assert.True(Interlocked.Read(ref uses) > 0, "no use ran");
+        Assert.True(Interlocked.Read(ref ownerCycles) > 0, "no owner came and went");
+        // The race really happened: values were disposed under the users and fresh ones created.
+        Assert.True(created.Count(p => p.IsDisposed) > 0, "no value was disposed during the run");
     }
 
     private sealed class Probe : IDisposable
     {
-        public bool IsDisposed { get; private set; }
+        private bool _disposed;
+
+        public bool IsDisposed => Volatile.Read(ref _disposed);
 
         public int Read()
         {
@@ -73,6 +100,6 @@ public sealed class SharedDisposablesTests
             return 1;
         }
 
-        public void Dispose() => IsDisposed = true;
+        public void Dispose() => Volatile.Write(ref _disposed, true);
     }
 }

@@ -28,6 +28,13 @@ internal static class SharedData
         return folder;
     }
 
+    /// <summary>
+    /// The <c>--set</c> override that points a shipped config (whose dataset.root is ../../shared/data/...) at this
+    /// machine's copy of <paramref name="relative"/>, found as <see cref="RequireFolder"/> finds it (OVDIFF_DATA first):
+    /// a test loading a shipped config must pass it, or it reads the data beside the repository instead.
+    /// </summary>
+    public static string DatasetRootOverride(string relative) => $"dataset.root={RequireFolder(relative)}";
+
     private static string? FindRoot()
     {
         string? fromEnvironment = Environment.GetEnvironmentVariable("OVDIFF_DATA");

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using OvDiff.Core.Segmentation;
 
 namespace OvDiff.Eval.Configuration;
 
@@ -123,11 +124,11 @@ public enum PolygonRasteriser
 /// <summary>One sliding-window scale: square crops of <see cref="Crop"/> pixels every <see cref="Stride"/> pixels.</summary>
 public sealed record SlideWindow
 {
-    /// <summary>Crop side in pixels. Default: 448.</summary>
-    public int Crop { get; init; } = 448;
+    /// <summary>Crop side in pixels. Default: that of the first default window of <see cref="SegmentationOptions.Windows"/> (448).</summary>
+    public int Crop { get; init; } = ProtocolConfig.SegmentationDefaults.Windows[0].Crop;
 
-    /// <summary>Step between crops in pixels. Default: 224.</summary>
-    public int Stride { get; init; } = 224;
+    /// <summary>Step between crops in pixels. Default: that of the first default window of <see cref="SegmentationOptions.Windows"/> (224).</summary>
+    public int Stride { get; init; } = ProtocolConfig.SegmentationDefaults.Windows[0].Stride;
 }
 
 /// <summary>
@@ -137,15 +138,18 @@ public sealed record SlideWindow
 /// </summary>
 public sealed record ProtocolConfig
 {
-    /// <summary>Short side after resizing, in pixels. Default: 448.</summary>
-    public int ShortSide { get; init; } = 448;
+    /// <summary>The segmenter's own defaults, which the protocol's defaults are (one place states them).</summary>
+    internal static readonly SegmentationOptions SegmentationDefaults = new();
 
-    /// <summary>Sliding-window scales. Default: crop 448 stride 224, and crop 336 stride 224.</summary>
+    /// <summary>Short side after resizing, in pixels. Default: <see cref="SegmentationOptions.ShortSide"/>'s (448).</summary>
+    public int ShortSide { get; init; } = SegmentationDefaults.ShortSide;
+
+    /// <summary>Sliding-window scales. Default: <see cref="SegmentationOptions.Windows"/>' (crop 448 stride 224, and crop 336 stride 224).</summary>
     public IReadOnlyList<SlideWindow> Windows { get; init; } =
-        [new SlideWindow { Crop = 448, Stride = 224 }, new SlideWindow { Crop = 336, Stride = 224 }];
+        SegmentationDefaults.Windows.Select(w => new SlideWindow { Crop = w.Crop, Stride = w.Stride }).ToArray();
 
-    /// <summary>Whether the full (resized) image is scored as one more window. Default: true.</summary>
-    public bool IncludeFullImage { get; init; } = true;
+    /// <summary>Whether the full (resized) image is scored as one more window. Default: <see cref="SegmentationOptions.IncludeFullImage"/>'s (true).</summary>
+    public bool IncludeFullImage { get; init; } = SegmentationDefaults.IncludeFullImage;
 }
 
 /// <summary>The segmenter to evaluate; the CLI's segmenter factory maps these fields onto it.</summary>

@@ -16,7 +16,7 @@ internal static class FitCommand
     {
         var support = new Option<string>("--support") { Description = "A folder with one sub-folder of images per class, or a CSV with header 'image,classes' (classes separated by '|').", Required = true };
         var output = new Option<string>("--out") { Description = "The model zip to write (written atomically).", Required = true };
-        var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.DenseFeatureExtractors.KnownNames)}.", DefaultValueFactory = _ => ["resnet18-layer4"] };
+        var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.DenseFeatureExtractors.KnownNames)}.", DefaultValueFactory = _ => [Onnx.DenseFeatureExtractors.Default] };
         var perClass = new Option<int>("--per-class") { Description = "At most this many support images per class.", DefaultValueFactory = _ => int.MaxValue };
         var split = new Option<ForegroundSplitMode>("--split") { Description = "Foreground/background split of support images.", DefaultValueFactory = _ => ForegroundSplitMode.NormalizedCut };
         var levels = new Option<string>("--levels") { Description = "Prototype levels to fit: all, or a comma list of mean,image,parts.", DefaultValueFactory = _ => "all" };
@@ -42,7 +42,7 @@ internal static class FitCommand
             var options = new OvDiffSegmentOptions
             {
                 ClassNames = chosen,
-                FeatureExtractors = parse.GetValue(extractors) ?? ["resnet18-layer4"],
+                FeatureExtractors = parse.GetValue(extractors) ?? [Onnx.DenseFeatureExtractors.Default],
                 Segmentation = new SegmentationOptions { Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels), MinimumClassArea = parse.GetValue(minArea) },
                 Fit = new PrototypeFitOptions
                 {

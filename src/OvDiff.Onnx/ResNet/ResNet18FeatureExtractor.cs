@@ -40,9 +40,9 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         // Decided before the session exists, so an invalid choice leaks nothing.
         (Name, Stride, Channels, _outputNames) = options.Layers switch
         {
-            ResNet18Layers.Layer3 => ("resnet18-layer3", 16, 256, new[] { ResNet18ModelFiles.Layer3OutputName }),
-            ResNet18Layers.Layer4 => ("resnet18-layer4", 32, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
-            ResNet18Layers.Layer3And4 => ("resnet18-layer3+4", 16, 768, new[] { ResNet18ModelFiles.Layer3OutputName, ResNet18ModelFiles.Layer4OutputName }),
+            ResNet18Layers.Layer3 => (DenseFeatureExtractors.ResNet18Layer3, 16, 256, new[] { ResNet18ModelFiles.Layer3OutputName }),
+            ResNet18Layers.Layer4 => (DenseFeatureExtractors.ResNet18Layer4, 32, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
+            ResNet18Layers.Layer3And4 => (DenseFeatureExtractors.ResNet18Layer3And4, 16, 768, new[] { ResNet18ModelFiles.Layer3OutputName, ResNet18ModelFiles.Layer4OutputName }),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Layers, "Unknown ResNet18 layer choice."),
         };
         _options = options;

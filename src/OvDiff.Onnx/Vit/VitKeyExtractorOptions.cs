@@ -38,7 +38,7 @@ public sealed record VitKeyExtractorOptions
     /// block, patch 8, 768 channels, ImageNet normalisation, input resized to 224 (the export's fixed position embeddings).
     /// </summary>
     public static VitKeyExtractorOptions DinoVitB8(string modelPath) =>
-        new(modelPath, DinoLastBlockKeyTensor, 8) { Name = "dino-vitb8-keys" };
+        new(modelPath, DinoLastBlockKeyTensor, 8) { Name = DenseFeatureExtractors.DinoVitB8Keys };
 
     /// <summary>
     /// CLIP ViT-B/16 vision model (<c>models/clip-vit-b16/onnx/vision_model.onnx</c>): keys of layer -2, patch 16, 768 channels,
@@ -48,7 +48,7 @@ public sealed record VitKeyExtractorOptions
     public static VitKeyExtractorOptions ClipVitB16(string modelPath, bool useClipNormalization = false) =>
         new(modelPath, ClipLayerMinus2KeyTensor, 16)
         {
-            Name = "clip-vitb16-keys",
+            Name = DenseFeatureExtractors.ClipVitB16Keys,
             Normalization = useClipNormalization ? PixelNormalization.Clip : PixelNormalization.ImageNet,
         };
 

@@ -127,4 +127,15 @@ public sealed class ConfigLoaderTests
         Assert.Equal(!reduceZeroLabel, config.Dataset.Classes[0] == "background");
         Assert.True(Path.IsPathRooted(config.Dataset.Root));
     }
+
+    [Fact]
+    public void ProtocolDefaults_AreTheSegmentersDefaults()
+    {
+        var protocol = new ProtocolConfig();
+        var segmentation = new OvDiff.Core.Segmentation.SegmentationOptions();
+        Assert.Equal(segmentation.ShortSide, protocol.ShortSide);
+        Assert.Equal(segmentation.IncludeFullImage, protocol.IncludeFullImage);
+        Assert.Equal(segmentation.Windows.Select(w => (w.Crop, w.Stride)), protocol.Windows.Select(w => (w.Crop, w.Stride)));
+        Assert.Equal((segmentation.Windows[0].Crop, segmentation.Windows[0].Stride), (new SlideWindow().Crop, new SlideWindow().Stride));
+    }
 }

@@ -271,7 +271,7 @@ public sealed class EvalRunnerTests
     public void Run_RealVocDev_GroundTruth100AndBackgroundEqualsLabelCounts()
     {
         string voc = SharedData.RequireFolder("VOC2012");
-        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-dev.json"));
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-dev.json"), [SharedData.DatasetRootOverride("VOC2012")]);
         using var output = new TempFolder();
         config = config with { Output = new OutputConfig { Dir = output.Combine("gt"), Ledger = output.Combine("ledger.csv") } };
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using OvDiff.Imaging;
 
-namespace OvDiff.Eval.Tests.Imaging;
+namespace OvDiff.Imaging.Tests;
 
 /// <summary>Builds PNG files byte by byte (any colour type, bit depth and per-row filter) to test the reader against.</summary>
 internal static class PngBuilder

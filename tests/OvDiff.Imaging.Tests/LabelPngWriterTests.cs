@@ -3,7 +3,7 @@ using OvDiff.Imaging;
 
 using OvDiff.Testing;
 
-namespace OvDiff.Eval.Tests.Imaging;
+namespace OvDiff.Imaging.Tests;
 
 public sealed class LabelPngWriterTests
 {
