@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using OvDiff.Testing;
 
 namespace OvDiff.Onnx.Tests;
@@ -135,95 +134,5 @@ public sealed class HuggingFaceDownloaderTests : IDisposable
     private sealed class SynchronousProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
     {
         public void Report(DownloadProgress value) => report(value);
-    }
-
-    private sealed record RecordedRequest(string Path, string? Range, string? Authorization);
-
-    /// <summary>A minimal Hub on 127.0.0.1: serves one content for every path except "missing.onnx", honours Range when asked to.</summary>
-    private sealed class LoopbackHub : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly byte[] _content;
-        private readonly Task _loop;
-
-        public LoopbackHub(byte[] content)
-        {
-            _content = content;
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Endpoint = new Uri($"http://127.0.0.1:{port}/");
-            _listener.Prefixes.Add(Endpoint.AbsoluteUri);
-            _listener.Start();
-            _loop = Task.Run(ServeAsync);
-        }
-
-        public Uri Endpoint { get; }
-
-        public bool SupportsRange { get; set; } = true;
-
-        public List<RecordedRequest> Requests { get; } = [];
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                var request = context.Request;
-                var range = request.Headers["Range"];
-                lock (Requests)
-                {
-                    Requests.Add(new RecordedRequest(request.Url!.AbsolutePath, range, request.Headers["Authorization"]));
-                }
-
-                var response = context.Response;
-                try
-                {
-                    if (request.Url.AbsolutePath.EndsWith("missing.onnx", StringComparison.Ordinal))
-                    {
-                        response.StatusCode = 404;
-                        response.Close();
-                        continue;
-                    }
-
-                    var start = 0;
-                    if (SupportsRange && range is { } header && header.StartsWith("bytes=", StringComparison.Ordinal))
-                    {
-                        start = int.Parse(header["bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture);
-                        response.StatusCode = 206;
-                        response.Headers["Content-Range"] = $"bytes {start}-{_content.Length - 1}/{_content.Length}";
-                    }
-
-                    response.ContentLength64 = _content.Length - start;
-                    for (var offset = start; offset < _content.Length; offset += 16_384)
-                    {
-                        await response.OutputStream.WriteAsync(_content.AsMemory(offset, Math.Min(16_384, _content.Length - offset))).ConfigureAwait(false);
-                    }
-
-                    response.Close();
-                }
-                catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-                {
-                    // The client went away (a cancelled download).
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
     }
 }

@@ -14,5 +14,6 @@ public static class CommandLineApp
         EvalCommand.Create(ModelSegmenterFactory.Create),
         SupportCommand.Create(),
         MasksCommand.Create(),
+        ModelsCommand.Create(),
     };
 }

@@ -13,11 +13,11 @@ public sealed class ModelStore
     /// <summary>Environment variable that overrides the default root folder.</summary>
     public const string RootEnvironmentVariable = "OVDIFF_MODELS";
 
-    /// <summary>DINO ViT-B/8 (transformers.js export of facebook/dino-vitb8).</summary>
-    public static HubModelFile DinoVitB8 { get; } = new("Xenova/dino-vitb8", "onnx/model.onnx", "dino-vitb8/onnx/model.onnx");
+    /// <summary>DINO ViT-B/8 (transformers.js export of facebook/dino-vitb8), as configs/models.json (role dino-vitb8) places it.</summary>
+    public static HubModelFile DinoVitB8 { get; } = ModelManifest.Default["dino-vitb8"].HubFile("onnx/model.onnx");
 
-    /// <summary>CLIP ViT-B/16 vision tower (transformers.js export of openai/clip-vit-base-patch16).</summary>
-    public static HubModelFile ClipVitB16Vision { get; } = new("Xenova/clip-vit-base-patch16", "onnx/vision_model.onnx", "clip-vit-b16/onnx/vision_model.onnx");
+    /// <summary>CLIP ViT-B/16 vision tower (transformers.js export of openai/clip-vit-base-patch16), as configs/models.json (role clip-vit-b16) places it.</summary>
+    public static HubModelFile ClipVitB16Vision { get; } = ModelManifest.Default["clip-vit-b16"].HubFile("onnx/vision_model.onnx");
 
     /// <summary>Creates a store rooted at <paramref name="rootDirectory"/> (need not exist yet).</summary>
     public ModelStore(string rootDirectory)
@@ -40,6 +40,20 @@ public sealed class ModelStore
         return Path.GetFullPath(Path.Combine(Root, file.LocalPath));
     }
 
+    /// <summary>The folder of <paramref name="role"/>'s files: <c>{Root}/{role name}</c>.</summary>
+    public string FolderOf(ModelRole role)
+    {
+        ArgumentNullException.ThrowIfNull(role);
+        return Path.Combine(Root, role.Name);
+    }
+
+    /// <summary>Where <paramref name="file"/> of <paramref name="role"/> lives in this store: <c>{Root}/{role}/{path}</c> (it may not exist).</summary>
+    public string PathOf(ModelRole role, ModelFileEntry file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return Path.GetFullPath(Path.Combine(FolderOf(role), file.Path));
+    }
+
     /// <summary>The path of <paramref name="file"/>; throws <see cref="ModelFileNotFoundException"/> saying how to get it when absent.</summary>
     public string Require(HubModelFile file)
     {
@@ -49,8 +63,8 @@ public sealed class ModelStore
             : throw new ModelFileNotFoundException(
                 path,
                 $"Put the ONNX export at {file.LocalPath} under the model folder '{Root}' (set with ${RootEnvironmentVariable}), e.g. " +
-                $"download https://huggingface.co/{file.Repository}/resolve/{file.Revision}/{file.RemotePath} there, or call " +
-                "ModelStore.DownloadAsync. See docs/models.md.");
+                $"run `ovdiff models download {file.LocalPath.Split('/')[0]}`, or download https://huggingface.co/{file.Repository}/resolve/{file.Revision}/{file.RemotePath} there. " +
+                "See docs/models.md.");
     }
 
     /// <summary>Downloads <paramref name="file"/> into the store unless it is already there; returns its path.</summary>
