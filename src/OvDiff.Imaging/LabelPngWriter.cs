@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using OvDiff.Core.Images;
 using OvDiff.Core.IO;
 
@@ -26,8 +24,6 @@ public enum LabelPngFormat
 /// </code></example>
 public static class LabelPngWriter
 {
-    private static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
-
     /// <summary>Writes <paramref name="labels"/> to <paramref name="path"/>, creating its folder if needed.</summary>
     public static void Write(string path, LabelMap labels, LabelPngFormat format = LabelPngFormat.VocPalette)
     {
@@ -46,48 +42,7 @@ public static class LabelPngWriter
             throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown label PNG format.");
         }
 
-        stream.Write(Signature);
-        Span<byte> header = stackalloc byte[13];
-        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)labels.Width);
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], (uint)labels.Height);
-        header[8] = 8;
-        header[9] = format == LabelPngFormat.VocPalette ? (byte)3 : (byte)0;
-        header[10] = 0;
-        header[11] = 0;
-        header[12] = 0;
-        WriteChunk(stream, "IHDR"u8, header);
-        if (format == LabelPngFormat.VocPalette)
-        {
-            WriteChunk(stream, "PLTE"u8, VocColormap.Palette);
-        }
-
-        using (var compressed = new MemoryStream())
-        {
-            using (var deflater = new ZLibStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                ReadOnlySpan<byte> pixels = labels.Labels;
-                ReadOnlySpan<byte> noFilter = [0];
-                for (int row = 0; row < labels.Height; row++)
-                {
-                    deflater.Write(noFilter);
-                    deflater.Write(pixels.Slice(row * labels.Width, labels.Width));
-                }
-            }
-
-            WriteChunk(stream, "IDAT"u8, compressed.GetBuffer().AsSpan(0, (int)compressed.Length));
-        }
-
-        WriteChunk(stream, "IEND"u8, []);
-    }
-
-    internal static void WriteChunk(Stream stream, ReadOnlySpan<byte> type, ReadOnlySpan<byte> data)
-    {
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(word, (uint)data.Length);
-        stream.Write(word);
-        stream.Write(type);
-        stream.Write(data);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32.Compute(type, data));
-        stream.Write(word);
+        PngEncoder.Write(stream, labels.Width, labels.Height, format == LabelPngFormat.VocPalette ? PngEncoder.Palette : PngEncoder.Grayscale,
+            format == LabelPngFormat.VocPalette ? VocColormap.Palette : [], labels.Labels);
     }
 }

@@ -20,10 +20,10 @@ internal static class PngBuilder
         BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), (uint)height);
         header[8] = (byte)bitDepth;
         header[9] = (byte)colorType;
-        LabelPngWriter.WriteChunk(png, "IHDR"u8, header);
+        PngEncoder.WriteChunk(png, "IHDR"u8, header);
         if (colorType == 3)
         {
-            LabelPngWriter.WriteChunk(png, "PLTE"u8, VocColormap.Palette);
+            PngEncoder.WriteChunk(png, "PLTE"u8, VocColormap.Palette);
         }
 
         using var compressed = new MemoryStream();
@@ -40,9 +40,9 @@ internal static class PngBuilder
         // Split the image data over two IDAT chunks, as encoders do for larger images.
         byte[] data = compressed.ToArray();
         int half = data.Length / 2;
-        LabelPngWriter.WriteChunk(png, "IDAT"u8, data.AsSpan(0, half));
-        LabelPngWriter.WriteChunk(png, "IDAT"u8, data.AsSpan(half));
-        LabelPngWriter.WriteChunk(png, "IEND"u8, []);
+        PngEncoder.WriteChunk(png, "IDAT"u8, data.AsSpan(0, half));
+        PngEncoder.WriteChunk(png, "IDAT"u8, data.AsSpan(half));
+        PngEncoder.WriteChunk(png, "IEND"u8, []);
         return png.ToArray();
     }
 

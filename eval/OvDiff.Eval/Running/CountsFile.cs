@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using OvDiff.Eval.Metrics;
 using OvDiff.Core.IO;
+using OvDiff.Core.Sharding;
 
 namespace OvDiff.Eval.Running;
 

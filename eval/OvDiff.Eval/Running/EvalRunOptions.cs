@@ -1,4 +1,5 @@
 using OvDiff.Core.Segmentation;
+using OvDiff.Core.Sharding;
 using OvDiff.Eval.Configuration;
 
 namespace OvDiff.Eval.Running;

@@ -1,3 +1,4 @@
+using OvDiff.Core.Sharding;
 using OvDiff.Eval.Metrics;
 using OvDiff.Eval.Reports;
 

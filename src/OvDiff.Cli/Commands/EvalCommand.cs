@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
 using OvDiff.Cli.Infrastructure;
+using OvDiff.Core.Sharding;
 using OvDiff.Eval.Running;
 using OvDiff.Imaging;
 

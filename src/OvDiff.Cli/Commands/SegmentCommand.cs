@@ -59,7 +59,7 @@ internal static class SegmentCommand
 
                 if (result.Scores is not null)
                 {
-                    AtomicFile.Write(stem + ".scores.npy", s => NpyWriter.WriteFloat32(s, result.Scores, [session.Segmenter.ClassNames.Count, image.Height, image.Width]));
+                    AtomicFile.Write(stem + ".scores.npy", s => NpyFile.WriteFloat32(s, result.Scores, [session.Segmenter.ClassNames.Count, image.Height, image.Width]));
                 }
 
                 progress.Report(new StepProgress("segment", i + 1, paths.Length, paths[i]));

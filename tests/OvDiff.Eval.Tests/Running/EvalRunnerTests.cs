@@ -6,6 +6,7 @@ using OvDiff.Eval.Running;
 using OvDiff.Imaging;
 
 using OvDiff.Testing;
+using OvDiff.Core.Sharding;
 
 namespace OvDiff.Eval.Tests.Running;
 

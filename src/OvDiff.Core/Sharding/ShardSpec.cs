@@ -1,7 +1,7 @@
-namespace OvDiff.Eval.Running;
+namespace OvDiff.Core.Sharding;
 
 /// <summary>
-/// A deterministic slice of a split: shard <see cref="Index"/> (0-based) of <see cref="Count"/> takes the ids at
+/// A deterministic slice of a list of work items (the ids of a split, the images of a support set): shard <see cref="Index"/> (0-based) of <see cref="Count"/> takes the ids at
 /// positions p with p mod Count == Index, so shards are disjoint, cover the split and balance across it. Written
 /// "i/n" on the command line (Kubernetes' JOB_COMPLETION_INDEX and Slurm's SLURM_ARRAY_TASK_ID with --array=0-(n-1)
 /// fit as i directly).
@@ -43,11 +43,11 @@ public readonly record struct ShardSpec
         throw new FormatException($"Shard '{text}' is not of the form i/n with 0 <= i < n (e.g. 0/4).");
     }
 
-    /// <summary>The ids of this shard, in split order.</summary>
-    public IReadOnlyList<string> Select(IReadOnlyList<string> ids)
+    /// <summary>The items of this shard (ids of a split, units of work), in their order.</summary>
+    public IReadOnlyList<T> Select<T>(IReadOnlyList<T> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var selected = new List<string>((ids.Count / Count) + 1);
+        var selected = new List<T>((ids.Count / Count) + 1);
         for (int position = Index; position < ids.Count; position += Count)
         {
             selected.Add(ids[position]);

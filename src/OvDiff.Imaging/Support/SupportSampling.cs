@@ -1,0 +1,93 @@
+using OvDiff.Core.Segmentation;
+using OvDiff.Core.Sharding;
+
+namespace OvDiff.Imaging.Support;
+
+/// <summary>What a sampling run did: items generated now, items found complete, and the items this shard covers.</summary>
+public sealed record SupportSamplingResult(int Generated, int AlreadyComplete, int ShardItems);
+
+/// <summary>
+/// Fills a <see cref="SupportStore"/> with a generator: the items (class, index) are cut into fixed groups of the store's
+/// batch size within each class (items 0-7, 8-15, ... for batch 8), so every run, resumed or sharded, generates an item
+/// in the same batch and writes the same bytes. A shard i/n takes the groups at positions p with p mod n == i (classes in
+/// store order, then groups). Groups whose items are all complete are skipped; the others are generated whole and their
+/// items written (each file atomically), so a run killed at any point resumes where it stopped.
+/// </summary>
+public static class SupportSampling
+{
+    /// <summary>The groups of <paramref name="perClass"/> items of each class, in order.</summary>
+    public static IReadOnlyList<(SupportStoreClass Class, int First, int Count)> Groups(IEnumerable<SupportStoreClass> classes, int perClass, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(classes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        return classes
+            .SelectMany(c => Enumerable.Range(0, (perClass + batchSize - 1) / batchSize).Select(g => (c, g * batchSize, Math.Min(batchSize, perClass - (g * batchSize)))))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Generates the missing items of <paramref name="classNames"/> (first <paramref name="perClass"/> of each) that fall in
+    /// <paramref name="shard"/>. <paramref name="progress"/> counts denoising steps over the shard's images (step
+    /// "sample (image-steps)": an image done is <c>Steps</c>, a batch of b at step k adds b * k), so rate and ETA hold
+    /// across batches; its item says which images and step. Cancelling stops between (or inside) batches; what was
+    /// written stays.
+    /// </summary>
+    public static SupportSamplingResult Run(
+        SupportStore store,
+        IReadOnlyList<string> classNames,
+        int perClass,
+        ShardSpec shard,
+        ISupportImageGenerator generator,
+        IProgress<StepProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(classNames);
+        ArgumentNullException.ThrowIfNull(generator);
+        SupportSamplingSettings settings = store.Manifest.Settings;
+        var groups = shard.Select(Groups(classNames.Select(store.Class), perClass, settings.BatchSize));
+        int shardItems = groups.Sum(g => g.Count);
+        var pending = groups.Where(g => Enumerable.Range(g.First, g.Count).Any(i => !store.IsComplete(g.Class, i))).ToList();
+        int complete = shardItems - pending.Sum(g => g.Count), generated = 0;
+        long steps = Math.Max(1, settings.Steps);
+        const string Step = "sample (image-steps)";
+        progress?.Report(new StepProgress(Step, complete * steps, shardItems * steps));
+        foreach ((SupportStoreClass storeClass, int first, int count) in pending)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var requests = Enumerable.Range(first, count)
+                .Select(i => new SupportImageRequest(storeClass.Prompt, settings.NegativePrompt, SupportStore.ItemSeed(settings.Seed, storeClass.Name, i), storeClass.NameTokens))
+                .ToList();
+            long before = (complete + generated) * steps;
+            string what = $"{storeClass.Name} #{first}-{first + count - 1}";
+            var batchProgress = progress is null ? null : new Relay(p => progress.Report(new StepProgress(
+                Step, before + (count * Math.Min(p.Completed, steps)), shardItems * steps, $"{what} step {p.Completed}/{p.Total}")));
+            IReadOnlyList<GeneratedSupportImage> images = generator.Generate(requests, batchProgress, cancellationToken);
+            if (images.Count != requests.Count)
+            {
+                throw new InvalidOperationException($"{generator.Description} returned {images.Count} images for {requests.Count} requests.");
+            }
+
+            for (int k = 0; k < count; k++)
+            {
+                GeneratedSupportImage image = images[k];
+                if (image.Image.Width != settings.Width || image.Image.Height != settings.Height)
+                {
+                    throw new InvalidOperationException($"{generator.Description} returned a {image.Image.Width}x{image.Image.Height} image; the store holds {settings.Width}x{settings.Height}.");
+                }
+
+                store.WriteItem(storeClass, first + k, image.Image, image.Attribution);
+                generated++;
+            }
+
+            progress?.Report(new StepProgress(Step, (complete + generated) * steps, shardItems * steps, $"{what} written"));
+        }
+
+        return new SupportSamplingResult(generated, complete, shardItems);
+    }
+
+    private sealed class Relay(Action<StepProgress> report) : IProgress<StepProgress>
+    {
+        public void Report(StepProgress value) => report(value);
+    }
+}
