@@ -266,9 +266,39 @@ public sealed class OnnxModelSession : IDisposable
     /// </summary>
     public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyDictionary<string, OrtValue> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputNames);
+        return Execute(runOptions => _session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames.ToArray()), cancellationToken);
+    }
+
+    /// <summary>Creates an I/O binding on this session (inputs and outputs bound once and reused across runs); the caller disposes it.</summary>
+    public OrtIoBinding CreateIoBinding()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _session.CreateIoBinding();
+    }
+
+    /// <summary>
+    /// Runs the model on what <paramref name="binding"/> holds and waits for the bound outputs. Cancelling
+    /// <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public void RunWithBinding(OrtIoBinding binding, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        Execute(
+            runOptions =>
+            {
+                _session.RunWithBinding(runOptions, binding);
+                binding.SynchronizeBoundOutputs();
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="run"/> with run options that cancelling <paramref name="cancellationToken"/> terminates.</summary>
+    private T Execute<T>(Func<RunOptions, T> run, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.CanBeCanceled
@@ -276,7 +306,7 @@ public sealed class OnnxModelSession : IDisposable
             : default;
         try
         {
-            return _session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames.ToArray());
+            return run(runOptions);
         }
         catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
         {
