@@ -36,20 +36,7 @@ public sealed record OverlayRenderer(float Opacity = 0.55f)
         int rowBytes = bitmap.RowBytes;
         var pixels = new byte[rowBytes * bitmap.Height];
         pixels.AsSpan().Fill(255);
-        float keep = 1f - Opacity;
-        for (int y = 0; y < image.Height; y++)
-        {
-            for (int x = 0; x < image.Width; x++)
-            {
-                long i = ((long)y * image.Width) + x;
-                (byte r, byte g, byte b) = VocColormap.GetColor(labels.Labels[i]);
-                int o = (y * rowBytes) + (x * 4);
-                pixels[o] = (byte)((image.Pixels[i * 3] * keep) + (r * Opacity));
-                pixels[o + 1] = (byte)((image.Pixels[(i * 3) + 1] * keep) + (g * Opacity));
-                pixels[o + 2] = (byte)((image.Pixels[(i * 3) + 2] * keep) + (b * Opacity));
-                pixels[o + 3] = 255;
-            }
-        }
+        Blend(image, labels, Opacity, pixels, rowBytes, 0);
 
         System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
         using (var canvas = new SKCanvas(bitmap))
@@ -71,5 +58,27 @@ public sealed record OverlayRenderer(float Opacity = 0.55f)
 
         using SKData png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         png.SaveTo(stream);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="image"/> with each label's VOC colour blended at <paramref name="opacity"/> into RGBA
+    /// <paramref name="rgba"/> (rows of <paramref name="rowBytes"/>), starting at column <paramref name="left"/>.
+    /// </summary>
+    internal static void Blend(RgbImage image, LabelMap labels, float opacity, Span<byte> rgba, int rowBytes, int left)
+    {
+        float keep = 1f - opacity;
+        for (int y = 0; y < image.Height; y++)
+        {
+            for (int x = 0; x < image.Width; x++)
+            {
+                long i = ((long)y * image.Width) + x;
+                (byte r, byte g, byte b) = VocColormap.GetColor(labels.Labels[i]);
+                int o = (y * rowBytes) + ((left + x) * 4);
+                rgba[o] = (byte)((image.Pixels[i * 3] * keep) + (r * opacity));
+                rgba[o + 1] = (byte)((image.Pixels[(i * 3) + 1] * keep) + (g * opacity));
+                rgba[o + 2] = (byte)((image.Pixels[(i * 3) + 2] * keep) + (b * opacity));
+                rgba[o + 3] = 255;
+            }
+        }
     }
 }

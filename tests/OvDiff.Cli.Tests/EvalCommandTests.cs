@@ -79,6 +79,36 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(
             File.ReadAllText(Path.Combine(_folder, "single", "per_class.csv")),
             File.ReadAllText(Path.Combine(_folder, "merged", "per_class.csv")));
+        Assert.True(File.Exists(Path.Combine(_folder, "merged", "report.html")));
+    }
+
+    [Fact]
+    public void EvalReport_RebuildsTheReportOfAShardedRun()
+    {
+        string shards = Path.Combine(_folder, "shards");
+        Assert.Equal(0, Invoke("eval", "-c", Config, "-p", Predictions, "-o", shards, "--shard", "0/2").Exit);
+        Assert.Equal(0, Invoke("eval", "-c", Config, "-p", Predictions, "-o", shards, "--shard", "1/2").Exit);
+        string report = Path.Combine(shards, "report.html");
+        Assert.False(File.Exists(report));
+
+        (int exit, string stdout, string stderr) = Invoke("eval", "report", shards);
+
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Contains(report, stdout, StringComparison.Ordinal);
+        Assert.Contains("tiny: mIoU 100.00", File.ReadAllText(report), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EvalReport_FolderWithoutCounts_ExitsOneNamingIt()
+    {
+        string empty = Path.Combine(_folder, "empty");
+        Directory.CreateDirectory(empty);
+
+        (int exit, _, string stderr) = Invoke("eval", "report", empty);
+
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.Contains("counts", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public static class PerImageColumns
 /// <summary>
 /// Writes a finished run's reports with CsvHelper under the invariant culture: <c>per_class.csv</c>,
 /// <c>summary.csv</c>, <c>per_image.csv</c> (one row per scored image, by id), <c>skipped.csv</c> (when images were
-/// skipped), and appends the summary row to the results ledger
+/// skipped), <c>report.html</c> (<see cref="HtmlReport"/>), and appends the summary row to the results ledger
 /// (created with a header when new), so runs can be compared over time.
 /// </summary>
 public static class ReportWriter
@@ -97,6 +97,7 @@ public static class ReportWriter
         }
 
         AppendLedger(ledgerPath, summary);
+        HtmlReport.Write(outputDir, counts, ledgerPath);
         return metrics;
     }
 

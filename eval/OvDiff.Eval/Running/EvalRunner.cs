@@ -65,7 +65,7 @@ public static class EvalRunner
                 scorer = new SegmenterScorer(segmenter, config.Output.SavePredictions ? Path.Combine(outputDir, "predictions") : null);
             }
 
-            state = Score(dataset, ids, scorer, state, countsPath, config.Output.CheckpointEvery, options, progress, cancellationToken);
+            state = Score(dataset, ids, scorer, state, countsPath, outputDir, config.Output.CheckpointEvery, options, progress, cancellationToken);
         }
         finally
         {
@@ -125,12 +125,13 @@ public static class EvalRunner
         };
     }
 
-    private static CountsFile Score(IEvalDataset dataset, IReadOnlyList<string> ids, IImageScorer scorer, CountsFile state, string countsPath, int checkpointEvery, EvalRunOptions options, IProgress<EvalProgress>? progress, CancellationToken cancellationToken)
+    private static CountsFile Score(IEvalDataset dataset, IReadOnlyList<string> ids, IImageScorer scorer, CountsFile state, string countsPath, string outputDir, int checkpointEvery, EvalRunOptions options, IProgress<EvalProgress>? progress, CancellationToken cancellationToken)
     {
         var matrix = new ConfusionMatrix(dataset.ClassNames.Count, state.Counts);
         var skipped = new List<SkippedImage>(state.Skipped);
         var images = new List<ImageResult>(state.Images);
         var imageMatrix = new ConfusionMatrix(dataset.ClassNames.Count);
+        var extremes = new ReportImages.Tracker(state.Images);
         IGroundTruthReader groundTruth = dataset.CreateGroundTruthReader();
         var counter = new PixelPairCounter();
         byte[] labels = [];
@@ -156,10 +157,16 @@ public static class EvalRunner
                 string id = ids[done];
                 try
                 {
-                    ScoreOne(dataset, groundTruth, scorer, counter, imageMatrix, id, ref labels, cancellationToken);
+                    ScoredImage prediction = ScoreOne(dataset, groundTruth, scorer, counter, imageMatrix, id, ref labels, cancellationToken);
                     matrix.Add(imageMatrix);
-                    images.Add(ImageResult.FromCounts(id, imageMatrix));
+                    ImageResult result = ImageResult.FromCounts(id, imageMatrix);
+                    images.Add(result);
                     scored++;
+                    if (extremes.Admit(result))
+                    {
+                        // Written before the checkpoint that records the image, so a resumed run has it.
+                        WriteThumbnail(outputDir, dataset, id, prediction, labels);
+                    }
                 }
                 catch (BadInputException e) when (options.SkipBad)
                 {
@@ -189,11 +196,62 @@ public static class EvalRunner
             state.Save(countsPath);
         }
 
+        if (state.IsComplete)
+        {
+            PruneThumbnails(outputDir, ids, extremes.KeptIds);
+        }
+
         return state;
     }
 
+    /// <summary>The comparison strip of a scored image for the report; an image that cannot be decoded gets none (the report says so).</summary>
+    private static void WriteThumbnail(string outputDir, IEvalDataset dataset, string id, ScoredImage scored, byte[] groundTruth)
+    {
+        RgbImage image;
+        try
+        {
+            image = scored.Image ?? ImageDecoder.Decode(dataset.GetImagePath(id));
+        }
+        catch (Exception e) when (e is ImageFormatException or IOException)
+        {
+            return;
+        }
+
+        if (image.Width != scored.Size.Width || image.Height != scored.Size.Height)
+        {
+            return;
+        }
+
+        var truth = new LabelMap(image.Width, image.Height, groundTruth.AsSpan(0, scored.Size.PixelCount).ToArray());
+        var prediction = new LabelMap(image.Width, image.Height, scored.Labels.ToArray());
+        string path = ReportImages.ThumbnailPath(outputDir, id);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        AtomicFile.WriteAllBytes(path, new ComparisonStrip().Encode(image, truth, prediction));
+    }
+
+    /// <summary>Deletes the thumbnails of this shard's images that are no longer among the worst or best (other shards' are left alone).</summary>
+    private static void PruneThumbnails(string outputDir, IReadOnlyList<string> shardIds, IEnumerable<string> keptIds)
+    {
+        string folder = Path.Combine(outputDir, ReportImages.FolderName);
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        var kept = new HashSet<string>(keptIds, StringComparer.Ordinal);
+        var own = new HashSet<string>(shardIds, StringComparer.Ordinal);
+        foreach (string file in Directory.EnumerateFiles(folder, "*.jpg"))
+        {
+            string id = Uri.UnescapeDataString(Path.GetFileNameWithoutExtension(file));
+            if (own.Contains(id) && !kept.Contains(id))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     /// <summary>Scores one image into <paramref name="matrix"/>, which is cleared first and holds only this image's counts after.</summary>
-    private static void ScoreOne(IEvalDataset dataset, IGroundTruthReader groundTruth, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, string id, ref byte[] labels, CancellationToken cancellationToken)
+    private static ScoredImage ScoreOne(IEvalDataset dataset, IGroundTruthReader groundTruth, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, string id, ref byte[] labels, CancellationToken cancellationToken)
     {
         matrix.Clear();
         string imagePath = dataset.GetImagePath(id);
@@ -207,14 +265,16 @@ public static class EvalRunner
             throw new BadInputException(id, $"ground truth of '{id}': {e.Message}", e);
         }
 
-        (ReadOnlyMemory<byte> prediction, string predictionSource) = scorer.Predict(id, imagePath, size, groundTruth.DescribeSource(id), cancellationToken);
-        LabelRangeError? error = counter.Accumulate(labels.AsSpan(0, size.PixelCount), prediction.Span, matrix, dataset.IgnoreIndex);
+        Prediction prediction = scorer.Predict(id, imagePath, size, groundTruth.DescribeSource(id), cancellationToken);
+        LabelRangeError? error = counter.Accumulate(labels.AsSpan(0, size.PixelCount), prediction.Labels.Span, matrix, dataset.IgnoreIndex);
         if (error is { } bad)
         {
-            string file = bad.Source == LabelSource.GroundTruth ? groundTruth.DescribeSource(id) : predictionSource;
+            string file = bad.Source == LabelSource.GroundTruth ? groundTruth.DescribeSource(id) : prediction.Source;
             string which = bad.Source == LabelSource.GroundTruth ? "ground-truth" : "predicted";
             throw new BadInputException(id, $"{file}: {which} label value {bad.Value} is outside the {matrix.ClassCount} classes 0..{matrix.ClassCount - 1} (and is not the ignore label {dataset.IgnoreIndex}) at {bad.PixelCount} scored pixels.");
         }
+
+        return new ScoredImage(prediction.Labels, prediction.Image, size);
     }
 
     private static string DescribeSource(EvalConfig config, EvalRunOptions options) =>
@@ -228,9 +288,15 @@ public static class EvalRunner
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..16];
     }
 
+    /// <summary>A prediction: its labels, where they came from (for errors), and the decoded image when the scorer had it.</summary>
+    private readonly record struct Prediction(ReadOnlyMemory<byte> Labels, string Source, RgbImage? Image);
+
+    /// <summary>A scored image's prediction and size, valid until the next image is scored.</summary>
+    private readonly record struct ScoredImage(ReadOnlyMemory<byte> Labels, RgbImage? Image, LabelImageSize Size);
+
     private interface IImageScorer
     {
-        (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken);
+        Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken);
     }
 
     private sealed class PredictionFolderScorer(string folder) : IImageScorer
@@ -239,7 +305,7 @@ public static class EvalRunner
         private readonly string _folder = Directory.Exists(folder) ? folder : throw new ConfigException($"Prediction folder '{folder}' does not exist.");
         private byte[] _prediction = [];
 
-        public (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
         {
             if (!File.Exists(imagePath))
             {
@@ -262,13 +328,13 @@ public static class EvalRunner
                 throw new BadInputException(id, $"{path}: prediction is {size.Width}x{size.Height} but the ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
             }
 
-            return (_prediction.AsMemory(0, size.PixelCount), path);
+            return new Prediction(_prediction.AsMemory(0, size.PixelCount), path, null);
         }
     }
 
     private sealed class SegmenterScorer(ISegmenter segmenter, string? saveFolder) : IImageScorer
     {
-        public (ReadOnlyMemory<byte> Labels, string Source) Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
         {
             RgbImage image;
             try
@@ -299,7 +365,7 @@ public static class EvalRunner
                 source = path;
             }
 
-            return (prediction.Labels, source);
+            return new Prediction(prediction.Labels, source, image);
         }
     }
 }

@@ -91,6 +91,31 @@ public static class ShardMerger
         CountsFile merged = Merge(countsFiles);
         Directory.CreateDirectory(outputDir);
         merged.Save(Path.Combine(outputDir, CountsFile.FileNameFor(ShardSpec.Whole)));
+        CopyReportInputs(countsFiles, outputDir, merged);
         return (merged, ReportWriter.WriteReports(outputDir, ledgerPath, merged));
     }
+
+    /// <summary>Brings the shards' config.json and the merged run's best and worst thumbnails into the merged folder (shards may live elsewhere).</summary>
+    private static void CopyReportInputs(IReadOnlyList<string> countsFiles, string outputDir, CountsFile merged)
+    {
+        string[] shardDirs = [.. countsFiles.Select(f => Path.GetDirectoryName(Path.GetFullPath(f))!).Distinct(StringComparer.Ordinal)];
+        string config = Path.Combine(outputDir, "config.json");
+        if (shardDirs.Select(d => Path.Combine(d, "config.json")).FirstOrDefault(File.Exists) is { } shardConfig && !SamePath(shardConfig, config))
+        {
+            File.Copy(shardConfig, config, overwrite: true);
+        }
+
+        var (worst, best) = ReportImages.Select(merged.Images);
+        foreach (string id in worst.Concat(best).Select(i => i.Id).Distinct(StringComparer.Ordinal))
+        {
+            string target = ReportImages.ThumbnailPath(outputDir, id);
+            if (shardDirs.Select(d => ReportImages.ThumbnailPath(d, id)).FirstOrDefault(File.Exists) is { } source && !SamePath(source, target))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(source, target, overwrite: true);
+            }
+        }
+    }
+
+    private static bool SamePath(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
 }

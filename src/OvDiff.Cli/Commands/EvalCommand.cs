@@ -39,6 +39,7 @@ public static class EvalCommand
             config, set, model, predictions, output, shard, resume, skipBad,
         };
         command.Subcommands.Add(EvalMergeCommand.Create());
+        command.Subcommands.Add(EvalReportCommand.Create());
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             TextWriter stdout = parseResult.InvocationConfiguration.Output;
