@@ -5,6 +5,7 @@ using System.Text.Json;
 using CsvHelper;
 using Fluid;
 using OvDiff.Core.IO;
+using OvDiff.Core.Sharding;
 using OvDiff.Eval.Metrics;
 using OvDiff.Eval.Running;
 using OvDiff.Imaging;

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using OvDiff.Core.Images;
+using OvDiff.Core.Sharding;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Metrics;
 using OvDiff.Eval.Reports;
