@@ -1,3 +1,3 @@
 using OvDiff.Cli.Commands;
 
-return await CommandLineApp.CreateRoot().Parse(args).InvokeAsync();
+return await CommandLineApp.RunAsync(args);

@@ -75,6 +75,11 @@ public static class ImageDecoder
             throw new ImageFormatException(path, "file not found");
         }
 
+        if (new FileInfo(path).Length == 0)
+        {
+            throw new ImageFormatException(path, "empty file, not an image");
+        }
+
         using SKCodec? codec = SKCodec.Create(path, out SKCodecResult result);
         if (codec is null)
         {

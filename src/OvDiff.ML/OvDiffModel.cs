@@ -65,7 +65,17 @@ public sealed class OvDiffModel
             throw new InvalidDataException($"'{path}' is not a readable ML.NET model zip (truncated or corrupt?): {ex.Message}", ex);
         }
 
-        OvDiffModelState state = ReadState(context, transformer, inputSchema, path);
+        OvDiffModelState state;
+        try
+        {
+            state = ReadState(context, transformer, inputSchema, path);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // Another ML.NET model: its first step rejects the probe row ("Schema mismatch for input column ...").
+            throw new InvalidDataException($"'{path}' is an ML.NET model but not an OvDiff model ({ex.Message})", ex);
+        }
+
         return new OvDiffModel(transformer, inputSchema, state, path);
     }
 

@@ -1,5 +1,3 @@
-using System.CommandLine;
-using OvDiff.Cli.Commands;
 using OvDiff.Core.Images;
 using OvDiff.Imaging;
 
@@ -130,15 +128,7 @@ public sealed class EvalCommandTests : IDisposable
         }
     }
 
-    private static (int Exit, string Stdout, string Stderr) Invoke(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Subcommands.Add(EvalCommand.Create(segmenterFactory: null));
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Stdout, string Stderr) Invoke(params string[] args) => Cli.Invoke(args);
 
     private static void Write(string root, string id, byte[] labels)
     {

@@ -10,7 +10,7 @@ namespace OvDiff.Eval.Configuration;
 /// <list type="bullet">
 /// <item>Layers apply in order: each base (recursively, relative to the file naming it), then the file, then the
 /// overrides. Objects merge key by key; arrays and values replace.</item>
-/// <item>Every layer is checked on its own: an unknown key or a value of the wrong type is a
+/// <item>Every layer is checked on its own: an unknown key, a key given twice or a value of the wrong type is a
 /// <see cref="ConfigException"/> naming the key and the file (or "--set").</item>
 /// <item>Path fields (<see cref="ConfigPathAttribute"/>) given relative in a file resolve against that file's folder;
 /// given with --set they resolve against the working directory.</item>
@@ -29,6 +29,14 @@ public static class ConfigLoader
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
+    };
+
+    /// <summary>How config text is parsed: comments and trailing commas allowed; a key given twice in one object is an error (not "last wins").</summary>
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        AllowDuplicateProperties = false,
     };
 
     /// <summary>Loads <paramref name="configPath"/> with its bases, then applies <paramref name="overrides"/> ("key=value").</summary>
@@ -90,15 +98,80 @@ public static class ConfigLoader
             throw new ConfigException($"{fullPath}: cannot read config ({e.Message}).", e);
         }
 
+        if (FindRepeatedKey(text) is (string key, int first, int second))
+        {
+            throw new ConfigException($"{fullPath}: key '{key}' is given twice (lines {first} and {second}); give each key once.");
+        }
+
         try
         {
-            JsonNode? node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            JsonNode? node = JsonNode.Parse(text, documentOptions: DocumentOptions);
             return node as JsonObject ?? throw new ConfigException($"{fullPath}: a config must be a JSON object.");
         }
         catch (JsonException e)
         {
             throw new ConfigException($"{fullPath}: invalid JSON at line {e.LineNumber + 1} ({e.Message}).", e);
         }
+    }
+
+    /// <summary>The first key given twice in one object of <paramref name="text"/> (dotted path, 1-based lines of both), or null; invalid JSON is left to the parser.</summary>
+    private static (string Key, int FirstLine, int SecondLine)? FindRepeatedKey(string text)
+    {
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(text);
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var objects = new Stack<(string Path, Dictionary<string, int> Keys)>();
+        var containers = new Stack<string>();   // the dotted path of each open object or array
+        string? pendingKey = null;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        string path = containers.Count == 0 ? "" : pendingKey is null ? containers.Peek() : Join(containers.Peek(), pendingKey);
+                        containers.Push(path);
+                        if (reader.TokenType == JsonTokenType.StartObject)
+                        {
+                            objects.Push((path, new Dictionary<string, int>(StringComparer.Ordinal)));
+                        }
+
+                        pendingKey = null;
+                        break;
+                    case JsonTokenType.EndObject:
+                        objects.Pop();
+                        containers.Pop();
+                        break;
+                    case JsonTokenType.EndArray:
+                        containers.Pop();
+                        break;
+                    case JsonTokenType.PropertyName:
+                        string name = reader.GetString()!;
+                        int line = 1 + utf8.AsSpan(0, (int)reader.TokenStartIndex).Count((byte)'\n');
+                        (string objectPath, Dictionary<string, int> keys) = objects.Peek();
+                        if (keys.TryGetValue(name, out int firstLine))
+                        {
+                            return (Join(objectPath, name), firstLine, line);
+                        }
+
+                        keys[name] = line;
+                        pendingKey = name;
+                        break;
+                    default:
+                        pendingKey = null;
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        return null;
+
+        static string Join(string path, string key) => path.Length == 0 ? key : path + "." + key;
     }
 
     private static List<string> ReadBases(JsonObject layer, string source)
@@ -218,7 +291,7 @@ public static class ConfigLoader
 
         try
         {
-            return JsonNode.Parse(text);
+            return JsonNode.Parse(text, documentOptions: DocumentOptions);
         }
         catch (JsonException e)
         {

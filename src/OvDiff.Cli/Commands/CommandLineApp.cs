@@ -1,19 +1,56 @@
 using System.CommandLine;
+using OvDiff.Cli.Infrastructure;
 
 namespace OvDiff.Cli.Commands;
 
-/// <summary>The <c>ovdiff</c> command tree: each subcommand lives in its own file.</summary>
+/// <summary>The <c>ovdiff</c> command tree (each subcommand lives in its own file) and the one way it is run.</summary>
 public static class CommandLineApp
 {
+    private const string VerboseName = "--verbose";
+
     /// <summary>Builds the root command with every subcommand (eval runs fitted models through <see cref="ModelSegmenterFactory"/>).</summary>
-    public static RootCommand CreateRoot() => new("OvDiff: training-free open-vocabulary semantic segmentation (after OVDiff, ECCV 2024).")
+    public static RootCommand CreateRoot()
     {
-        FitCommand.Create(),
-        SegmentCommand.Create(),
-        ExplainCommand.Create(),
-        EvalCommand.Create(ModelSegmenterFactory.Create),
-        SupportCommand.Create(),
-        MasksCommand.Create(),
-        ModelsCommand.Create(),
-    };
+        var root = new RootCommand("OvDiff: training-free open-vocabulary semantic segmentation (after OVDiff, ECCV 2024).")
+        {
+            FitCommand.Create(),
+            SegmentCommand.Create(),
+            ExplainCommand.Create(),
+            EvalCommand.Create(ModelSegmenterFactory.Create),
+            SupportCommand.Create(),
+            MasksCommand.Create(),
+            ModelsCommand.Create(),
+        };
+        root.Options.Add(new Option<bool>(VerboseName) { Description = "On an error, also print the exception with its stack trace.", Recursive = true });
+        return root;
+    }
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; an exception that escapes a command goes through <see cref="ErrorPolicy"/>
+    /// (one <c>error:</c> line, exit code 1 for bad input; the stack trace only with --verbose). Returns the exit code.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ParseResult parse = CreateRoot().Parse(args);
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        if (output is not null)
+        {
+            configuration.Output = output;
+        }
+
+        if (error is not null)
+        {
+            configuration.Error = error;
+        }
+
+        try
+        {
+            return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return ErrorPolicy.Report(e, configuration.Error, parse.Errors.Count == 0 && parse.GetValue<bool>(VerboseName));
+        }
+    }
 }

@@ -12,12 +12,12 @@ namespace OvDiff.Cli.Commands;
 /// <summary>
 /// <c>ovdiff eval</c>: scores a prediction folder or a segmenter on a benchmark split from a JSON config, writes the
 /// CSV reports and ledger row, and prints the table; <c>ovdiff eval merge</c> (<see cref="EvalMergeCommand"/>) sums
-/// shard counts. Exit codes: 0 done, 1 bad config or input, 130 interrupted (counts saved; rerun with --resume).
+/// shard counts. Exit codes: 0 done, 1 bad config or input (<see cref="ErrorPolicy"/>), 130 interrupted (counts saved; rerun with --resume).
 /// </summary>
 public static class EvalCommand
 {
     /// <summary>Exit code of a run stopped by Ctrl-C or SIGTERM after saving its counts.</summary>
-    public const int InterruptedExitCode = 130;
+    public const int InterruptedExitCode = ErrorPolicy.InterruptedExitCode;
 
     /// <summary>
     /// Builds the command. <paramref name="segmenterFactory"/> builds the segmenter a config describes when no
@@ -76,12 +76,6 @@ public static class EvalCommand
             {
                 stderr.WriteLine("Interrupted: the counts of every finished image are saved; rerun with --resume to continue.");
                 return InterruptedExitCode;
-            }
-            catch (Exception e) when (e is ConfigException or DatasetException or BadInputException or ImageFormatException or FormatException or InvalidDataException or IOException or UnauthorizedAccessException
-                or Onnx.OnnxModelMismatchException or Onnx.ExecutionProviderUnavailableException)
-            {
-                stderr.WriteLine($"error: {e.Message}");
-                return 1;
             }
         });
         return command;

@@ -15,19 +15,11 @@ public static class EvalMergeCommand
         var command = new Command("merge", "Merge the counts of all shards of a run and write its reports.") { inputs, output, ledger };
         command.SetAction(parseResult =>
         {
-            try
-            {
-                IReadOnlyList<string> files = ShardMerger.FindCountsFiles(parseResult.GetValue(inputs)!);
-                string outputDir = parseResult.GetValue(output)!.FullName;
-                var (counts, metrics) = ShardMerger.MergeAndReport(files, outputDir, parseResult.GetValue(ledger)?.FullName ?? EvalRunner.DefaultLedger());
-                EvalReportPrinter.Print(parseResult.InvocationConfiguration.Output, counts, metrics, outputDir, null);
-                return 0;
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException)
-            {
-                parseResult.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
+            IReadOnlyList<string> files = ShardMerger.FindCountsFiles(parseResult.GetValue(inputs)!);
+            string outputDir = parseResult.GetValue(output)!.FullName;
+            var (counts, metrics) = ShardMerger.MergeAndReport(files, outputDir, parseResult.GetValue(ledger)?.FullName ?? EvalRunner.DefaultLedger());
+            EvalReportPrinter.Print(parseResult.InvocationConfiguration.Output, counts, metrics, outputDir, null);
+            return 0;
         });
         return command;
     }

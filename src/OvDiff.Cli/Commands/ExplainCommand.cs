@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML;
+using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.Images;
 using OvDiff.Core.Segmentation;
 using OvDiff.Imaging;
@@ -32,7 +33,7 @@ internal static class ExplainCommand
             int px = parse.GetValue(x), py = parse.GetValue(y);
             if ((uint)px >= (uint)picture.Width || (uint)py >= (uint)picture.Height)
             {
-                throw new ArgumentOutOfRangeException("--x/--y", $"Pixel ({px}, {py}) is outside {imagePath}, which is {picture.Width}x{picture.Height}.");
+                throw new CommandLineException($"--x/--y: pixel ({px}, {py}) is outside {imagePath}, which is {picture.Width}x{picture.Height}.");
             }
 
             LabelMap labels = session.Segmenter.Segment(picture, cancellationToken);

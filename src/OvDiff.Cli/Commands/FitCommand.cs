@@ -4,6 +4,7 @@ using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
+using OvDiff.Imaging;
 using OvDiff.Imaging.Support;
 using OvDiff.ML;
 
@@ -33,11 +34,11 @@ internal static class FitCommand
         command.SetAction((parse, cancellationToken) =>
         {
             string supportPath = parse.GetRequiredValue(support);
-            int maxPerClass = parse.GetValue(perClass);
+            int maxPerClass = CliParsing.RequirePositive(parse, perClass);
             ISupportSource source = Directory.Exists(supportPath)
                 ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
-            string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? c : source.ClassNames.ToArray();
+            string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? ChooseClasses(c, source, supportPath) : source.ClassNames.ToArray();
             PrototypeLevels fitLevels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all");
             var options = new OvDiffSegmentOptions
             {
@@ -62,18 +63,34 @@ internal static class FitCommand
                 .Where(e => wanted.Contains(e.ClassName))
                 .Select(e => new SupportRow { ImagePath = e.Source, Label = e.ClassName })
                 .ToList();
+            CheckSupportImages(rows, cancellationToken);
             var context = new MLContext(seed: 0);
             IDataView data = context.Data.LoadFromEnumerable(rows);
-            using var progress = new ConsoleProgress();
+            using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
             string outPath = parse.GetRequiredValue(output);
             AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
-            Console.Error.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
+            parse.InvocationConfiguration.Error.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
                 + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}.");
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>The support set's spelling of each class named by --class, in the order given; a class the support set lacks is an error.</summary>
+    private static string[] ChooseClasses(string[] named, ISupportSource source, string supportPath) => named.Select(name =>
+        source.ClassNames.FirstOrDefault(known => string.Equals(known, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        ?? throw new CommandLineException($"--class '{name}' is not a class of the support set {supportPath} (its classes: {string.Join(", ", source.ClassNames)}).")).ToArray();
+
+    /// <summary>Reads the header of every support image before fitting starts, so that a missing or unreadable one stops the run at once, named.</summary>
+    private static void CheckSupportImages(IEnumerable<SupportRow> rows, CancellationToken cancellationToken)
+    {
+        foreach (string path in rows.Select(r => r.ImagePath).Distinct(StringComparer.Ordinal))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            _ = ImageDecoder.ReadSize(path);
+        }
     }
 
     /// <summary>The inference levels asked for that were fitted; all fitted levels when none of them was.</summary>

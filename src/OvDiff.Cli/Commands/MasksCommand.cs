@@ -29,7 +29,7 @@ internal static class MasksCommand
             PrototypeModel prototypes = loaded.State.Model;
             string outDir = parse.GetRequiredValue(output);
             var overlay = new OverlayRenderer(Opacity: 0.5f);
-            using var progress = new ConsoleProgress();
+            using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
             for (int i = 0; i < prototypes.SupportImages.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();

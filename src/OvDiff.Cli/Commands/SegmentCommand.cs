@@ -40,10 +40,10 @@ internal static class SegmentCommand
             string? clash = paths.GroupBy(p => Path.GetFileNameWithoutExtension(p), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
             if (clash is not null)
             {
-                throw new ArgumentException($"Two input images are named '{clash}' ({string.Join(", ", paths.Where(p => Path.GetFileNameWithoutExtension(p) == clash))}); their outputs would overwrite each other. Segment them into different --out folders.");
+                throw new CommandLineException($"Two input images are named '{clash}' ({string.Join(", ", paths.Where(p => Path.GetFileNameWithoutExtension(p) == clash))}); their outputs would overwrite each other. Segment them into different --out folders.");
             }
 
-            using var progress = new ConsoleProgress();
+            using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
             var overlay = new OverlayRenderer();
             for (int i = 0; i < paths.Length; i++)
             {

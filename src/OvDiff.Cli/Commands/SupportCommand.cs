@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.IO;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
@@ -26,6 +27,7 @@ internal static class SupportCommand
         };
         fromLabels.SetAction((parse, cancellationToken) =>
         {
+            int n = CliParsing.RequirePositive(parse, perClass);
             EvalConfig loaded = ConfigLoader.Load(parse.GetRequiredValue(config).FullName, parse.GetValue(set) ?? []);
             IEvalDataset dataset = DatasetFactory.Open(loaded.Dataset);
             IGroundTruthReader reader = dataset.CreateGroundTruthReader();
@@ -47,7 +49,6 @@ internal static class SupportCommand
                 tags[id] = present;
             }
 
-            int n = parse.GetValue(perClass);
             var chosen = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
             for (int c = 1; c < dataset.ClassNames.Count; c++)
             {
@@ -76,7 +77,7 @@ internal static class SupportCommand
             AtomicFile.WriteAllBytes(Path.Combine(outDir, "support.csv"), Encoding.UTF8.GetBytes(csv.ToString()));
             string[] holdout = dataset.Ids.Where(id => !chosen.ContainsKey(id)).ToArray();
             AtomicFile.WriteAllBytes(Path.Combine(outDir, "holdout.txt"), Encoding.UTF8.GetBytes(string.Join('\n', holdout) + "\n"));
-            Console.Error.WriteLine($"{chosen.Count} support images ({n} per class at most) in {Path.Combine(outDir, "support.csv")}; {holdout.Length} held-out ids in {Path.Combine(outDir, "holdout.txt")}.");
+            parse.InvocationConfiguration.Error.WriteLine($"{chosen.Count} support images ({n} per class at most) in {Path.Combine(outDir, "support.csv")}; {holdout.Length} held-out ids in {Path.Combine(outDir, "holdout.txt")}.");
             return Task.FromResult(0);
         });
         return new Command("support", "Build support sets.") { fromLabels };

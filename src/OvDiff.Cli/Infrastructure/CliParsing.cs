@@ -1,3 +1,4 @@
+using System.CommandLine;
 using OvDiff.Core.Segmentation;
 
 namespace OvDiff.Cli.Infrastructure;
@@ -24,5 +25,12 @@ internal static class CliParsing
         return levels == PrototypeLevels.None
             ? throw new ArgumentException($"No prototype level in '{text}': use all, or a comma list of mean, image, parts.")
             : levels;
+    }
+
+    /// <summary>The value of <paramref name="option"/>, which must be at least 1 (a <see cref="CommandLineException"/> naming it otherwise).</summary>
+    public static int RequirePositive(ParseResult parse, Option<int> option)
+    {
+        int value = parse.GetValue(option);
+        return value >= 1 ? value : throw new CommandLineException($"{option.Name} must be at least 1, got {value}.");
     }
 }

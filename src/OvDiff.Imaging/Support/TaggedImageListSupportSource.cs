@@ -12,7 +12,7 @@ public sealed class TaggedImageListSupportSource : ISupportSource
 {
     private readonly List<(string Path, string[] Classes)> _rows = [];
 
-    /// <summary>Reads <paramref name="csvPath"/>; a missing file, header or field is an error naming the file and line.</summary>
+    /// <summary>Reads <paramref name="csvPath"/>; a missing file, header, field or image is an error naming the file and line.</summary>
     public TaggedImageListSupportSource(string csvPath, int maxPerClass = int.MaxValue)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(csvPath);
@@ -58,9 +58,15 @@ public sealed class TaggedImageListSupportSource : ISupportSource
                 }
             }
 
+            string resolved = Path.IsPathRooted(image) ? image : Path.Combine(folder, image);
+            if (!File.Exists(resolved))
+            {
+                throw new FileNotFoundException($"'{csvPath}' line {line}: image '{resolved}' does not exist.", resolved);
+            }
+
             if (kept.Count > 0)
             {
-                _rows.Add((Path.IsPathRooted(image) ? image : Path.Combine(folder, image), kept.ToArray()));
+                _rows.Add((resolved, kept.ToArray()));
             }
         }
 

@@ -1,0 +1,159 @@
+using Microsoft.ML;
+using OvDiff.Cli.Infrastructure;
+using OvDiff.Testing;
+
+namespace OvDiff.Cli.Tests;
+
+/// <summary>A tiny fitted model shared by the error tests (fitting takes a few seconds).</summary>
+public sealed class TinyModelFixture : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public TinyModelFixture()
+    {
+        ModelPath = Cli.FitTinyModel(_folder.Path);
+    }
+
+    public string ModelPath { get; }
+
+    public string Folder => _folder.Path;
+
+    public void Dispose() => _folder.Dispose();
+}
+
+/// <summary>
+/// Bad input to every command ends as the one error policy says: exit code 1 and one <c>error:</c> line naming the
+/// file, row, key or value; no stack trace unless --verbose.
+/// </summary>
+public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>
+{
+    [Fact]
+    public void ZeroByteImage_SegmentAndExplain_NameTheFile()
+    {
+        using var temp = new TempFolder();
+        string empty = temp.Combine("empty.jpg");
+        File.WriteAllBytes(empty, []);
+
+        Assert.Contains($"{empty}: empty file", Cli.Fails("segment", empty, "--model", tiny.ModelPath, "--out", temp.Combine("out")), StringComparison.Ordinal);
+        Assert.Contains($"{empty}: empty file", Cli.Fails("explain", empty, "--model", tiny.ModelPath, "--x", "1", "--y", "1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ZeroByteSupportImage_Fit_NamesItBeforeFitting()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 64, 48);
+        Directory.CreateDirectory(temp.Combine("support", "dog"));
+        File.WriteAllBytes(temp.Combine("support", "dog", "b.jpg"), []);
+
+        string error = Cli.Fails("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"));
+        Assert.Contains(temp.Combine("support", "dog", "b.jpg"), error, StringComparison.Ordinal);
+        Assert.False(File.Exists(temp.Combine("m.zip")));
+    }
+
+    [Fact]
+    public void MissingConfig_EveryCommandThatReadsOne_NamesIt()
+    {
+        using var temp = new TempFolder();
+        string missing = temp.Combine("nope.json");
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 64, 48);
+
+        Assert.Contains(missing, Cli.Fails("eval", "-c", missing, "--model", tiny.ModelPath), StringComparison.Ordinal);
+        Assert.Contains(missing, Cli.Fails("support", "from-labels", "-c", missing, "-o", temp.Combine("s")), StringComparison.Ordinal);
+        Assert.Contains(missing, Cli.Fails("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--config", missing), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingSupportImage_FitNamesTheListAndLine_BeforeFitting()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("a.jpg"), 64, 48);
+        File.WriteAllLines(temp.Combine("support.csv"), ["image,classes", "a.jpg,cat", "gone.jpg,dog"]);
+
+        string error = Cli.Fails("fit", "--support", temp.Combine("support.csv"), "--out", temp.Combine("m.zip"));
+        Assert.Contains("line 3", error, StringComparison.Ordinal);
+        Assert.Contains(temp.Combine("gone.jpg"), error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PerClassZero_FitAndSupport_AreErrorsNamingTheOption()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 64, 48);
+        Assert.Contains("--per-class must be at least 1, got 0", Cli.Fails("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--per-class", "0"), StringComparison.Ordinal);
+
+        string config = temp.Combine("c.json");
+        File.WriteAllText(config, """{ "dataset": { "root": "voc", "classes": ["background", "cat"] } }""");
+        Assert.Contains("--per-class must be at least 1, got 0", Cli.Fails("support", "from-labels", "-c", config, "--per-class", "0", "-o", temp.Combine("s")), StringComparison.Ordinal);
+        Assert.False(File.Exists(temp.Combine("s", "support.csv")));
+    }
+
+    [Fact]
+    public void ClassNotInSupport_Fit_NamesItAndTheSupportClasses()
+    {
+        string error = Cli.Fails("fit", "--support", Path.Combine(tiny.Folder, "support"), "--out", Path.Combine(tiny.Folder, "never.zip"), "--class", "zebra");
+        Assert.Contains("'zebra'", error, StringComparison.Ordinal);
+        Assert.Contains("cat, dog", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ForeignMlNetModel_SegmentAndEval_SayItIsNotAnOvDiffModel()
+    {
+        using var temp = new TempFolder();
+        var ml = new MLContext(seed: 0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new NumberRow { X = 1f }, new NumberRow { X = 3f } });
+        ITransformer foreign = ml.Transforms.NormalizeMinMax("X").Fit(data);
+        string zip = temp.Combine("foreign.zip");
+        ml.Model.Save(foreign, data.Schema, zip);
+        Cli.WriteImage(temp.Combine("a.jpg"), 64, 48);
+
+        string error = Cli.Fails("segment", temp.Combine("a.jpg"), "--model", zip, "--out", temp.Combine("out"));
+        Assert.Contains($"'{zip}' is an ML.NET model but not an OvDiff model", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RepeatedJsonKey_IsAnErrorNamingKeyAndLines()
+    {
+        using var temp = new TempFolder();
+        string config = temp.Combine("c.json");
+        File.WriteAllText(config, "{\n  \"name\": \"a\",\n  \"protocol\": {\n    \"shortSide\": 320,\n    \"shortSide\": 448\n  }\n}\n");
+
+        string error = Cli.Fails("eval", "-c", config, "--model", tiny.ModelPath);
+        Assert.Contains(config, error, StringComparison.Ordinal);
+        Assert.Contains("'protocol.shortSide' is given twice (lines 4 and 5)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verbose_AddsTheStackTrace()
+    {
+        using var temp = new TempFolder();
+        string empty = temp.Combine("empty.jpg");
+        File.WriteAllBytes(empty, []);
+
+        (int exit, _, string stderr) = Cli.Invoke("segment", empty, "--model", tiny.ModelPath, "--out", temp.Combine("out"), "--verbose");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.Contains("ImageFormatException", stderr, StringComparison.Ordinal);
+        Assert.Contains("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Report_Bug_OneLineSayingSoAndExit70_TraceOnlyWhenVerbose()
+    {
+        using var quiet = new StringWriter();
+        Assert.Equal(ErrorPolicy.BugExitCode, ErrorPolicy.Report(new NullReferenceException("oops"), quiet, verbose: false));
+        Assert.StartsWith("error: unexpected NullReferenceException: oops", quiet.ToString(), StringComparison.Ordinal);
+        Assert.Single(quiet.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // Bad input wrapped by a library (as ML.NET's cursors wrap a worker's exception) is still reported as such.
+        using var wrapped = new StringWriter();
+        var inner = new InvalidDataException("x.jpg: truncated");
+        Assert.Equal(ErrorPolicy.BadInputExitCode, ErrorPolicy.Report(new InvalidOperationException("worker failed", inner), wrapped, verbose: false));
+        Assert.Equal("error: x.jpg: truncated", wrapped.ToString().Trim());
+    }
+
+    private sealed class NumberRow
+    {
+        public float X { get; set; }
+    }
+}
