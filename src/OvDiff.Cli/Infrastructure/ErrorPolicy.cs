@@ -56,12 +56,12 @@ internal static class ErrorPolicy
 
     /// <summary>
     /// Whether <paramref name="exception"/> reports bad input rather than a bug: OvDiff's own input errors, file and
-    /// format errors, and argument errors (every argument value of a command comes from the user's command line, config
+    /// format and network errors, and argument errors (every argument value of a command comes from the user's command line, config
     /// or files; a null argument is always a bug).
     /// </summary>
     public static bool IsBadInput(Exception exception) => exception is CommandLineException or ConfigException or DatasetException or BadInputException
         or OnnxModelMismatchException or ExecutionProviderUnavailableException
-        or IOException or InvalidDataException or UnauthorizedAccessException or JsonException or FormatException
+        or IOException or InvalidDataException or UnauthorizedAccessException or JsonException or FormatException or System.Net.Http.HttpRequestException
         or (ArgumentException and not ArgumentNullException);
 
     /// <summary>The first exception along the inner-exception chain (aggregates flattened) that <paramref name="match"/> accepts.</summary>
