@@ -18,6 +18,11 @@ internal sealed class ConsoleProgress : IProgress<EvalProgress>, IProgress<StepP
     private TimeSpan? _lastDraw;   // null until the first draw (TimeSpan.MinValue made Elapsed - _lastDraw overflow)
     private bool _drawn;
 
+    public ConsoleProgress()
+        : this(Console.Error)
+    {
+    }
+
     public ConsoleProgress(TextWriter writer)
     {
         _writer = writer;
