@@ -52,21 +52,24 @@ public sealed class SharedDisposablesTests
             return probe;
         }
 
-        long ownerCycles = 0, uses = 0, disposedUses = 0;
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        CancellationToken token = stop.Token;
+        // Fixed amounts of work, not a time budget: on a busy machine one task may not be scheduled within a second.
+        const int OwnerCycles = 5000, UsesPerUser = 2000;
+        long uses = 0, disposedUses = 0;
+        int ownersDone = 0;
         Task owners = Task.Run(() =>
         {
-            while (!token.IsCancellationRequested)
+            for (int i = 0; i < OwnerCycles; i++)
             {
                 shared.Acquire("k", Create);
                 shared.Release("k");
-                Interlocked.Increment(ref ownerCycles);
             }
+
+            Volatile.Write(ref ownersDone, 1);
         }, TestContext.Current.CancellationToken);
         Task[] users = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
         {
-            while (!token.IsCancellationRequested)
+            // Until the owners are done, and at least UsesPerUser times.
+            for (int i = 0; i < UsesPerUser || Volatile.Read(ref ownersDone) == 0; i++)
             {
                 try
                 {
@@ -82,10 +85,9 @@ public sealed class SharedDisposablesTests
         await Task.WhenAll([owners, .. users]);
 
         Assert.Equal(0, Interlocked.Read(ref disposedUses));
-        Assert.True(Interlocked.Read(ref uses) > 0, "no use ran");
-        Assert.True(Interlocked.Read(ref ownerCycles) > 0, "no owner came and went");
-        // The race really happened: values were disposed under the users and fresh ones created.
-        Assert.True(created.Count(p => p.IsDisposed) > 0, "no value was disposed during the run");
+        Assert.True(Interlocked.Read(ref uses) >= 3 * UsesPerUser, "the users did not all run");
+        // Each owner cycle disposed the value it released, under the users' feet; fresh ones were created after.
+        Assert.True(created.Count(p => p.IsDisposed) >= OwnerCycles, "the owners did not dispose a value per cycle");
     }
 
     private sealed class Probe : IDisposable
