@@ -90,6 +90,28 @@ public sealed class SupportStoreTests : IDisposable
     }
 
     [Fact]
+    public void RunItems_GeneratesTheFixedGroupsOfTheRequestedItems_AndRefusesIndicesOutsideTheStore()
+    {
+        SupportStore reference = Create("ref", 10);
+        using var generator = new SeedPatternGenerator();
+        SupportSampling.Run(reference, ["cat", "traffic cone"], 10, ShardSpec.Whole, generator, cancellationToken: Ct);
+
+        SupportStore store = Create("s", 10);
+        generator.Batches.Clear();
+        SupportSamplingResult result = SupportSampling.RunItems(store, [("cat", 9), ("cat", 1), ("traffic cone", 2), ("cat", 3)], generator, cancellationToken: Ct);
+
+        Assert.Equal(new SupportSamplingResult(10, 0, 10), result);   // cat 0-3 and 8-9, cone 0-3
+        Assert.Equal([4, 2, 4], generator.Batches.Select(b => b.Count));
+        var expected = Snapshot(reference.Root).Where(f => f.Key.StartsWith("cat", StringComparison.Ordinal) && !f.Key.Contains("/004", StringComparison.Ordinal) && !f.Key.Contains("/005", StringComparison.Ordinal)
+            && !f.Key.Contains("/006", StringComparison.Ordinal) && !f.Key.Contains("/007", StringComparison.Ordinal));
+        Dictionary<string, byte[]> written = Snapshot(store.Root);
+        Assert.All(expected, f => Assert.Equal(f.Value, written[f.Key]));
+        Assert.False(store.IsComplete(store.Class("cat"), 4));
+        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => SupportSampling.RunItems(store, [("cat", 10)], generator, cancellationToken: Ct));
+        Assert.Contains("index 10 of 'cat' is outside 0..9", outside.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Shards_OfOneStore_GiveTheSameFilesAsOneRun()
     {
         SupportStore whole = Create("whole", 9);

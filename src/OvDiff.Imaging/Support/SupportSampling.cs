@@ -43,9 +43,44 @@ public static class SupportSampling
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(classNames);
+        return Generate(store, shard.Select(Groups(classNames.Select(store.Class), perClass, store.Manifest.Settings.BatchSize)), generator, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Generates the missing items among <paramref name="items"/> (class name, index), each within its fixed group
+    /// (indices cut by the batch size, up to the store's per-class count), as <see cref="Run"/> does, in store order.
+    /// </summary>
+    public static SupportSamplingResult RunItems(
+        SupportStore store,
+        IEnumerable<(string ClassName, int Index)> items,
+        ISupportImageGenerator generator,
+        IProgress<StepProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(items);
+        int batch = store.Manifest.Settings.BatchSize, perClass = store.Manifest.PerClass;
+        var groups = items
+            .Select(item => (Class: store.Class(item.ClassName), Group: item.Index >= 0 && item.Index < perClass
+                ? item.Index / batch
+                : throw new ArgumentOutOfRangeException(nameof(items), $"Support image index {item.Index} of '{item.ClassName}' is outside 0..{perClass - 1} (the store's per-class count).")))
+            .Distinct()
+            .OrderBy(g => store.Manifest.Classes.ToList().IndexOf(g.Class))
+            .ThenBy(g => g.Group)
+            .Select(g => (g.Class, g.Group * batch, Math.Min(batch, perClass - (g.Group * batch))))
+            .ToList();
+        return Generate(store, groups, generator, progress, cancellationToken);
+    }
+
+    private static SupportSamplingResult Generate(
+        SupportStore store,
+        IReadOnlyList<(SupportStoreClass Class, int First, int Count)> groups,
+        ISupportImageGenerator generator,
+        IProgress<StepProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(generator);
         SupportSamplingSettings settings = store.Manifest.Settings;
-        var groups = shard.Select(Groups(classNames.Select(store.Class), perClass, settings.BatchSize));
         int shardItems = groups.Sum(g => g.Count);
         var pending = groups.Where(g => Enumerable.Range(g.First, g.Count).Any(i => !store.IsComplete(g.Class, i))).ToList();
         int complete = shardItems - pending.Sum(g => g.Count), generated = 0;
@@ -76,7 +111,12 @@ public static class SupportSampling
                     throw new InvalidOperationException($"{generator.Description} returned a {image.Image.Width}x{image.Image.Height} image; the store holds {settings.Width}x{settings.Height}.");
                 }
 
-                store.WriteItem(storeClass, first + k, image.Image, image.Attribution);
+                // Items already complete keep their bytes; the group was generated whole only so the others match a fresh run.
+                if (!store.IsComplete(storeClass, first + k))
+                {
+                    store.WriteItem(storeClass, first + k, image.Image, image.Attribution);
+                }
+
                 generated++;
             }
 
