@@ -26,7 +26,8 @@ public sealed class ModelFingerprintTests : IDisposable
         Write("tokenizer/vocab.json", "{}");
         Write("vae_encoder/model.onnx", "not used for sampling");
         Write("unet/.ovdiff-files.json", "record");
-        Write("unet/model.ovdiff.onnx", "patched copy");
+        Write("unet/model.ovdiff-1a2b.onnx", "patched copy");
+        Write("unet/model.ovdiff-1a2b.json", "patch record");
         Write("unet/big.bin.partial", "half");
         static string Sha(string s) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)));
         string list = $"tokenizer/vocab.json\t2\t{Sha("{}")}\nunet/model.onnx\t5\t{Sha("graph")}\nunet/weights.pb\t7\t{Sha("weights")}\n";

@@ -19,7 +19,7 @@ public sealed record ModelFingerprint(string? CachePath = null)
 
     /// <summary>
     /// "sha256:HEX" of the files under <paramref name="folder"/>'s <paramref name="parts"/> (all files when null),
-    /// skipping dot-files, OvDiff's own derived files (<c>*.ovdiff.*</c>) and unfinished downloads (<c>*.partial</c>, <c>*.tmp</c>).
+    /// skipping dot-files, OvDiff's own derived files (<c>*.ovdiff*</c>, e.g. the patched UNet <c>model.ovdiff-KEY.onnx</c>) and unfinished downloads (<c>*.partial</c>, <c>*.tmp</c>).
     /// </summary>
     public string Compute(string folder, IReadOnlyList<string>? parts = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -34,7 +34,7 @@ public sealed record ModelFingerprint(string? CachePath = null)
             ? Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             : parts.Select(p => Path.Combine(root, p)).Where(Directory.Exists).SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories));
         var chosen = files
-            .Where(f => !Path.GetFileName(f).StartsWith('.') && !Path.GetFileName(f).Contains(".ovdiff.", StringComparison.Ordinal)
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && !Path.GetFileName(f).Contains(".ovdiff", StringComparison.Ordinal)
                 && !f.EndsWith(HuggingFaceDownloader.PartialSuffix, StringComparison.Ordinal) && !f.EndsWith(".tmp", StringComparison.Ordinal))
             .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/'))
             .Order(StringComparer.Ordinal)
