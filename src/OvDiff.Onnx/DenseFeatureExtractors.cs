@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using OvDiff.Core.Features;
 
 namespace OvDiff.Onnx;
@@ -26,9 +27,31 @@ public static class DenseFeatureExtractors
     /// <summary>The extractor used when none is named: the one whose weights ship with the packages.</summary>
     public const string Default = ResNet18Layer4;
 
-    /// <summary>The names <see cref="Create"/> knows, in order of preference.</summary>
-    public static IReadOnlyList<string> KnownNames { get; } =
-        [ResNet18Layer4, ResNet18Layer3And4, ResNet18Layer3, DinoVitB8Keys, ClipVitB16Keys];
+    /// <summary>Stable Diffusion's cross-attention queries (OvDiff.Diffusion registers it; see <see cref="Register"/>).</summary>
+    public const string StableDiffusionQueries = "sd15-q";
+
+    private static readonly string[] BuiltIn = [ResNet18Layer4, ResNet18Layer3And4, ResNet18Layer3, DinoVitB8Keys, ClipVitB16Keys];
+    private static readonly ConcurrentDictionary<string, Func<ModelStore, OnnxRuntimeOptions, IDenseFeatureExtractor>> Registered = new(StringComparer.Ordinal);
+
+    /// <summary>The names <see cref="Create"/> knows, in order of preference (built-in ones, then registered ones).</summary>
+    public static IReadOnlyList<string> KnownNames => [.. BuiltIn, .. Registered.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// Makes <see cref="Create"/> know an extractor defined in another assembly (e.g. OvDiff.Diffusion's
+    /// <see cref="StableDiffusionQueries"/>, registered by its <c>StableDiffusionFeatureExtractor.Register()</c>).
+    /// Registering a name again replaces its factory; built-in names cannot be replaced.
+    /// </summary>
+    public static void Register(string name, Func<ModelStore, OnnxRuntimeOptions, IDenseFeatureExtractor> factory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (BuiltIn.Contains(name, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"'{name}' is a built-in extractor name.", nameof(name));
+        }
+
+        Registered[name] = factory;
+    }
 
     /// <summary>
     /// Creates the extractor called <paramref name="name"/> with default options. The ViT extractors read their model from
@@ -45,6 +68,10 @@ public static class DenseFeatureExtractors
             ResNet18Layer3 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3, Runtime = runtime }),
             DinoVitB8Keys => (store ?? ModelStore.Default).CreateDinoVitB8(o => o with { Runtime = runtime }),
             ClipVitB16Keys => (store ?? ModelStore.Default).CreateClipVitB16(o => o with { Runtime = runtime }),
+            _ when Registered.TryGetValue(name, out var factory) => factory(store ?? ModelStore.Default, runtime),
+            StableDiffusionQueries => throw new ArgumentException(
+                $"The feature extractor '{name}' lives in OvDiff.Diffusion: reference it and call StableDiffusionFeatureExtractor.Register() first (the ovdiff CLI does).",
+                nameof(name)),
             _ => throw new ArgumentException($"Unknown feature extractor '{name}'. Known: {string.Join(", ", KnownNames)}.", nameof(name)),
         };
     }

@@ -10,20 +10,22 @@ namespace OvDiff.Diffusion.Surgery;
 
 /// <summary>
 /// A UNet patched by <see cref="UNetAttentionSurgery"/>, cached on disk next to the original
-/// (<c>unet/model.ovdiff-&lt;key&gt;.onnx</c>, so that external weight files such as <c>weights.pb</c> or
-/// <c>model.onnx_data</c> resolve as for the original; the weights are not copied when they are external). The key hashes
-/// the surgery version, the options and the original's size and time stamp, so an edited or replaced UNet is patched
-/// again. Where the folder is read-only the patched model stays in memory.
+/// (<c>unet/model.ovdiff-&lt;options&gt;-&lt;source&gt;.onnx</c> plus a .json of what was found, so that external weight files such as <c>weights.pb</c> or
+/// <c>model.onnx_data</c> resolve as for the original; the weights are not copied when they are external). The name hashes
+/// the surgery version and options (one file per use: sampling, features) and the original's size and time stamp, so an
+/// edited or replaced UNet is patched again (the stale file is deleted). Where the folder is read-only the patched model
+/// stays in memory.
 /// </summary>
 public sealed class PatchedUNet
 {
-    private PatchedUNet(string sourcePath, string? path, byte[]? bytes, IReadOnlyList<string> layerLabels, int fusedSelfAttention)
+    private PatchedUNet(string sourcePath, string? path, byte[]? bytes, Sidecar found)
     {
         SourcePath = sourcePath;
         Path = path;
         Bytes = bytes;
-        CrossAttentionLayers = layerLabels;
-        FusedSelfAttentionLayers = fusedSelfAttention;
+        CrossAttentionLayers = found.Layers;
+        QueryChannels = found.QueryChannels;
+        FusedSelfAttentionLayers = found.Fused;
     }
 
     /// <summary>The original UNet file.</summary>
@@ -37,6 +39,9 @@ public sealed class PatchedUNet
 
     /// <summary>Labels of the cross-attention layers found, in execution order.</summary>
     public IReadOnlyList<string> CrossAttentionLayers { get; }
+
+    /// <summary>Width of each cross-attention layer's query projection (0 where unknown), in execution order.</summary>
+    public IReadOnlyList<int> QueryChannels { get; }
 
     /// <summary>Self-attention layers fused into MultiHeadAttention.</summary>
     public int FusedSelfAttentionLayers { get; }
@@ -53,35 +58,41 @@ public sealed class PatchedUNet
             throw new ModelFileNotFoundException(source, "A Stable Diffusion folder has the UNet at unet/model.onnx (diffusers' ONNX layout); see docs/diffusion.md.");
         }
 
-        var key = CacheKey(info, options);
+        // One file per set of options (sampling and features coexist), replaced when the original changes.
+        var optionsTag = Hash(string.Create(CultureInfo.InvariantCulture, $"{UNetAttentionSurgery.Version}|{options.CacheKey}"))[..8];
+        var sourceTag = Hash(string.Create(CultureInfo.InvariantCulture, $"{info.Length}|{info.LastWriteTimeUtc.Ticks}"))[..8];
         var directory = info.DirectoryName!;
         var stem = System.IO.Path.GetFileNameWithoutExtension(source);
-        var patchedPath = System.IO.Path.Combine(directory, $"{stem}.ovdiff-{key}.onnx");
+        var prefix = $"{stem}.ovdiff-{optionsTag}-";
+        var patchedPath = System.IO.Path.Combine(directory, $"{prefix}{sourceTag}.onnx");
         var sidecarPath = patchedPath + ".json";
         if (File.Exists(patchedPath) && TryReadSidecar(sidecarPath) is { } cached)
         {
-            return new PatchedUNet(source, patchedPath, null, cached.Layers, cached.Fused);
+            return new PatchedUNet(source, patchedPath, null, cached);
         }
 
         var model = OnnxGraphSurgery.Load(source, "A Stable Diffusion folder has the UNet at unet/model.onnx.");
         var report = UNetAttentionSurgery.Patch(model, options, source);
         model.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = "ovdiff.patch", Value = $"v{UNetAttentionSurgery.Version};{options.CacheKey};source={System.IO.Path.GetFileName(source)}" });
         var bytes = model.ToByteArray();
-        var labels = report.CrossAttention.Select(l => l.Label).ToList();
+        var found = new Sidecar(
+            report.CrossAttention.Select(l => l.Label).ToList(),
+            report.CrossAttention.Select(l => l.QueryChannels ?? 0).ToList(),
+            report.FusedSelfAttentionLayers);
         try
         {
-            foreach (var stale in Directory.EnumerateFiles(directory, $"{stem}.ovdiff-*.onnx*"))
+            foreach (var stale in Directory.EnumerateFiles(directory, $"{prefix}*.onnx*"))
             {
                 TryDelete(stale);
             }
 
             AtomicFile.WriteAllBytes(patchedPath, bytes);
-            AtomicFile.WriteAllBytes(sidecarPath, JsonSerializer.SerializeToUtf8Bytes(new Sidecar(labels, report.FusedSelfAttentionLayers)));
-            return new PatchedUNet(source, patchedPath, null, labels, report.FusedSelfAttentionLayers);
+            AtomicFile.WriteAllBytes(sidecarPath, JsonSerializer.SerializeToUtf8Bytes(found));
+            return new PatchedUNet(source, patchedPath, null, found);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            return new PatchedUNet(source, null, bytes, labels, report.FusedSelfAttentionLayers);
+            return new PatchedUNet(source, null, bytes, found);
         }
     }
 
@@ -94,11 +105,7 @@ public sealed class PatchedUNet
             : OnnxModelSession.FromBytes(Bytes!, description, runtime, inputs, outputs, System.IO.Path.GetDirectoryName(SourcePath));
     }
 
-    private static string CacheKey(FileInfo source, UNetPatchOptions options)
-    {
-        var text = string.Create(CultureInfo.InvariantCulture, $"{UNetAttentionSurgery.Version}|{options.CacheKey}|{source.Length}|{source.LastWriteTimeUtc.Ticks}");
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
-    }
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     private static Sidecar? TryReadSidecar(string path)
     {
@@ -126,5 +133,5 @@ public sealed class PatchedUNet
         }
     }
 
-    private sealed record Sidecar(IReadOnlyList<string> Layers, int Fused);
+    private sealed record Sidecar(IReadOnlyList<string> Layers, IReadOnlyList<int> QueryChannels, int Fused);
 }

@@ -8,7 +8,8 @@ namespace OvDiff.Diffusion.Surgery;
 /// <param name="Label">The module path read from the node names when the export has them (a hint only), else "attn2 #index".</param>
 /// <param name="Probabilities">The Softmax output: the attention probabilities, [B*heads, N, 77] or [B, heads, N, 77].</param>
 /// <param name="Query">The query projection (<c>to_q</c>) output, [B, N, C]; null when it could not be traced.</param>
-public sealed record CrossAttentionLayer(int Index, string Label, string Probabilities, string? Query);
+/// <param name="QueryChannels">C, read from the projection's weight; null when the weight is not a constant of known shape.</param>
+public sealed record CrossAttentionLayer(int Index, string Label, string Probabilities, string? Query, int? QueryChannels);
 
 /// <summary>What <see cref="UNetAttentionSurgery.Patch"/> adds to a UNet. Immutable; the defaults add the attribution maps only.</summary>
 public sealed record UNetPatchOptions
@@ -190,7 +191,8 @@ public static class UNetAttentionSurgery
             }
 
             var index = layers.Count;
-            layers.Add(new CrossAttentionLayer(index, Label(node, index), node.Output[0], TraceProjection(graph, query)));
+            var projection = TraceProjection(graph, query);
+            layers.Add(new CrossAttentionLayer(index, Label(node, index), node.Output[0], projection, projection is null ? null : ProjectionChannels(graph, projection)));
         }
 
         if (layers.Count > 0)
@@ -276,6 +278,33 @@ public static class UNetAttentionSurgery
         }
 
         return null;
+    }
+
+    /// <summary>The output width of the projection producing <paramref name="tensor"/> (its weight's last dimension, or the first for Gemm with transB).</summary>
+    private static int? ProjectionChannels(OnnxGraph graph, string tensor)
+    {
+        var node = graph.Producer(tensor);
+        if (node?.OpType == "Add")
+        {
+            node = node.Input.Select(graph.Producer).FirstOrDefault(p => p?.OpType is "MatMul" or "Gemm");
+        }
+
+        if (node is null || node.Input.Count < 2)
+        {
+            return null;
+        }
+
+        var weight = node.Input[1];
+        var transposed = node.OpType == "Gemm" && node.Attribute.Any(a => a.Name == "transB" && a.I == 1);
+        while (graph.Producer(weight) is { OpType: "Cast" or "Identity" or "Transpose" } view)
+        {
+            transposed ^= view.OpType == "Transpose";
+            weight = view.Input[0];
+        }
+
+        var dims = graph.Graph.Initializer.FirstOrDefault(i => i.Name == weight)?.Dims
+            ?? (graph.Producer(weight) is { OpType: "Constant" } constant ? constant.Attribute.FirstOrDefault(a => a.Name == "value")?.T?.Dims : null);
+        return dims is { Count: 2 } ? (int)(transposed ? dims[0] : dims[1]) : null;
     }
 
     private static string Label(NodeProto softmax, int index)

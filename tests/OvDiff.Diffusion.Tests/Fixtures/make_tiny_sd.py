@@ -22,7 +22,8 @@ Variants (each a complete folder: tokenizer/, text_encoder/, unet/, vae_decoder/
 Beside each folder's unet/model.onnx, reference.bin holds float32 arrays computed by PyTorch for one fixed input
 (see write_reference): the input, out_sample, the reference's DAAM aggregation of the attn2 probabilities over two
 token positions (sdov's DAAMStore.update: per head bicubic resize to the first layer's size, clamp >= 0, sum over heads
-and layers, no division), and to_q of attn2 layers 0, 6..12, 15 resized bilinearly to the latent size.
+and layers, no division), and to_q of attn2 layers 0, 6..12, 15 resized bilinearly to the latent size; and "features", what the SD feature
+extractor must return for a fixed image (see feature_reference).
 
   /usr/bin/python3 make_tiny_sd.py OUT_DIR [--tokenizer ../../../../shared/data/clip-tokenizer]
 Needs torch (1.13: Debian's python3-torch) and onnx.
@@ -99,7 +100,7 @@ class Attention(nn.Module):
             CAPTURE.setdefault("q", []).append(q.detach())
         if Attention.layout == "folded":
             q, k, v = self.head_to_batch_dim(q), self.head_to_batch_dim(k), self.head_to_batch_dim(v)
-            empty = torch.empty(1, 1, 1, dtype=q.dtype, device=q.device) if STATIC else \
+            empty = torch.zeros(1, 1, 1, dtype=q.dtype, device=q.device) if STATIC else \
                 torch.empty(q.shape[0], q.shape[1], k.shape[1], dtype=q.dtype, device=q.device)
             probs = torch.baddbmm(empty, q, k.transpose(-1, -2), beta=0, alpha=self.scale).softmax(dim=-1)
             out = self.batch_to_head_dim(torch.bmm(probs, v))
@@ -406,7 +407,67 @@ def daam_reference(probs_list, size, token_indices):
     return total
 
 
-def write_reference(unet, folder, timestep_kind, boundary_dtype):
+def splitmix_gaussian(seed, count):
+    """OvDiff's SampleNoise.FillGaussian: SplitMix64 from the seed, uniforms (x >> 11) * 2^-53, Box-Muller in float64."""
+    mask = (1 << 64) - 1
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    state, out = seed, []
+    while len(out) < count:
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        u1 = (mix(state) >> 11) * (1.0 / (1 << 53))
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        u2 = (mix(state) >> 11) * (1.0 / (1 << 53))
+        r = math.sqrt(-2.0 * math.log(1.0 - u1))
+        out += [r * math.cos(2 * math.pi * u2), r * math.sin(2 * math.pi * u2)]
+    return torch.tensor(out[:count], dtype=torch.float64).float()
+
+
+def feature_reference(unet, text, enc, vocab, boundary_dtype, timestep_kind):
+    """What OvDiff's StableDiffusionFeatureExtractor must return for a fixed 128x128 image (seed 42, t = 200): the VAE's
+    mean + std * noise (OvDiff's noise) times 0.18215, DDPM-noised at t = 200 with the next noise values, the UNet run once
+    with the empty prompt's embedding, to_q of attn2 layers 0, 6..12, 15 resized bilinearly to the latent grid, concatenated."""
+    global CAPTURE
+    size = 8 * LATENT
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    pixels = torch.stack([(x * 7 + y * 13 + c * 50) % 256 for c in range(3)]).float()  # the C# test draws the same
+    image = (pixels / 127.5 - 1.0)[None]
+    with torch.no_grad():
+        h = enc.conv_in(image.to(boundary_dtype).float())
+        for conv in enc.down:
+            h = F.silu(conv(h))
+        moments = enc.quant_conv(enc.conv_out(F.silu(enc.norm(h))))
+        mean, logvar = torch.chunk(moments, 2, dim=1)
+        std = torch.exp(0.5 * torch.clamp(logvar, -30.0, 20.0))
+        n = 4 * LATENT * LATENT
+        noise = splitmix_gaussian(42, 2 * n)
+        latent = (mean.reshape(-1) + std.reshape(-1) * noise[:n]) * 0.18215
+        betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+        acp = torch.cumprod(1 - betas, 0)[200]
+        noisy = (math.sqrt(acp) * latent.double() + math.sqrt(1 - acp) * noise[n:].double()).float().reshape(1, 4, LATENT, LATENT)
+        ids = torch.tensor([[vocab - 2] + [vocab - 1] * 76])
+        ehs = text(ids)[0]
+        CAPTURE = {}
+        t = torch.tensor(200.0) if timestep_kind == "scalar" else torch.tensor([200])
+        unet(noisy.to(boundary_dtype), t, ehs)
+        feats = []
+        for layer in [0, 6, 7, 8, 9, 10, 11, 12, 15]:
+            q = CAPTURE["q"][layer]
+            b, n_tokens, c = q.shape
+            hw = int(math.sqrt(n_tokens))
+            fm = q.transpose(-1, -2).reshape(b, c, hw, hw)
+            if hw != LATENT:
+                fm = F.interpolate(fm, size=(LATENT, LATENT), mode="bilinear", align_corners=False)
+            feats.append(fm)
+        CAPTURE = None
+    return torch.cat(feats, dim=1)
+
+
+def write_reference(unet, folder, timestep_kind, boundary_dtype, features):
     global CAPTURE
     g = torch.Generator().manual_seed(1234)
     sample = torch.randn(2, 4, LATENT, LATENT, generator=g)
@@ -429,7 +490,8 @@ def write_reference(unet, folder, timestep_kind, boundary_dtype):
         feats.append(fm)
     feats = torch.cat(feats, dim=1)
     CAPTURE = None
-    arrays = [("sample", sample), ("encoder_hidden_states", ehs), ("out_sample", out), ("attn_maps", maps), ("sd_q", feats)]
+    arrays = [("sample", sample), ("encoder_hidden_states", ehs), ("out_sample", out), ("attn_maps", maps), ("sd_q", feats),
+              ("features", features)]
     with open(os.path.join(folder, "unet", "reference.bin"), "wb") as f:
         header = {"timestep": t, "token_indices": token_indices, "arrays": []}
         offset = 0
@@ -474,7 +536,7 @@ def write_folder(out, name, tokenizer_dir, layout, opset, timestep_kind, ids_dty
     unet_path = f"{folder}/unet/model.onnx"
     export(unet, (sample, timestep, ehs), unet_path, ["sample", "timestep", "encoder_hidden_states"], ["out_sample"], axes, opset)
     anonymise(unet_path, keep_node_names=not anonymous)
-    write_reference(unet, folder, timestep_kind, boundary_dtype)
+    write_reference(unet, folder, timestep_kind, boundary_dtype, feature_reference(unet, text, enc, vocab, boundary_dtype, timestep_kind))
 
     export(dec, (torch.randn(1, 4, LATENT, LATENT).to(boundary_dtype),), f"{folder}/vae_decoder/model.onnx", ["latent_sample"], ["sample"],
            {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "h8", 3: "w8"}}, opset)

@@ -136,14 +136,24 @@ public sealed class StableDiffusionPipelineTests
             Assert.Equal(16, again.PatchedUNet.CrossAttentionLayers.Count);
         }
 
-        // Other options (fusion), another file; the first is replaced, not left behind.
+        // Other options (fusion): another file beside the first, so sampling and features do not evict each other.
         using (var fused = StableDiffusionPipeline.Open(folder, Fast with { FuseSelfAttention = true }))
         {
             Assert.NotEqual(first, fused.PatchedUNet!.Path);
             Assert.Equal(16, fused.PatchedUNet.FusedSelfAttentionLayers);
         }
 
-        Assert.Single(Directory.GetFiles(Path.Combine(folder, "unet"), "model.ovdiff-*.onnx"));
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(folder, "unet"), "model.ovdiff-*.onnx").Length);
+
+        // A replaced UNet (other time stamp) is patched again and its stale patch deleted.
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "unet", "model.onnx"), DateTime.UtcNow.AddMinutes(1));
+        using (var replaced = StableDiffusionPipeline.Open(folder, Fast))
+        {
+            Assert.NotEqual(first, replaced.PatchedUNet!.Path);
+            Assert.False(File.Exists(first));
+        }
+
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(folder, "unet"), "model.ovdiff-*.onnx").Length);
     }
 
     [Fact]
