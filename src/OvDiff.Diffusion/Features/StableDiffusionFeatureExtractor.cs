@@ -68,7 +68,7 @@ public sealed record StableDiffusionFeatureOptions
 /// </summary>
 public sealed class StableDiffusionFeatureExtractor : IDenseFeatureExtractor
 {
-    private const int LatentChannels = 4;
+    private const int LatentChannels = StableDiffusionSessions.LatentChannels;
     private readonly StableDiffusionFeatureOptions _options;
     private readonly OnnxModelSession _vaeEncoder;
     private readonly OnnxModelSession _unet;
@@ -106,20 +106,9 @@ public sealed class StableDiffusionFeatureExtractor : IDenseFeatureExtractor
         var disposables = new List<IDisposable>();
         try
         {
-            using (var textEncoder = OnnxModelSession.Open(
-                folder.TextEncoder,
-                options.Runtime,
-                [new OnnxTensorSpec("input_ids", [-1, ClipTokenizer.DefaultContextLength], [TensorElementType.Int32, TensorElementType.Int64])],
-                [OnnxTensorSpec.AnyFloat("last_hidden_state", 3)],
-                "text_encoder/model.onnx of a Stable Diffusion folder."))
+            using (var textEncoder = StableDiffusionSessions.OpenTextEncoder(folder, options.Runtime))
             {
-                using var ids = new OrtBuffer(textEncoder.InputMetadata["input_ids"].ElementDataType, [1, ClipTokenizer.DefaultContextLength]);
-                var encoded = tokenizer.EncodePadded(string.Empty);
-                for (var i = 0; i < encoded.Length; i++)
-                {
-                    ids.Set(i, encoded[i]);
-                }
-
+                using var ids = StableDiffusionSessions.TokenIds(textEncoder, tokenizer, [string.Empty]);
                 using var outputs = textEncoder.Run(new Dictionary<string, OrtValue> { ["input_ids"] = ids.Value }, ["last_hidden_state"]);
                 _emptyPrompt = OnnxModelSession.ReadFloatTensor(outputs[0], out _emptyPromptShape);
             }
@@ -128,15 +117,9 @@ public sealed class StableDiffusionFeatureExtractor : IDenseFeatureExtractor
             disposables.Add(_vaeEncoder);
 
             var patched = PatchedUNet.GetOrCreate(folder.UNet, new UNetPatchOptions { AttentionMaps = false, QueryLayers = options.Layers });
-            var timestepInfo = OnnxGraphInfo.Read(folder.UNet).Inputs.FirstOrDefault(i => i.Name == "timestep");
-            var timestepRank = timestepInfo?.Shape?.Count ?? 1;
             _unet = patched.Open(
                 options.Runtime,
-                [
-                    OnnxTensorSpec.AnyFloat("sample", 4) with { Dimensions = [-1, LatentChannels, -1, -1] },
-                    new("timestep", Enumerable.Repeat(-1, timestepRank).ToArray(), [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Float16, TensorElementType.Double]),
-                    OnnxTensorSpec.AnyFloat("encoder_hidden_states", 3),
-                ],
+                StableDiffusionSessions.UNetInputs(StableDiffusionSessions.TimestepRank(folder)),
                 options.Layers.Select(l => new OnnxTensorSpec(UNetAttentionSurgery.QueryOutput(l), [-1, -1, -1], [TensorElementType.Float])).ToList());
             disposables.Add(_unet);
             _layerChannels = options.Layers.Select(l => patched.QueryChannels[l]).ToArray();

@@ -30,7 +30,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     private const string TimestepInput = "timestep";
     private const string ContextInput = "encoder_hidden_states";
     private const string UNetOutput = "out_sample";
-    private const int LatentChannels = 4;
+    private const int LatentChannels = StableDiffusionSessions.LatentChannels;
 
     private readonly OnnxModelSession _textEncoder;
     private readonly OnnxModelSession _unet;
@@ -113,39 +113,16 @@ public sealed class StableDiffusionPipeline : IDisposable
         var schedulerConfig = options.ResolveSchedulerConfig(SchedulerConfig.Read(folder.SchedulerConfig));
         _ = DiffusionScheduler.Create(options.Scheduler, schedulerConfig, options.Steps); // fails early on bad settings
 
-        var unetInfo = OnnxGraphInfo.Read(folder.UNet);
-        var sampleInfo = unetInfo.Inputs.FirstOrDefault(i => i.Name == SampleInput);
-        var timestepInfo = unetInfo.Inputs.FirstOrDefault(i => i.Name == TimestepInput);
-        if (sampleInfo is null || timestepInfo is null || unetInfo.Inputs.All(i => i.Name != ContextInput))
-        {
-            throw new OnnxModelMismatchException(
-                $"'{folder.UNet}' is not a Stable Diffusion UNet export: expected inputs sample, timestep, encoder_hidden_states; it has {string.Join(", ", unetInfo.Inputs)}.");
-        }
-
-        var timestepRank = timestepInfo.Shape?.Count ?? 1;
-        if (timestepRank > 1)
-        {
-            throw new OnnxModelMismatchException($"'{folder.UNet}': input 'timestep' has rank {timestepRank}; OvDiff feeds a scalar or [batch].");
-        }
-
+        var timestepRank = StableDiffusionSessions.TimestepRank(folder);
+        var sampleInfo = OnnxGraphInfo.Read(folder.UNet).Inputs.First(i => i.Name == SampleInput);
         var (width, height) = ImageSize(options, sampleInfo, folder.UNet);
         var disposables = new List<IDisposable>();
         try
         {
-            var textEncoder = OnnxModelSession.Open(
-                folder.TextEncoder,
-                options.Runtime,
-                [new OnnxTensorSpec("input_ids", [-1, ClipTokenizer.DefaultContextLength], [TensorElementType.Int32, TensorElementType.Int64])],
-                [OnnxTensorSpec.AnyFloat("last_hidden_state", 3)],
-                "text_encoder/model.onnx of a Stable Diffusion folder.");
+            var textEncoder = StableDiffusionSessions.OpenTextEncoder(folder, options.Runtime);
             disposables.Add(textEncoder);
 
-            var unetInputs = new List<OnnxTensorSpec>
-            {
-                OnnxTensorSpec.AnyFloat(SampleInput, 4) with { Dimensions = [-1, LatentChannels, -1, -1] },
-                new(TimestepInput, Enumerable.Repeat(-1, timestepRank).ToArray(), [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Float16, TensorElementType.Double]),
-                OnnxTensorSpec.AnyFloat(ContextInput, 3),
-            };
+            var unetInputs = StableDiffusionSessions.UNetInputs(timestepRank);
             var unetOutputs = new List<OnnxTensorSpec> { OnnxTensorSpec.AnyFloat(UNetOutput, 4) };
             PatchedUNet? patched = null;
             OnnxModelSession unet;
@@ -355,17 +332,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>Encodes prompts (padded to 77 with the end token) into an ONNX Runtime value on the UNet's device; the caller disposes it.</summary>
     private OwnedValue EncodeText(IReadOnlyList<string> prompts, CancellationToken cancellationToken)
     {
-        var length = ClipTokenizer.DefaultContextLength;
-        using var ids = new OrtBuffer(_textEncoder.InputMetadata["input_ids"].ElementDataType, [prompts.Count, length]);
-        for (var p = 0; p < prompts.Count; p++)
-        {
-            var encoded = Tokenizer.EncodePadded(prompts[p]);
-            for (var t = 0; t < length; t++)
-            {
-                ids.Set((p * length) + t, encoded[t]);
-            }
-        }
-
+        using var ids = StableDiffusionSessions.TokenIds(_textEncoder, Tokenizer, prompts);
         using var binding = _textEncoder.CreateIoBinding();
         binding.BindInput("input_ids", ids.Value);
         binding.BindOutputToDevice("last_hidden_state", _deviceMemory);

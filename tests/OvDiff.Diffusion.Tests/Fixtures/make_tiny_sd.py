@@ -407,6 +407,20 @@ def daam_reference(probs_list, size, token_indices):
     return total
 
 
+def query_features(queries):
+    """sdov's FeatStore: to_q of attn2 layers 0, 6..12, 15 ([B, N, C] each) resized bilinearly to the latent grid, concatenated."""
+    feats = []
+    for layer in [0, 6, 7, 8, 9, 10, 11, 12, 15]:
+        q = queries[layer]
+        b, n, c = q.shape
+        hw = int(math.sqrt(n))
+        fm = q.transpose(-1, -2).reshape(b, c, hw, hw)
+        if hw != LATENT:
+            fm = F.interpolate(fm, size=(LATENT, LATENT), mode="bilinear", align_corners=False)
+        feats.append(fm)
+    return torch.cat(feats, dim=1)
+
+
 def splitmix_gaussian(seed, count):
     """OvDiff's SampleNoise.FillGaussian: SplitMix64 from the seed, uniforms (x >> 11) * 2^-53, Box-Muller in float64."""
     mask = (1 << 64) - 1
@@ -454,17 +468,9 @@ def feature_reference(unet, text, enc, vocab, boundary_dtype, timestep_kind):
         CAPTURE = {}
         t = torch.tensor(200.0) if timestep_kind == "scalar" else torch.tensor([200])
         unet(noisy.to(boundary_dtype), t, ehs)
-        feats = []
-        for layer in [0, 6, 7, 8, 9, 10, 11, 12, 15]:
-            q = CAPTURE["q"][layer]
-            b, n_tokens, c = q.shape
-            hw = int(math.sqrt(n_tokens))
-            fm = q.transpose(-1, -2).reshape(b, c, hw, hw)
-            if hw != LATENT:
-                fm = F.interpolate(fm, size=(LATENT, LATENT), mode="bilinear", align_corners=False)
-            feats.append(fm)
+        feats = query_features(CAPTURE["q"])
         CAPTURE = None
-    return torch.cat(feats, dim=1)
+    return feats
 
 
 def write_reference(unet, folder, timestep_kind, boundary_dtype, features):
@@ -479,16 +485,7 @@ def write_reference(unet, folder, timestep_kind, boundary_dtype, features):
         out = unet(sample.to(boundary_dtype), torch.tensor(t) if timestep_kind == "scalar" else torch.full((2,), t, dtype=torch.int64),
                    ehs.to(boundary_dtype)).float()
     maps = daam_reference(CAPTURE["probs"], (LATENT, LATENT), token_indices)
-    feats = []
-    for layer in [0, 6, 7, 8, 9, 10, 11, 12, 15]:
-        q = CAPTURE["q"][layer]
-        b, n, c = q.shape
-        hw = int(math.sqrt(n))
-        fm = q.transpose(-1, -2).reshape(b, c, hw, hw)
-        if hw != LATENT:
-            fm = F.interpolate(fm, size=(LATENT, LATENT), mode="bilinear", align_corners=False)
-        feats.append(fm)
-    feats = torch.cat(feats, dim=1)
+    feats = query_features(CAPTURE["q"])
     CAPTURE = None
     arrays = [("sample", sample), ("encoder_hidden_states", ehs), ("out_sample", out), ("attn_maps", maps), ("sd_q", feats),
               ("features", features)]
