@@ -6,23 +6,27 @@ using Microsoft.ML.Transforms;
 namespace OvDiff.ML;
 
 /// <summary>
-/// A saved OvDiff model zip opened again: the ML.NET transformer (as <c>mlContext.Model.Load</c> returns it) plus the
-/// OvDiff state inside it (classes, prototypes, options), for tools that need more than the label column.
+/// A saved model zip that holds an OvDiff segmentation (alone or anywhere inside a longer pipeline) opened again: the
+/// ML.NET transformer (as <c>mlContext.Model.Load</c> returns it) plus the OvDiff state inside it (classes, prototypes,
+/// options). It owns what the loaded chain holds (ONNX Runtime sessions): dispose it when done.
 /// </summary>
-public sealed class OvDiffModel
+public sealed class OvDiffModel : IDisposable
 {
-    private OvDiffModel(ITransformer transformer, DataViewSchema inputSchema, OvDiffModelState state, string path)
+    private readonly IReadOnlyList<SegmentationRunner> _runners;
+
+    private OvDiffModel(ITransformer transformer, DataViewSchema inputSchema, OvDiffModelState state, string path, IReadOnlyList<SegmentationRunner> runners)
     {
         Transformer = transformer;
         InputSchema = inputSchema;
         State = state;
         Path = path;
+        _runners = runners;
     }
 
     /// <summary>The loaded ML.NET transformer.</summary>
     public ITransformer Transformer { get; }
 
-    /// <summary>The input schema saved with the model (its first text column is the image-path column).</summary>
+    /// <summary>The input schema saved with the model.</summary>
     public DataViewSchema InputSchema { get; }
 
     /// <summary>The OvDiff state.</summary>
@@ -30,6 +34,40 @@ public sealed class OvDiffModel
 
     /// <summary>The zip file.</summary>
     public string Path { get; }
+
+    /// <summary>Label names: "background", then the classes (label <c>i</c> of the label map is <c>LabelNames[i]</c>).</summary>
+    public IReadOnlyList<string> LabelNames => State.Model.LabelNames;
+
+    /// <summary>Images given an empty label map because they could not be read (when the model skips bad images).</summary>
+    public long SkippedImages => _runners.Sum(r => r.SkippedImages);
+
+    /// <summary>
+    /// Transforms <paramref name="input"/> with the loaded pipeline, first checking the OvDiff image column (named in the
+    /// model) so that a missing or mistyped column is reported under its own name.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ObjectDisposedException.ThrowIf(_runners.Count > 0 && _runners.All(r => r.IsDisposed), this);
+        if (State.ImageColumnName is { } column && InputSchema.GetColumnOrNull(column) is { } saved
+            && input.Schema.GetColumnOrNull(column) is { } given && !given.Type.Equals(saved.Type))
+        {
+            throw new ArgumentOutOfRangeException(nameof(input), $"Column '{column}' (image): '{Path}' was fitted on {saved.Type}, got {given.Type}.");
+        }
+
+        return Transformer.Transform(input);
+    }
+
+    /// <summary>Releases the ONNX Runtime sessions the loaded chain holds (shared with other open models of the same state).</summary>
+    public void Dispose()
+    {
+        foreach (SegmentationRunner runner in _runners)
+        {
+            runner.Dispose();
+        }
+
+        (Transformer as IDisposable)?.Dispose();
+    }
 
     /// <summary>
     /// Loads <paramref name="path"/>. A missing file, a truncated or corrupt zip, or an ML.NET model that holds no OvDiff
@@ -46,6 +84,7 @@ public sealed class OvDiffModel
 
         ITransformer transformer;
         DataViewSchema inputSchema;
+        List<SegmentationRunner> runners;
         try
         {
             using (ZipArchive zip = ZipFile.OpenRead(path))
@@ -58,68 +97,85 @@ public sealed class OvDiffModel
                 }
             }
 
+            using SegmentationRunner.LoadScope scope = SegmentationRunner.LoadScope.Begin();
             transformer = context.Model.Load(path, out inputSchema);
+            runners = scope.Runners;
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidDataException($"'{path}' is not a readable ML.NET model zip (truncated or corrupt?): {ex.Message}", ex);
         }
 
-        OvDiffModelState state;
         try
         {
-            state = ReadState(context, transformer, inputSchema, path);
+            OvDiffModelState state = ReadState(context, transformer, path);
+            return new OvDiffModel(transformer, inputSchema, state, path, runners);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
-            // Another ML.NET model: its first step rejects the probe row ("Schema mismatch for input column ...").
+            runners.ForEach(r => r.Dispose());
             throw new InvalidDataException($"'{path}' is an ML.NET model but not an OvDiff model ({ex.Message})", ex);
         }
-
-        return new OvDiffModel(transformer, inputSchema, state, path);
+        catch
+        {
+            runners.ForEach(r => r.Dispose());
+            throw;
+        }
     }
 
-    private static OvDiffModelState ReadState(MLContext context, ITransformer transformer, DataViewSchema inputSchema, string path)
+    /// <summary>
+    /// Finds the ValueMapping that holds the OvDiff state anywhere in the (possibly nested) chain and reads the state
+    /// through it alone, so the model's other steps and its input schema do not matter.
+    /// </summary>
+    private static OvDiffModelState ReadState(MLContext context, ITransformer transformer, string path)
     {
-        if (transformer is not IEnumerable<ITransformer> chain || inputSchema.Count == 0)
+        var keySchema = new DataViewSchema.Builder();
+        keySchema.AddColumn(InternalColumns.StateKey, TextDataViewType.Instance);
+        DataViewSchema stateKeySchema = keySchema.ToSchema();
+        foreach (ValueMappingTransformer mapping in Leaves(transformer).OfType<ValueMappingTransformer>())
         {
-            throw new InvalidDataException($"'{path}' is an ML.NET model but not an OvDiff model (no OvDiff transformer chain inside).");
-        }
-
-        DataViewSchema.Column imageColumn = inputSchema[0];
-        IDataView view = context.Data.LoadFromEnumerable(new[] { new PathRow() }, SchemaFor(imageColumn.Name));
-        foreach (ITransformer step in chain)
-        {
-            view = step.Transform(view);
-            DataViewSchema.Column? stateColumn = view.Schema.GetColumnOrNull(InternalColumns.State);
-            if (stateColumn is not null)
+            DataViewSchema output;
+            try
             {
-                using DataViewRowCursor cursor = view.GetRowCursor([stateColumn.Value]);
-                ValueGetter<VBuffer<byte>> getter = cursor.GetGetter<VBuffer<byte>>(stateColumn.Value);
-                VBuffer<byte> bytes = default;
-                cursor.MoveNext();
-                getter(ref bytes);
-                return OvDiffModelState.FromBytes(bytes.DenseValues().ToArray(), path);
+                output = mapping.GetOutputSchema(stateKeySchema);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                continue; // another ValueMapping, keyed by another column
             }
 
-            if (step is ValueMappingTransformer)
+            if (output.GetColumnOrNull(InternalColumns.State) is not { } stateColumn)
             {
-                break;
+                continue;
             }
+
+            IDataView view = mapping.Transform(context.Data.LoadFromEnumerable(new[] { new StateKeyRow { StateKey = InternalColumns.StateKeyValue } }));
+            using DataViewRowCursor cursor = view.GetRowCursor([view.Schema[stateColumn.Name]]);
+            ValueGetter<VBuffer<byte>> getter = cursor.GetGetter<VBuffer<byte>>(view.Schema[stateColumn.Name]);
+            VBuffer<byte> bytes = default;
+            cursor.MoveNext();
+            getter(ref bytes);
+            return OvDiffModelState.FromBytes(bytes.DenseValues().ToArray(), path);
         }
 
-        throw new InvalidDataException($"'{path}' is an ML.NET model but not an OvDiff model (no '{InternalColumns.State}' column).");
+        throw new InvalidDataException($"'{path}' is an ML.NET model but not an OvDiff model (no OvDiff segmentation inside).");
     }
 
-    private static SchemaDefinition SchemaFor(string imageColumn)
+    private static IEnumerable<ITransformer> Leaves(ITransformer transformer)
     {
-        SchemaDefinition definition = SchemaDefinition.Create(typeof(PathRow));
-        definition[0].ColumnName = imageColumn;
-        return definition;
-    }
-
-    private sealed class PathRow
-    {
-        public string ImagePath { get; set; } = "";
+        if (transformer is IEnumerable<ITransformer> chain)
+        {
+            foreach (ITransformer step in chain)
+            {
+                foreach (ITransformer leaf in Leaves(step))
+                {
+                    yield return leaf;
+                }
+            }
+        }
+        else
+        {
+            yield return transformer;
+        }
     }
 }

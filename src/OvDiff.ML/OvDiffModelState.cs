@@ -12,7 +12,8 @@ namespace OvDiff.ML;
 /// </summary>
 /// <remarks>
 /// Binary format: 8 bytes magic "OVDIFFST"; int32 state version; int32 N; N bytes UTF-8 JSON
-/// (<c>{"OvDiffVersion", "FeatureExtractors", "Segmentation"}</c>); the rest is a <see cref="PrototypeModelSerializer"/> model.
+/// (<c>{"OvDiffVersion", "FeatureExtractors", "Segmentation", "ImageFolder", "ImageColumnName", "SkipBadImages"}</c>; the last
+/// three may be absent); the rest is a <see cref="PrototypeModelSerializer"/> model.
 /// </remarks>
 public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, SegmentationOptions Segmentation, PrototypeModel Model)
 {
@@ -25,6 +26,12 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
 
     /// <summary>Folder against which relative image paths are resolved at transform time (null: as given).</summary>
     public string? ImageFolder { get; init; }
+
+    /// <summary>The user's image column (a path or encoded-bytes column), named in errors. Null in models saved before it was recorded.</summary>
+    public string? ImageColumnName { get; init; }
+
+    /// <summary>Whether an unreadable image (empty or missing path, corrupt bytes) gets an empty label map instead of an error.</summary>
+    public bool SkipBadImages { get; init; }
 
     /// <summary>The OvDiff version that wrote this state (informational).</summary>
     public string OvDiffVersion { get; init; } = CurrentVersion;
@@ -39,7 +46,7 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
         using var memory = new MemoryStream();
         using (var writer = new BinaryWriter(memory, Encoding.UTF8, leaveOpen: true))
         {
-            byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Header(OvDiffVersion, FeatureExtractors.ToArray(), Segmentation, ImageFolder), JsonOptions);
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Header(OvDiffVersion, FeatureExtractors.ToArray(), Segmentation, ImageFolder, ImageColumnName, SkipBadImages), JsonOptions);
             writer.Write(Magic);
             writer.Write(StateVersion);
             writer.Write(json.Length);
@@ -79,7 +86,13 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
                 ?? throw new InvalidDataException($"'{sourceName}' has an empty OvDiff state header.");
             CheckHeader(header, sourceName);
             PrototypeModel model = PrototypeModelSerializer.Read(memory, sourceName);
-            return new OvDiffModelState(header.FeatureExtractors, header.Segmentation, model) { OvDiffVersion = header.OvDiffVersion ?? "unknown", ImageFolder = header.ImageFolder };
+            return new OvDiffModelState(header.FeatureExtractors, header.Segmentation, model) 
+            {
+                OvDiffVersion = header.OvDiffVersion ?? "unknown",
+                ImageFolder = header.ImageFolder,
+                ImageColumnName = header.ImageColumnName,
+                SkipBadImages = header.SkipBadImages ?? false,
+            };
         }
         catch (EndOfStreamException ex)
         {
@@ -108,5 +121,5 @@ public sealed record OvDiffModelState(IReadOnlyList<string> FeatureExtractors, S
         }
     }
 
-    private sealed record Header(string? OvDiffVersion, string[] FeatureExtractors, SegmentationOptions Segmentation, string? ImageFolder);
+    private sealed record Header(string? OvDiffVersion, string[] FeatureExtractors, SegmentationOptions Segmentation, string? ImageFolder, string? ImageColumnName, bool? SkipBadImages);
 }

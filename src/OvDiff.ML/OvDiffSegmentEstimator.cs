@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using OvDiff.Core.Features;
+using OvDiff.Core.Images;
 using OvDiff.Core.Segmentation;
 using OvDiff.Imaging;
 using OvDiff.Onnx;
@@ -14,8 +15,8 @@ namespace OvDiff.ML;
 /// | Estimator characteristics | |
 /// | -- | -- |
 /// | Does this estimator need to look at the data to train its parameters? | Yes: support images (image path + class label) |
-/// | Input column data type | Text (image path) |
-/// | Output column data type | Variable-size vector of Byte (label map, row-major) plus Int32 width and height |
+/// | Input column data type | Text (image path) or variable-size vector of Byte (encoded image) |
+/// | Output column data type | Variable-size vector of Byte (label map, row-major) plus Int32 width and height, and a vector of keys (classes present) whose KeyValues are the label names |
 /// | Exportable to ONNX | No |
 ///
 /// <c>Fit</c> reads every row of the support data: the image at <see cref="OvDiffSegmentOptions.ImageColumnName"/> shows
@@ -58,7 +59,8 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
     public OvDiffSegmentTransformer Fit(IDataView input, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var examples = ReadSupport(input);
+        ImageColumnKind imageKind = RequireImage(input.Schema, Options.ImageColumnName);
+        (List<SupportExample> examples, long skipped) = ReadSupport(input, imageKind);
         IReadOnlyList<string> classes = Options.ClassNames ?? examples.Select(e => e.ClassName).Distinct(StringComparer.Ordinal).ToArray();
         PrototypeModel model;
         using (FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(Options.FeatureExtractors))
@@ -66,31 +68,70 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
             model = PrototypeFitter.Fit(examples, classes, extractors.Extractors, Options.Fit, Progress, cancellationToken);
         }
 
-        return OvDiffSegmentTransformer.Create(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model) { ImageFolder = Options.ImageFolder });
+        var state = new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, model)
+        {
+            ImageFolder = Options.ImageFolder,
+            ImageColumnName = Options.ImageColumnName,
+            SkipBadImages = Options.SkipBadImages,
+        };
+        return OvDiffSegmentTransformer.Create(_catalog, Options, state, imageKind, skipped);
     }
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        RequireText(inputSchema, Options.ImageColumnName, "image path");
-        IEstimator<ITransformer> chain = OvDiffSegmentTransformer.CreateChain(_catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, PlaceholderModel()).ToBytes());
-        return chain.GetOutputSchema(inputSchema);
+        ImageColumnKind imageKind = RequireImage(inputSchema, Options.ImageColumnName);
+        PrototypeModel placeholder = PlaceholderModel();
+        (IEstimator<ITransformer> chain, SegmentationRunner runner) = OvDiffSegmentTransformer.CreateChain(
+            _catalog, Options, new OvDiffModelState(Options.FeatureExtractors, Options.Segmentation, placeholder).ToBytes(), placeholder.LabelNames, imageKind);
+        using (runner)
+        {
+            return chain.GetOutputSchema(inputSchema);
+        }
     }
 
-    internal static void RequireText(SchemaShape schema, string column, string role)
+    /// <summary>The kind of image column <paramref name="column"/> is: text (paths) or a vector of bytes (encoded images).</summary>
+    internal static ImageColumnKind RequireImage(SchemaShape schema, string column)
     {
         SchemaShape.Column col = schema.FirstOrDefault(c => c.Name == column);
         if (col.Name is null)
         {
-            throw ColumnNotFound(column, role, schema.Select(c => c.Name));
+            throw ColumnNotFound(column, "image", schema.Select(c => c.Name));
         }
 
-        if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType is not TextDataViewType)
+        if (col.Kind == SchemaShape.Column.VectorKind.Scalar && col.ItemType is TextDataViewType)
         {
-            throw ColumnNotText(column, role, $"{(col.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "vector of ")}{col.ItemType}");
+            return ImageColumnKind.Path;
         }
+
+        if (col.Kind != SchemaShape.Column.VectorKind.Scalar && col.ItemType == NumberDataViewType.Byte && !col.IsKey)
+        {
+            return ImageColumnKind.EncodedBytes;
+        }
+
+        throw NotAnImageColumn(column, $"{(col.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "vector of ")}{col.ItemType}");
     }
+
+    /// <inheritdoc cref="RequireImage(SchemaShape, string)"/>
+    internal static ImageColumnKind RequireImage(DataViewSchema schema, string column)
+    {
+        DataViewSchema.Column? col = schema.GetColumnOrNull(column);
+        if (col is null)
+        {
+            throw ColumnNotFound(column, "image", schema.Select(c => c.Name));
+        }
+
+        return col.Value.Type switch
+        {
+            TextDataViewType => ImageColumnKind.Path,
+            VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
+            var other => throw NotAnImageColumn(column, $"{other}"),
+        };
+    }
+
+    private static ArgumentOutOfRangeException NotAnImageColumn(string column, string actualType) =>
+        new("schema", $"Column '{column}' (image): expected String (an image path) or a vector of Byte (an encoded image, as LoadRawImageBytes gives), got {actualType}.");
 
     internal static void RequireText(DataViewSchema schema, string column, string role)
     {
@@ -112,37 +153,85 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
     private static ArgumentOutOfRangeException ColumnNotText(string column, string role, string actualType) =>
         new("schema", $"Column '{column}' ({role}): expected String (Text), got {actualType}.");
 
-    private List<SupportExample> ReadSupport(IDataView input)
+    private (List<SupportExample> Examples, long Skipped) ReadSupport(IDataView input, ImageColumnKind imageKind)
     {
-        RequireText(input.Schema, Options.ImageColumnName, "image path");
         RequireText(input.Schema, Options.LabelColumnName, "class label");
         DataViewSchema.Column imageColumn = input.Schema[Options.ImageColumnName];
         DataViewSchema.Column labelColumn = input.Schema[Options.LabelColumnName];
         var examples = new List<SupportExample>();
         using DataViewRowCursor cursor = input.GetRowCursor([imageColumn, labelColumn]);
-        ValueGetter<ReadOnlyMemory<char>> getImage = cursor.GetGetter<ReadOnlyMemory<char>>(imageColumn);
+        ValueGetter<ReadOnlyMemory<char>> getPath = imageKind == ImageColumnKind.Path ? cursor.GetGetter<ReadOnlyMemory<char>>(imageColumn) : null!;
+        ValueGetter<VBuffer<byte>> getBytes = imageKind == ImageColumnKind.EncodedBytes ? cursor.GetGetter<VBuffer<byte>>(imageColumn) : null!;
         ValueGetter<ReadOnlyMemory<char>> getLabel = cursor.GetGetter<ReadOnlyMemory<char>>(labelColumn);
-        ReadOnlyMemory<char> image = default, label = default;
+        ReadOnlyMemory<char> path = default, label = default;
+        VBuffer<byte> bytes = default;
+        long skipped = 0;
         while (cursor.MoveNext())
         {
-            getImage(ref image);
+            long row = cursor.Position;
             getLabel(ref label);
-            string path = ResolvePath(image.ToString(), Options.ImageFolder);
+            string where = $"Support row {row}, column '{Options.ImageColumnName}'";
+            string? problem = null;
+            SupportExample? example = null;
             string className = label.ToString().Trim();
-            if (className.Length == 0)
+            if (imageKind == ImageColumnKind.Path)
             {
-                throw new InvalidDataException($"Support row {cursor.Position}: column '{Options.LabelColumnName}' is empty for image '{path}'.");
+                getPath(ref path);
+                string given = path.ToString();
+                string resolved = string.IsNullOrWhiteSpace(given) ? "" : ResolvePath(given, Options.ImageFolder);
+                problem = given.Trim().Length == 0 ? "the image path is empty"
+                    : !File.Exists(resolved) ? $"image file '{resolved}' does not exist"
+                    : null;
+                example = new SupportExample(className, resolved, _ => Decode(() => ImageDecoder.Decode(resolved), where));
+            }
+            else
+            {
+                getBytes(ref bytes);
+                byte[] encoded = bytes.DenseValues().ToArray();
+                string source = $"support row {row} (encoded image)";
+                problem = encoded.Length == 0 ? "the encoded image is empty" : null;
+                example = new SupportExample(className, source, _ => Decode(() => ImageDecoder.Decode(encoded, source), where));
             }
 
-            examples.Add(new SupportExample(className, path, _ => ImageDecoder.Decode(path)));
+            if (problem is not null)
+            {
+                if (Options.SkipBadImages)
+                {
+                    skipped++;
+                    continue;
+                }
+
+                throw new InvalidDataException($"{where}: {problem} (set OvDiffSegmentOptions.SkipBadImages to leave such rows out).");
+            }
+
+            if (className.Length == 0)
+            {
+                throw new InvalidDataException($"Support row {row}: column '{Options.LabelColumnName}' is empty for image '{example.Source}'.");
+            }
+
+            examples.Add(example);
         }
 
         if (examples.Count == 0)
         {
-            throw new InvalidDataException("The support data has no rows: every class needs at least one support image.");
+            throw new InvalidDataException(skipped == 0
+                ? "The support data has no rows: every class needs at least one support image."
+                : $"Every one of the {skipped} support rows was skipped as unreadable: every class needs at least one support image.");
         }
 
-        return examples;
+        return (examples, skipped);
+    }
+
+    private static RgbImage Decode(Func<RgbImage> decode, string where)
+    {
+        try
+        {
+            return decode();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or OverflowException)
+        {
+            throw new InvalidDataException($"{where}: {ex.Message}", ex);
+        }
     }
 
     internal static string ResolvePath(string path, string? folder) =>

@@ -7,7 +7,11 @@ namespace OvDiff.ML;
 /// </summary>
 public sealed record OvDiffSegmentOptions
 {
-    /// <summary>Text column with image paths, read when fitting (support images) and when transforming (targets). ["ImagePath"]</summary>
+    /// <summary>
+    /// The image column, read when fitting (support images) and when transforming (targets): either text (image paths,
+    /// resolved against <see cref="ImageFolder"/>) or a vector of bytes holding encoded images (JPEG, PNG, ...: what
+    /// <c>LoadRawImageBytes</c> produces). The fitted model expects the same kind of column it was fitted on. ["ImagePath"]
+    /// </summary>
     public string ImageColumnName { get; init; } = Defaults.ImageColumnName;
 
     /// <summary>Text column with the class name of each support image, read by <c>Fit</c> only. ["Label"]</summary>
@@ -21,6 +25,19 @@ public sealed record OvDiffSegmentOptions
 
     /// <summary>See <see cref="WidthColumnName"/>.</summary>
     public string HeightColumnName => OutputColumnName + "Height";
+
+    /// <summary>
+    /// Output column naming the labels present in each label map: a vector of keys whose <c>KeyValues</c> annotation holds
+    /// the label names ("background", then the classes), so that key <c>k</c> is label <c>k - 1</c> of <see cref="OutputColumnName"/>.
+    /// Named <c>{OutputColumnName}Classes</c>; it survives <c>mlContext.Model.Save</c>/<c>Load</c>.
+    /// </summary>
+    public string ClassesColumnName => OutputColumnName + "Classes";
+
+    /// <summary>
+    /// Whether an image that cannot be read when transforming (empty or missing path, truncated or corrupt data) gives an
+    /// empty label map (width and height 0) and is counted, instead of failing the cursor. Saved with the model. [false]
+    /// </summary>
+    public bool SkipBadImages { get; init; }
 
     /// <summary>If set, an output column with the (classes + 1) score planes per pixel as a float vector. [null]</summary>
     public string? ScoresColumnName { get; init; }

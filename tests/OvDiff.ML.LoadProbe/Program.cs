@@ -1,6 +1,7 @@
 // Usage: OvDiff.ML.LoadProbe MODEL.zip OUTPUT.bin IMAGE...
 // Loads the model with mlContext.Model.Load (nothing else from OvDiff is called), transforms the images, and writes for
-// each image: int32 width, int32 height, then the label bytes.
+// the label names (KeyValues of SegmentationLabelsClasses, joined by '|') and then, for each image: int32 width, int32 height,
+// then the label bytes.
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -11,6 +12,9 @@ SchemaDefinition definition = SchemaDefinition.Create(typeof(ProbeRow));
 definition[0].ColumnName = inputSchema[0].Name;
 IDataView output = model.Transform(context.Data.LoadFromEnumerable(rows, definition));
 using var writer = new BinaryWriter(File.Create(args[1]));
+VBuffer<ReadOnlyMemory<char>> names = default;
+output.Schema["SegmentationLabelsClasses"].GetKeyValues(ref names);
+writer.Write(string.Join('|', names.DenseValues()));
 using DataViewRowCursor cursor = output.GetRowCursor(output.Schema);
 var labels = cursor.GetGetter<VBuffer<byte>>(output.Schema["SegmentationLabels"]);
 var width = cursor.GetGetter<int>(output.Schema["SegmentationLabelsWidth"]);

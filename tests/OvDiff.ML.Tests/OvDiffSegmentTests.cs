@@ -10,14 +10,7 @@ namespace OvDiff.ML.Tests;
 
 public sealed class OvDiffSegmentTests
 {
-    // Single-class VOC 2012 images (image-level tags only are used: the class name).
-    private static readonly (string Id, string Class)[] Support =
-        [("2007_000033", "aeroplane"), ("2007_001288", "aeroplane"), ("2007_001289", "bird"), ("2007_002094", "bird")];
-
-    private static readonly string[] Targets = ["2007_001377", "2007_002400"];
-
-    // A quick protocol so the test stays fast: short side 224, whole image only.
-    private static readonly SegmentationOptions QuickProtocol = new() { ShortSide = 224, Windows = [] };
+    private static readonly SegmentationOptions QuickProtocol = VocFixture.QuickProtocol;
 
     [Fact]
     public void FitTransform_SaveThenLoadInFreshProcess_LabelMapsBitIdentical()
@@ -33,7 +26,7 @@ public sealed class OvDiffSegmentTests
         using OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(options).Fit(support, TestContext.Current.CancellationToken);
         Assert.Equal(["background", "aeroplane", "bird"], model.LabelNames);
 
-        string[] targets = Targets.Select(id => Path.Combine(voc, "JPEGImages", id + ".jpg")).ToArray();
+        string[] targets = VocFixture.Targets;
         List<(int Width, int Height, byte[] Labels)> inProcess = Transform(context, model, targets);
         for (int i = 0; i < targets.Length; i++)
         {
@@ -51,10 +44,21 @@ public sealed class OvDiffSegmentTests
         ITransformer loaded = new MLContext(seed: 0).Model.Load(zip, out _);
         Assert.Equal(inProcess.Select(r => r.Labels), Transform(context, loaded, targets).Select(r => r.Labels));
 
+        // The output says which label is which class, before and after Model.Load (key k names label k - 1).
+        IDataView loadedOutput = loaded.Transform(VocFixture.PathView(context, targets));
+        Assert.Equal(["background", "aeroplane", "bird"], VocFixture.KeyNames(model.Transform(VocFixture.PathView(context, targets)).Schema["SegmentationLabelsClasses"]));
+        Assert.Equal(["background", "aeroplane", "bird"], VocFixture.KeyNames(loadedOutput.Schema["SegmentationLabelsClasses"]));
+        List<uint[]> present = context.Data.CreateEnumerable<ClassesRow>(loadedOutput, reuseRowObject: false).Select(r => r.SegmentationLabelsClasses).ToList();
+        for (int i = 0; i < targets.Length; i++)
+        {
+            Assert.Equal(inProcess[i].Labels.Distinct().Order().Select(l => (uint)l + 1), present[i]);
+        }
+
         // A fresh process that only calls mlContext.Model.Load.
         string output = temp.Combine("labels.bin");
         RunProbe(zip, output, targets);
         using var reader = new BinaryReader(File.OpenRead(output));
+        Assert.Equal("background|aeroplane|bird", reader.ReadString());
         foreach ((int width, int height, byte[] labels) in inProcess)
         {
             Assert.Equal(width, reader.ReadInt32());
@@ -191,8 +195,7 @@ public sealed class OvDiffSegmentTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
-    private static IDataView SupportView(MLContext context, string voc) =>
-        context.Data.LoadFromEnumerable(Support.Select(s => new SupportRow { ImagePath = Path.Combine(voc, "JPEGImages", s.Id + ".jpg"), Label = s.Class }).ToArray());
+    private static IDataView SupportView(MLContext context, string voc) => VocFixture.SupportView(context);
 
     private static List<(int Width, int Height, byte[] Labels)> Transform(MLContext context, ITransformer model, string[] images)
     {
@@ -235,6 +238,13 @@ public sealed class OvDiffSegmentTests
         public string ImagePath { get; set; } = "";
 
         public float Label { get; set; }
+    }
+
+    private sealed class ClassesRow
+    {
+        [VectorType]
+        [KeyType(3)]
+        public uint[] SegmentationLabelsClasses { get; set; } = [];
     }
 
     private sealed class LabelRow

@@ -5,19 +5,20 @@ namespace OvDiff.ML.Tests;
 public sealed class SharedDisposablesTests
 {
     [Fact]
-    public void Use_CreationFailedOnce_NextUseCreatesAgain()
+    public void Acquire_CreationFailedOnce_NextAcquireCreatesAgain()
     {
         var shared = new SharedDisposables<Probe>();
         int attempts = 0;
         Probe Create() => ++attempts == 1 ? throw new IOException("model file busy") : new Probe();
 
-        Assert.Throws<IOException>(() => shared.Use("k", Create, p => p.Read()));
-        Assert.Equal(1, shared.Use("k", Create, p => p.Read()));
+        Assert.Throws<IOException>(() => shared.Acquire("k", Create));
+        Assert.Equal(0, shared.Count);
+        Assert.Equal(1, shared.Acquire("k", Create).Read());
         Assert.Equal(2, attempts);
     }
 
     [Fact]
-    public void Release_LastOwner_DisposesAndNextUseCreatesFresh()
+    public void Release_LastOwner_DisposesAndNextAcquireCreatesFresh()
     {
         var shared = new SharedDisposables<Probe>();
         var created = new List<Probe>();
@@ -28,20 +29,21 @@ public sealed class SharedDisposablesTests
             return probe;
         }
 
-        shared.Acquire("k", Create);
-        shared.Acquire("k", Create);
+        Probe first = shared.Acquire("k", Create);
+        Assert.Same(first, shared.Acquire("k", Create));
         shared.Release("k");
-        Assert.False(created[0].IsDisposed);
+        Assert.False(first.IsDisposed);
         shared.Release("k");
-        Assert.True(created[0].IsDisposed);
+        Assert.True(first.IsDisposed);
+        Assert.Equal(0, shared.Count);
 
-        Assert.Equal(1, shared.Use("k", Create, p => p.Read()));
+        Assert.Equal(1, shared.Acquire("k", Create).Read());
         Assert.Equal(2, created.Count);
         Assert.False(created[1].IsDisposed);
     }
 
     [Fact]
-    public async Task Use_RacingWithOwnersComingAndGoing_NeverSeesADisposedValue()
+    public async Task Acquire_RacingWithOwnersComingAndGoing_NeverReturnsADisposedValue()
     {
         var shared = new SharedDisposables<Probe>();
         var created = new ConcurrentQueue<Probe>();
@@ -53,48 +55,37 @@ public sealed class SharedDisposablesTests
         }
 
         // Fixed amounts of work, not a time budget: on a busy machine one task may not be scheduled within a second.
-        const int OwnerCycles = 5000, UsesPerUser = 2000;
-        long uses = 0, disposedUses = 0;
-        int ownersDone = 0;
-        Task owners = Task.Run(() =>
+        const int CyclesPerOwner = 3000;
+        long reads = 0, disposedReads = 0;
+        Task[] owners = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
         {
-            for (int i = 0; i < OwnerCycles; i++)
+            for (int i = 0; i < CyclesPerOwner; i++)
             {
-                shared.Acquire("k", Create);
-                shared.Release("k");
-            }
-
-            Volatile.Write(ref ownersDone, 1);
-        }, TestContext.Current.CancellationToken);
-        Task[] users = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
-        {
-            // Until the owners are done, and at least UsesPerUser times.
-            for (int i = 0; i < UsesPerUser || Volatile.Read(ref ownersDone) == 0; i++)
-            {
+                Probe probe = shared.Acquire("k", Create);
                 try
                 {
-                    Interlocked.Add(ref uses, shared.Use("k", Create, p => p.Read()));
+                    Interlocked.Add(ref reads, probe.Read());
                 }
                 catch (ObjectDisposedException)
                 {
-                    Interlocked.Increment(ref disposedUses);
+                    Interlocked.Increment(ref disposedReads);
                 }
+
+                shared.Release("k");
             }
         }, TestContext.Current.CancellationToken)).ToArray();
 
-        await Task.WhenAll([owners, .. users]);
+        await Task.WhenAll(owners);
 
-        Assert.Equal(0, Interlocked.Read(ref disposedUses));
-        Assert.True(Interlocked.Read(ref uses) >= 3 * UsesPerUser, "the users did not all run");
-        // Each owner cycle disposed the value it released, under the users' feet; fresh ones were created after.
-        Assert.True(created.Count(p => p.IsDisposed) >= OwnerCycles, "the owners did not dispose a value per cycle");
+        Assert.Equal(0, Interlocked.Read(ref disposedReads));
+        Assert.Equal(3 * CyclesPerOwner, Interlocked.Read(ref reads));
+        Assert.Equal(0, shared.Count);
+        Assert.All(created, p => Assert.True(p.IsDisposed));
     }
 
     private sealed class Probe : IDisposable
     {
-        private bool _disposed;
-
-        public bool IsDisposed => Volatile.Read(ref _disposed);
+        public bool IsDisposed { get; private set; }
 
         public int Read()
         {
@@ -102,6 +93,6 @@ public sealed class SharedDisposablesTests
             return 1;
         }
 
-        public void Dispose() => Volatile.Write(ref _disposed, true);
+        public void Dispose() => IsDisposed = true;
     }
 }

@@ -5,7 +5,8 @@ namespace OvDiff.Core.Features;
 /// <summary>
 /// "Image in, dense feature map out": one pretrained backbone (ResNet18, DINO, CLIP, SD UNet) with its own
 /// preprocessing. Implementations that hold an ONNX Runtime session own it and release it in <see cref="IDisposable.Dispose"/>.
-/// Implementations must be safe to call from one thread at a time; callers that parallelise use one instance per thread.
+/// Implementations must be safe to call from one thread at a time; callers that parallelise use one instance per thread,
+/// unless <see cref="SupportsConcurrentExtract"/> says that concurrent calls on one instance are safe.
 /// </summary>
 public interface IDenseFeatureExtractor : IDisposable
 {
@@ -17,6 +18,12 @@ public interface IDenseFeatureExtractor : IDisposable
 
     /// <summary>Feature dimension of each cell.</summary>
     int Channels { get; }
+
+    /// <summary>
+    /// Whether <see cref="Extract"/> may run on several threads at once on this instance (true for extractors whose only
+    /// shared state is an ONNX Runtime session, which runs concurrently). [false]
+    /// </summary>
+    bool SupportsConcurrentExtract => false;
 
     /// <summary>
     /// Extracts features for <paramref name="image"/> as given (callers resize first). The map covers the image:

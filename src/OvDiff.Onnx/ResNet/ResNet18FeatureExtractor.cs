@@ -22,7 +22,8 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
     private readonly ReadOnlyMemory<float> _meanImage;
     private readonly float[] _channelMeans;
     private readonly string[] _outputNames;
-    private (int Height, int Width, float[] Mean)? _lastMean;
+    // A reference, so that concurrent Extract calls (ONNX Runtime runs them concurrently) never see a torn entry.
+    private MeanAtSize? _lastMean;
 
     /// <summary>Creates the extractor with <see cref="ResNet18Options.Default"/> (layer 4, files beside the application, CPU).</summary>
     public ResNet18FeatureExtractor()
@@ -66,6 +67,9 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
 
     /// <inheritdoc/>
     public int Channels { get; }
+
+    /// <inheritdoc/>
+    public bool SupportsConcurrentExtract => true;
 
     /// <summary>The options this extractor was created with.</summary>
     public ResNet18Options Options => _options;
@@ -174,9 +178,11 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
             mean = DenseLayout.ResizeBilinearPlanar(_meanImage.Span, 3, native, native, height, width);
         }
 
-        _lastMean = (height, width, mean);
+        _lastMean = new MeanAtSize(height, width, mean);
         return mean;
     }
+
+    private sealed record MeanAtSize(int Height, int Width, float[] Mean);
 
     private static float[] ChannelMeans(ReadOnlySpan<float> meanImage)
     {

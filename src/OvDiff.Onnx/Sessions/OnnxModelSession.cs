@@ -109,6 +109,12 @@ public sealed class OnnxModelSession : IDisposable
         }
     }
 
+    /// <summary>What to do when the native ONNX Runtime library is not beside the application.</summary>
+    public const string NativeRuntimeMissingMessage =
+        "The native ONNX Runtime library (onnxruntime) could not be loaded. OvDiff.Onnx references only ONNX Runtime's managed API: " +
+        "reference the NuGet package Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu.Linux (CUDA), not both, from the " +
+        "application project (the OvDiff.ML package brings the CPU one).";
+
     /// <summary>
     /// Builds ONNX Runtime session options for <paramref name="options"/>. CUDA that cannot be loaded (CPU-only native
     /// library: <see cref="EntryPointNotFoundException"/>; missing CUDA libraries: <see cref="OnnxRuntimeException"/>)
@@ -117,7 +123,16 @@ public sealed class OnnxModelSession : IDisposable
     public static SessionOptions CreateSessionOptions(OnnxRuntimeOptions options, out ExecutionProviderKind activeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var sessionOptions = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel };
+        SessionOptions sessionOptions;
+        try
+        {
+            sessionOptions = new SessionOptions { GraphOptimizationLevel = options.GraphOptimizationLevel };
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException { InnerException: DllNotFoundException })
+        {
+            throw new ExecutionProviderUnavailableException(NativeRuntimeMissingMessage, ex);
+        }
+
         try
         {
             if (options.IntraOpNumThreads is { } threads)

@@ -66,6 +66,9 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
     /// <inheritdoc/>
     public int Channels => _options.Channels;
 
+    /// <inheritdoc/>
+    public bool SupportsConcurrentExtract => true;
+
     /// <summary>The options this extractor was created with.</summary>
     public VitKeyExtractorOptions Options => _options;
 
