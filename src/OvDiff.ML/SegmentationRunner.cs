@@ -17,10 +17,9 @@ internal readonly record struct ImageInput(string? Path, byte[]? Bytes)
 /// <summary>
 /// The code behind one segmentation CustomMapping transformer (one per fitted or loaded model). On its first row it
 /// takes a share of the segmenter for the row's model state (<see cref="SegmenterCache"/>), and keeps it until it is
-/// disposed (by <see cref="OvDiffSegmentTransformer.Dispose"/> or <see cref="OvDiffModel.Dispose"/>) or finalised. A chain
-/// loaded with plain <c>mlContext.Model.Load</c> has no Dispose that reaches this runner, and ML.NET was measured to keep
-/// the mapping reachable after the chain itself was collected: its sessions live until the process ends, so code that
-/// loads many models uses <see cref="OvDiffModel.Load"/>. Rows may arrive on several threads at once
+/// disposed (by <see cref="OvDiffSegmentTransformer.Dispose"/> or <see cref="OvDiffModel.Dispose"/>) or finalised: a chain
+/// loaded with plain <c>mlContext.Model.Load</c> has no Dispose that reaches this runner, so its share goes back only when
+/// the garbage collector finds the dropped chain (ML.NET's cursor threads hold it a moment after the last row). Rows may arrive on several threads at once
 /// (ML.NET's parallel cursors); they segment concurrently. After disposal every row throws.
 /// </summary>
 internal abstract class SegmentationRunner : IDisposable

@@ -60,6 +60,50 @@ public sealed class OvDiffModelLifetimeTests
         Assert.True(growth < 100L << 20, $"Working set grew by {growth >> 20} MiB over cycles 3-10: {string.Join(", ", workingSets.Select(w => w >> 20))} MiB.");
     }
 
+    /// <summary>A chain from plain <c>mlContext.Model.Load</c> has no Dispose that reaches OvDiff: once dropped and collected, the finaliser frees the segmenter.</summary>
+    [Fact]
+    public void PlainModelLoad_ChainDropped_FinalizerReleasesTheSegmenter()
+    {
+        var context = new MLContext(seed: 0);
+        using var temp = new TempFolder();
+        string zip = SaveDistinctModels(context, temp, 1)[0];
+        OvDiffModelState state;
+        using (OvDiffModel probe = OvDiffModel.Load(context, zip))
+        {
+            state = probe.State;
+        }
+
+        (WeakReference chain, WeakReference runner) = UseAndDrop(zip);
+        Assert.True(SegmenterCache.IsLive(state));
+        // ML.NET's cursor worker threads hold the mapping for a moment after the last row: collect until they let go.
+        for (int i = 0; i < 50 && SegmenterCache.IsLive(state); i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Thread.Sleep(100);
+        }
+
+        Assert.False(chain.IsAlive, "the loaded chain is still reachable");
+        Assert.False(runner.IsAlive, "the runner is still reachable");
+        Assert.False(SegmenterCache.IsLive(state));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (WeakReference, WeakReference) UseAndDrop(string zip)
+    {
+        var context = new MLContext(seed: 0);
+        ITransformer loaded;
+        WeakReference runner;
+        using (var scope = SegmentationRunner.LoadScope.Begin())
+        {
+            loaded = context.Model.Load(zip, out _);
+            runner = new WeakReference(scope.Runners.Single());
+        }
+
+        Assert.Equal(2, VocFixture.LabelMaps(context, loaded.Transform(VocFixture.PathView(context, VocFixture.Targets))).Count);
+        return (new WeakReference(loaded), runner);
+    }
+
     private static OvDiffSegmentOptions ClassMeanOptions => VocFixture.QuickOptions with
     {
         Fit = VocFixture.QuickOptions.Fit with { Levels = Core.Segmentation.PrototypeLevels.ClassMean },

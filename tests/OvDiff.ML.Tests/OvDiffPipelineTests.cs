@@ -165,3 +165,40 @@ public sealed class OvDiffPipelineTests
         public float ImagePath { get; set; }
     }
 }
+
+/// <summary>Zips saved before bytes input and class names (chain version 1) still load.</summary>
+public sealed class Version1ZipTests
+{
+    [Fact]
+    public void Version1Chain_SavedThenLoaded_SegmentsLikeTheCurrentOne()
+    {
+        var context = new MLContext(seed: 0);
+        using OvDiffSegmentTransformer current = context.Transforms.OvDiffSegment(VocFixture.QuickOptions).Fit(VocFixture.SupportView(context), TestContext.Current.CancellationToken);
+        byte[] state = current.State.ToBytes();
+
+        // The chain exactly as version 1 wrote it (OvDiffSegmentTransformer.CreateChain before the names and bytes input).
+        var t = context.Transforms;
+        SegmentPathMappingV1.MappingRunner runner = new SegmentPathMappingV1().Create();
+        var chain = t.CopyColumns(InternalColumns.ImagePath, "ImagePath")
+            .Append(t.CustomMapping(new StateKeyMappingV1().GetMapping(), StateKeyMappingV1.ContractName))
+            .Append(t.Conversion.MapValue(InternalColumns.State, new[] { new KeyValuePair<string, byte[]>(InternalColumns.StateKeyValue, state) }, InternalColumns.StateKey))
+            .Append(t.CustomMapping<PathInputRow, SegmentationOutputRowV1>(runner.Map, SegmentPathMappingV1.ContractName))
+            .Append(t.CopyColumns("SegmentationLabels", InternalColumns.Labels))
+            .Append(t.CopyColumns("SegmentationLabelsWidth", InternalColumns.Width))
+            .Append(t.CopyColumns("SegmentationLabelsHeight", InternalColumns.Height))
+            .Append(t.DropColumns(InternalColumns.ImagePath, InternalColumns.StateKey, InternalColumns.State, InternalColumns.Labels, InternalColumns.Width, InternalColumns.Height));
+        IDataView support = VocFixture.SupportView(context);
+        using var temp = new TempFolder();
+        string zip = temp.Combine("v1.zip");
+        using (runner)
+        {
+            context.Model.Save(chain.Fit(support), support.Schema, zip);
+        }
+
+        using OvDiffModel loaded = OvDiffModel.Load(context, zip);
+        Assert.Equal(["background", "aeroplane", "bird"], loaded.LabelNames);
+        Assert.Equal(
+            VocFixture.LabelMaps(context, current.Transform(VocFixture.PathView(context, VocFixture.Targets))).Select(m => m.Labels),
+            VocFixture.LabelMaps(context, loaded.Transform(VocFixture.PathView(context, VocFixture.Targets))).Select(m => m.Labels));
+    }
+}
