@@ -78,38 +78,17 @@ internal interface ISegmentationOutput
     void Fill(SegmentationResult? result);
 }
 
-/// <summary>Output of the segmentation mappings without scores.</summary>
-internal class SegmentationOutputRow : ISegmentationOutput
+/// <summary>Output of the segmentation mappings without scores: the label map and the labels present in it.</summary>
+internal class SegmentationOutputRow : SegmentationOutputRowV1
 {
-    [ColumnName(InternalColumns.Labels)]
-    [VectorType]
-    public byte[] Labels { get; set; } = [];
-
-    [ColumnName(InternalColumns.Width)]
-    public int Width { get; set; }
-
-    [ColumnName(InternalColumns.Height)]
-    public int Height { get; set; }
-
     /// <summary>The labels that occur in the label map, ascending (mapped to class-name keys by the chain).</summary>
     [ColumnName(InternalColumns.PresentLabels)]
     [VectorType]
     public byte[] PresentLabels { get; set; } = [];
 
-    public virtual void Fill(SegmentationResult? result)
+    public override void Fill(SegmentationResult? result)
     {
-        if (result is null)
-        {
-            Labels = [];
-            Width = 0;
-            Height = 0;
-            PresentLabels = [];
-            return;
-        }
-
-        Labels = result.Labels.Labels;
-        Width = result.Labels.Width;
-        Height = result.Labels.Height;
+        base.Fill(result);
         PresentLabels = Present(Labels);
     }
 
@@ -224,7 +203,8 @@ internal sealed class SegmentBytesWithScoresMapping : SegmentationMappingFactory
 }
 
 // Version 1 of the saved chain (before bytes input and class names): kept so that zips saved by earlier OvDiff versions
-// still load. Its chain copies the image column to __OvDiffImagePath, whose StateKey mapping reads it.
+// still load. Its chain copies the image column to __OvDiffImagePath, whose StateKey mapping reads it; its output row
+// (the label map alone) is the base of the current one.
 
 /// <summary>Input of <see cref="StateKeyMappingV1"/>.</summary>
 internal sealed class PathOnlyRowV1
@@ -233,7 +213,7 @@ internal sealed class PathOnlyRowV1
     public string ImagePath { get; set; } = "";
 }
 
-/// <summary>Output of the version 1 segmentation mapping.</summary>
+/// <summary>Output of the version 1 segmentation mapping: the label map and its size (an empty map for a skipped image).</summary>
 internal class SegmentationOutputRowV1 : ISegmentationOutput
 {
     [ColumnName(InternalColumns.Labels)]
