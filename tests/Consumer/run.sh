@@ -19,7 +19,10 @@ work="$(mktemp -d)"
 global="$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')"
 cleanup() {
   rm -rf "$work"
-  for id in ovdiff.core ovdiff.imaging ovdiff.onnx ovdiff.ml ovdiff.eval ovdiff.cli; do rm -rf "$global/$id/$version"; done
+  for package in "$feed"/*."$version".nupkg; do
+    id="$(basename "$package" ".$version.nupkg" | tr '[:upper:]' '[:lower:]')"
+    rm -rf "${global:?}/$id/$version"
+  done
 }
 trap cleanup EXIT
 
