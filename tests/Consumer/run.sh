@@ -22,6 +22,7 @@ cleanup() {
   for package in "$feed"/*."$version".nupkg; do
     id="$(basename "$package" ".$version.nupkg" | tr '[:upper:]' '[:lower:]')"
     rm -rf "${global:?}/$id/$version"
+    rmdir "$global/$id" 2>/dev/null || true
   done
 }
 trap cleanup EXIT
