@@ -2,6 +2,7 @@ using System.Text.Json;
 using OvDiff.Cli.Commands;
 using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
+using OvDiff.ML;
 using OvDiff.Testing;
 
 namespace OvDiff.Cli.Tests;
@@ -25,6 +26,29 @@ public sealed class ModelSegmenterFactoryTests
         SegmentationOptions options = ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("minimumClassArea", "0.25"));
         Assert.Equal(0.25f, options.MinimumClassArea);
     }
+
+    [Fact]
+    public void Identity_RefittedModelAtTheSamePath_DiffersInTheModelHashOnly_OptionsNamed()
+    {
+        using var temp = new TempFolder();
+        string model = Cli.FitTinyModel(temp.Path);
+        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+        IReadOnlyDictionary<string, string> first = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
+
+        Cli.WriteImage(temp.Combine("support", "cat", "c.jpg"), 160, 120, seed: 7);
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean");
+        IReadOnlyDictionary<string, string> refitted = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
+        IReadOnlyDictionary<string, string> otherArea = ModelSegmenterFactory.Identity(model, state, state.Segmentation with { MinimumClassArea = 0.25f });
+
+        Assert.Equal(["model.sha256"], first.Keys.Where(k => first[k] != refitted[k]));
+        Assert.Equal(RunIdentityHash(model), refitted["model.sha256"]);
+        Assert.Equal("0.25", otherArea["inference.minimumClassArea"]);
+        Assert.Equal("resnet18-layer4", first["model.extractors"]);
+        Assert.Equal("cat, dog", first["model.classes"]);
+        Assert.Contains("inference.windows", first.Keys);
+    }
+
+    private static string RunIdentityHash(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
 
     private static EvalConfig WithOptions(string key, string json)
     {

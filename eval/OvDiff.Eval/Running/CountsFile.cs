@@ -20,8 +20,8 @@ public sealed partial record SkippedImage(string Id, string Reason);
 /// </summary>
 public sealed record CountsFile
 {
-    /// <summary>The format version this build writes: 2 added <see cref="Images"/>.</summary>
-    public const int CurrentFormatVersion = 2;
+    /// <summary>The format version this build writes: 2 added <see cref="Images"/>, 3 <see cref="Identity"/>.</summary>
+    public const int CurrentFormatVersion = 3;
 
     /// <summary>File format version.</summary>
     public int FormatVersion { get; init; } = CurrentFormatVersion;
@@ -29,8 +29,15 @@ public sealed record CountsFile
     /// <summary>The config's name.</summary>
     public required string Name { get; init; }
 
-    /// <summary>A hash of what must match to resume or merge: dataset (layout, split, classes, ignore label) and prediction source.</summary>
+    /// <summary>A hash of <see cref="Identity"/>: what must match to resume or merge.</summary>
     public required string Fingerprint { get; init; }
+
+    /// <summary>
+    /// The parts of the run's <see cref="RunIdentity"/> (effective config, split ids, prediction folder or segmenter:
+    /// model content hash, extractors, options in force), so that a mismatch can be named; null in files written
+    /// before format 3.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Identity { get; init; }
 
     /// <summary>Human-readable dataset description.</summary>
     public required string Dataset { get; init; }

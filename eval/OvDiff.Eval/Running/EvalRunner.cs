@@ -36,15 +36,12 @@ public static class EvalRunner
         ArgumentNullException.ThrowIfNull(options);
         IEvalDataset dataset = DatasetFactory.Open(config.Dataset);
         string outputDir = ResolveOutputDir(config, options);
-        Directory.CreateDirectory(outputDir);
-        string source = DescribeSource(config, options);
-        string fingerprint = Fingerprint(config, dataset, source);
+        using OutputFolderLock outputLock = OutputFolderLock.Acquire(outputDir, options.Shard);
         IReadOnlyList<string> ids = options.Shard.Select(dataset.Ids);
         string countsPath = Path.Combine(outputDir, CountsFile.FileNameFor(options.Shard));
-        CountsFile state = StartOrResume(config, options, dataset, source, fingerprint, ids.Count, countsPath);
-        AtomicFile.WriteAllBytes(Path.Combine(outputDir, "config.json"), Encoding.UTF8.GetBytes(ConfigLoader.ToJson(config)));
 
         ISegmenter? segmenter = null;
+        CountsFile state;
         try
         {
             IImageScorer scorer;
@@ -65,6 +62,10 @@ public static class EvalRunner
                 scorer = new SegmenterScorer(segmenter, config.Output.SavePredictions ? Path.Combine(outputDir, "predictions") : null);
             }
 
+            // The identity needs the segmenter (its model's content hash, its options after the config was applied).
+            RunIdentity identity = RunIdentity.For(config, dataset, options.PredictionsDir, segmenter);
+            state = StartOrResume(config, options, dataset, DescribeSource(config, options), identity, ids.Count, countsPath);
+            AtomicFile.WriteAllBytes(Path.Combine(outputDir, "config.json"), Encoding.UTF8.GetBytes(ConfigLoader.ToJson(config)));
             state = Score(dataset, ids, scorer, state, countsPath, outputDir, config.Output.CheckpointEvery, options, progress, cancellationToken);
         }
         finally
@@ -92,19 +93,25 @@ public static class EvalRunner
     /// <summary>The default results ledger: runs/ledger.csv under the working directory.</summary>
     public static string DefaultLedger() => Path.GetFullPath(Path.Combine("runs", "ledger.csv"));
 
-    private static CountsFile StartOrResume(EvalConfig config, EvalRunOptions options, IEvalDataset dataset, string source, string fingerprint, int shardImages, string countsPath)
+    private static CountsFile StartOrResume(EvalConfig config, EvalRunOptions options, IEvalDataset dataset, string source, RunIdentity identity, int shardImages, string countsPath)
     {
         if (options.Resume && File.Exists(countsPath))
         {
             CountsFile saved = CountsFile.Load(countsPath);
-            if (saved.Fingerprint != fingerprint || saved.ShardImages != shardImages || saved.ShardCount != options.Shard.Count || saved.ShardIndex != options.Shard.Index)
+            if (saved.Identity is null || !saved.HasImageResults)
             {
-                throw new ConfigException($"{countsPath}: saved counts belong to another run (dataset, predictions or shard differ); remove the file or drop --resume.");
+                throw new ConfigException($"{countsPath}: saved by an older ovdiff (format {saved.FormatVersion}: no per-image results or run identity); remove the file or drop --resume.");
             }
 
-            if (!saved.HasImageResults)
+            IReadOnlyList<string> differences = new RunIdentity(saved.Identity).Differences(identity, "saved", "now");
+            if (differences.Count > 0)
             {
-                throw new ConfigException($"{countsPath}: saved by an older ovdiff (format {saved.FormatVersion}, no per-image results); remove the file or drop --resume.");
+                throw new ConfigException($"{countsPath}: saved counts belong to another run; {string.Join("; ", differences)}. Remove the file or drop --resume.");
+            }
+
+            if (saved.ShardImages != shardImages || saved.ShardCount != options.Shard.Count || saved.ShardIndex != options.Shard.Index)
+            {
+                throw new ConfigException($"{countsPath}: saved counts are of shard {saved.ShardIndex}/{saved.ShardCount} ({saved.ShardImages} images), this run is shard {options.Shard.Index}/{options.Shard.Count} ({shardImages} images); remove the file or drop --resume.");
             }
 
             return saved;
@@ -114,7 +121,8 @@ public static class EvalRunner
         return new CountsFile
         {
             Name = config.Name ?? "eval",
-            Fingerprint = fingerprint,
+            Fingerprint = identity.Fingerprint,
+            Identity = identity.Parts,
             Dataset = dataset.Description,
             Source = source,
             ClassNames = [.. dataset.ClassNames],
@@ -281,12 +289,6 @@ public static class EvalRunner
         options.PredictionsDir is not null
             ? "predictions " + Path.GetFullPath(options.PredictionsDir)
             : $"segmenter {config.Segmenter.Model ?? "(default)"} protocol {JsonSerializer.Serialize(config.Protocol, ConfigLoader.SerializerOptions).ReplaceLineEndings(" ")}";
-
-    private static string Fingerprint(EvalConfig config, IEvalDataset dataset, string source)
-    {
-        string identity = string.Join('\n', dataset.Description, string.Join(',', dataset.ClassNames), dataset.IgnoreIndex, config.Dataset.ReduceZeroLabel, source);
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..16];
-    }
 
     /// <summary>A prediction: its labels, where they came from (for errors), and the decoded image when the scorer had it.</summary>
     private readonly record struct Prediction(ReadOnlyMemory<byte> Labels, string Source, RgbImage? Image);

@@ -48,9 +48,16 @@ public static class ShardMerger
         CountsFile first = shards[0].Counts;
         foreach ((string path, CountsFile shard) in shards)
         {
-            if (shard.Fingerprint != first.Fingerprint || shard.ShardCount != first.ShardCount || !shard.ClassNames.SequenceEqual(first.ClassNames))
+            if (shard.Identity is null)
             {
-                throw new InvalidDataException($"{path}: belongs to another run than {shards[0].Path} (dataset, predictions, classes or shard count differ).");
+                throw new InvalidDataException($"{path}: written by an older ovdiff (format {shard.FormatVersion}), which did not record everything that decides a run; rerun that shard.");
+            }
+
+            IReadOnlyList<string> differences = new RunIdentity(shard.Identity).Differences(new RunIdentity(first.Identity!), "there", $"in {shards[0].Path}");
+            if (differences.Count > 0 || shard.ShardCount != first.ShardCount || !shard.ClassNames.SequenceEqual(first.ClassNames))
+            {
+                string what = differences.Count > 0 ? string.Join("; ", differences) : $"shard count {shard.ShardCount} there, {first.ShardCount} in {shards[0].Path}";
+                throw new InvalidDataException($"{path}: belongs to another run than {shards[0].Path}: {what}.");
             }
 
             if (!shard.IsComplete)
@@ -89,7 +96,7 @@ public static class ShardMerger
     public static (CountsFile Counts, SegmentationMetrics Metrics) MergeAndReport(IReadOnlyList<string> countsFiles, string outputDir, string ledgerPath)
     {
         CountsFile merged = Merge(countsFiles);
-        Directory.CreateDirectory(outputDir);
+        using OutputFolderLock outputLock = OutputFolderLock.Acquire(outputDir, ShardSpec.Whole);
         merged.Save(Path.Combine(outputDir, CountsFile.FileNameFor(ShardSpec.Whole)));
         CopyReportInputs(countsFiles, outputDir, merged);
         return (merged, ReportWriter.WriteReports(outputDir, ledgerPath, merged));

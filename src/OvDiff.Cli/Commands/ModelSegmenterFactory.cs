@@ -6,6 +6,7 @@ using OvDiff.Core.Images;
 using OvDiff.Core.Numerics;
 using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
+using OvDiff.Eval.Running;
 using OvDiff.ML;
 
 namespace OvDiff.Cli.Commands;
@@ -31,7 +32,7 @@ public static class ModelSegmenterFactory
         OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
         try
         {
-            return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model);
+            return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model, Identity(model, loaded.State, options));
         }
         catch
         {
@@ -39,6 +40,28 @@ public static class ModelSegmenterFactory
             throw;
         }
     }
+
+    /// <summary>
+    /// What decides this segmenter's predictions beyond the config: the model file's bytes, its extractors and classes,
+    /// and every segmentation option in force (the model's stored defaults with the config applied).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, string> Identity(string modelPath, OvDiffModelState state, SegmentationOptions options)
+    {
+        var parts = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["model.sha256"] = RunIdentity.HashFile(modelPath),
+            ["model.extractors"] = string.Join(", ", state.FeatureExtractors),
+            ["model.classes"] = string.Join(", ", state.Model.ClassNames),
+        };
+        RunIdentity.Flatten(JsonSerializer.SerializeToNode(options, IdentityJson), "inference.", parts);
+        return parts;
+    }
+
+    private static readonly JsonSerializerOptions IdentityJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
 
     internal static SegmentationOptions Apply(SegmentationOptions options, EvalConfig config)
     {
@@ -97,15 +120,16 @@ public static class ModelSegmenterFactory
     };
 
     /// <summary>An OvDiff segmenter whose labels are renumbered to a dataset's class list by name.</summary>
-    private sealed class DatasetLabelSegmenter : ISegmenter, IDisposable
+    private sealed class DatasetLabelSegmenter : IIdentifiedSegmenter, IDisposable
     {
         private readonly OvDiffSegmenterSession _session;
         private readonly byte[] _toDataset;
 
-        public DatasetLabelSegmenter(OvDiffSegmenterSession session, IReadOnlyList<string> datasetClasses, string model)
+        public DatasetLabelSegmenter(OvDiffSegmenterSession session, IReadOnlyList<string> datasetClasses, string model, IReadOnlyDictionary<string, string> identity)
         {
             _session = session;
             ClassNames = datasetClasses;
+            IdentityParts = identity;
             IReadOnlyList<string> labels = session.Segmenter.ClassNames;
             _toDataset = new byte[256];
             for (int l = 0; l < labels.Count; l++)
@@ -122,6 +146,8 @@ public static class ModelSegmenterFactory
         }
 
         public IReadOnlyList<string> ClassNames { get; }
+
+        public IReadOnlyDictionary<string, string> IdentityParts { get; }
 
         public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default)
         {

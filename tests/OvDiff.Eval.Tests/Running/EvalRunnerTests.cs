@@ -245,6 +245,63 @@ public sealed class EvalRunnerTests
         var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = second, Resume = true }));
 
         Assert.Contains("another run", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"predictions: {first} saved, {second} now", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ResumeWithOtherSegmenterOptionsOrModel_IsRefusedNamingWhatDiffers()
+    {
+        // Resuming with other segmenter options (or a refitted model at the same path) once mixed two runs' counts.
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(6));
+        using var cancellation = new CancellationTokenSource();
+        var stopAfterTwo = new SynchronousProgress(p => { if (p.Done == 2) { cancellation.Cancel(); } });
+        EvalRunOptions With(string area, string model) => new() { Resume = true, SegmenterFactory = _ => new BrightnessSegmenter(new() { ["inference.minimumClassArea"] = area, ["model.sha256"] = model }) };
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(dataset.Config(), With("0.1", "aaaa"), stopAfterTwo, cancellation.Token));
+
+        var options = Assert.Throws<ConfigException>(() => Run(dataset.Config(), With("0.2", "aaaa")));
+        var model = Assert.Throws<ConfigException>(() => Run(dataset.Config(), With("0.1", "bbbb")));
+        EvalConfig shorter = dataset.Config() with { Protocol = new ProtocolConfig { ShortSide = 320 } };
+        var protocol = Assert.Throws<ConfigException>(() => Run(shorter, With("0.1", "aaaa")));
+
+        Assert.Contains("inference.minimumClassArea: 0.1 saved, 0.2 now", options.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("model.sha256", options.Message, StringComparison.Ordinal);
+        Assert.Contains("model.sha256: aaaa saved, bbbb now", model.Message, StringComparison.Ordinal);
+        Assert.Contains("config.protocol.shortSide: 448 saved, 320 now", protocol.Message, StringComparison.Ordinal);
+        Assert.Equal(6, Run(dataset.Config(), With("0.1", "aaaa")).Counts.Done);   // the same run resumes
+    }
+
+    [Fact]
+    public void Merge_ShardsRunWithOtherSegmenterOptions_IsRefusedNamingThem()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(4));
+        string shards = dataset.Combine("shards");
+        EvalRunOptions Shard(int i, string area) => new() { Shard = new ShardSpec(i, 2), OutputDir = shards, SegmenterFactory = _ => new BrightnessSegmenter(new() { ["inference.minimumClassArea"] = area }) };
+        Run(dataset.Config(), Shard(0, "0.1"));
+        Run(dataset.Config(), Shard(1, "0.3"));
+
+        var error = Assert.Throws<InvalidDataException>(() => ShardMerger.Merge(ShardMerger.FindCountsFiles([shards])));
+
+        Assert.Contains("inference.minimumClassArea: 0.3 there, 0.1 in", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_OutputFolderInUse_IsRefusedNamingIt_ShardsLockSeparately()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        string predictions = dataset.WritePredictions("gt", m => m);
+        string output = dataset.Combine("busy");
+        using (OutputFolderLock.Acquire(output, ShardSpec.Whole))
+        {
+            var error = Assert.Throws<ConfigException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions, OutputDir = output }));
+            Assert.Contains(output, error.Message, StringComparison.Ordinal);
+            Assert.Contains("another ovdiff eval is writing to this folder", error.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(output, "config.json")));
+
+            // Another shard of a run may share the folder.
+            Assert.Null(Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions, OutputDir = output, Shard = new ShardSpec(0, 2) }).Metrics);
+        }
+
+        Assert.NotNull(Run(dataset.Config(), new EvalRunOptions { PredictionsDir = predictions, OutputDir = output }).Metrics);
     }
 
     [Fact]
@@ -318,9 +375,11 @@ public sealed class EvalRunnerTests
         public void Report(EvalProgress value) => report(value);
     }
 
-    private sealed class BrightnessSegmenter : ISegmenter
+    private sealed class BrightnessSegmenter(Dictionary<string, string>? identity = null) : IIdentifiedSegmenter
     {
         public IReadOnlyList<string> ClassNames { get; } = ["background", "cat", "dog"];
+
+        public IReadOnlyDictionary<string, string> IdentityParts { get; } = identity ?? [];
 
         public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) =>
             new(image.Width, image.Height, [.. Enumerable.Range(0, image.Width * image.Height).Select(i => (byte)(image.Pixels[i * 3] / 40))]);
