@@ -31,19 +31,23 @@ internal static class CursorThroughput
         Console.WriteLine($"{Environment.ProcessorCount} cores, {imageCount} VOC images per round, whole image at short side 448, {rounds} rounds");
         Time(output, 1); // warm-up: sessions, Skia, JIT
         var results = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
+        var cpu = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
         for (int round = 0; round < rounds; round++)
         {
             foreach (int cursors in new[] { 1, 2 })
             {
+                TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 (double seconds, int got) = Time(output, cursors);
+                double cpuPerImage = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / imageCount;
                 results[cursors].Add(imageCount / seconds);
-                Console.WriteLine($"  round {round + 1}, {cursors} cursor(s) requested, {got} given: {imageCount / seconds:F2} images/s");
+                cpu[cursors].Add(cpuPerImage);
+                Console.WriteLine($"  round {round + 1}, {cursors} cursor(s) requested, {got} given: {imageCount / seconds:F2} images/s, {cpuPerImage:F0} ms CPU per image");
             }
         }
 
         foreach ((int cursors, List<double> rates) in results)
         {
-            Console.WriteLine($"{cursors} cursor(s): median {rates.Order().ElementAt(rates.Count / 2):F2} images/s (min {rates.Min():F2}, max {rates.Max():F2})");
+            Console.WriteLine($"{cursors} cursor(s): median {rates.Order().ElementAt(rates.Count / 2):F2} images/s (min {rates.Min():F2}, max {rates.Max():F2}), median {cpu[cursors].Order().ElementAt(rates.Count / 2):F0} ms CPU per image");
         }
     }
 

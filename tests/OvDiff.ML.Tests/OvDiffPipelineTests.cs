@@ -77,6 +77,40 @@ public sealed class OvDiffPipelineTests
     }
 
     [Fact]
+    public void ParallelCursors_SegmentConcurrently_SameLabelMapsAsOneCursor()
+    {
+        var context = new MLContext(seed: 0);
+        using OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(VocFixture.QuickOptions).Fit(VocFixture.SupportView(context), TestContext.Current.CancellationToken);
+        string[] images = [.. VocFixture.Targets, .. VocFixture.Support.Select(s => VocFixture.Image(s.Id))];
+        IDataView output = model.Transform(VocFixture.PathView(context, images));
+        Dictionary<string, byte[]> single = images.Zip(VocFixture.LabelMaps(context, output), (path, map) => (path, map.Labels)).ToDictionary(p => p.path, p => p.Labels);
+
+        DataViewSchema.Column path = output.Schema["ImagePath"], labels = output.Schema["SegmentationLabels"];
+        DataViewRowCursor[] cursors = output.GetRowCursorSet([path, labels], 2);
+        Assert.Equal(2, cursors.Length);
+        var parallel = new System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>();
+        Parallel.ForEach(cursors, new ParallelOptions { MaxDegreeOfParallelism = 2 }, cursor =>
+        {
+            using (cursor)
+            {
+                ValueGetter<ReadOnlyMemory<char>> getPath = cursor.GetGetter<ReadOnlyMemory<char>>(path);
+                ValueGetter<VBuffer<byte>> getLabels = cursor.GetGetter<VBuffer<byte>>(labels);
+                ReadOnlyMemory<char> p = default;
+                VBuffer<byte> l = default;
+                while (cursor.MoveNext())
+                {
+                    getPath(ref p);
+                    getLabels(ref l);
+                    parallel[p.ToString()] = l.DenseValues().ToArray();
+                }
+            }
+        });
+
+        Assert.Equal(images.Order(), parallel.Keys.Order());
+        Assert.All(images, image => Assert.Equal(single[image], parallel[image]));
+    }
+
+    [Fact]
     public void BadRows_ErrorsNameRowColumnAndPath_SkipGivesEmptyLabelMapAndCounts()
     {
         var context = new MLContext(seed: 0);
