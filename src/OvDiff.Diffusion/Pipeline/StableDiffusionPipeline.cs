@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -38,6 +39,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     private readonly SchedulerConfig _schedulerConfig;
     private readonly OrtMemoryInfo _deviceMemory;
     private readonly int _timestepRank;
+    private readonly SamplingStatistics.Accumulator _statistics = new();
     private bool _disposed;
 
     private StableDiffusionPipeline(
@@ -98,6 +100,12 @@ public sealed class StableDiffusionPipeline : IDisposable
 
     /// <summary>Where the sessions run.</summary>
     public ExecutionProviderKind ExecutionProvider => _unet.ActiveExecutionProvider;
+
+    /// <summary>Where the time of every <see cref="Generate"/> since <see cref="Open"/> (or <see cref="ResetStatistics"/>) went.</summary>
+    public SamplingStatistics Statistics => _statistics.Snapshot();
+
+    /// <summary>Starts <see cref="Statistics"/> from zero.</summary>
+    public void ResetStatistics() => _statistics.Reset();
 
     /// <summary>
     /// Opens the folder's models (checking every file first: one error lists all that are missing), patches the UNet
@@ -181,12 +189,21 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
 
         var results = new List<GeneratedImage>(requests.Count);
-        for (var start = 0; start < requests.Count; start += Options.BatchSize)
+        var total = Stopwatch.StartNew();
+        try
         {
-            var batch = requests.Skip(start).Take(Options.BatchSize).ToList();
-            results.AddRange(GenerateBatch(batch, progress, cancellationToken));
+            for (var start = 0; start < requests.Count; start += Options.BatchSize)
+            {
+                var batch = requests.Skip(start).Take(Options.BatchSize).ToList();
+                results.AddRange(GenerateBatch(batch, progress, cancellationToken));
+            }
+        }
+        finally
+        {
+            _statistics.Total += total.Elapsed;
         }
 
+        _statistics.Images += results.Count;
         return results;
     }
 
@@ -271,7 +288,10 @@ public sealed class StableDiffusionPipeline : IDisposable
                 timestep.Set(i, scheduler.Timesteps[step]);
             }
 
+            var unetCall = Stopwatch.GetTimestamp();
             _unet.RunWithBinding(binding, cancellationToken);
+            _statistics.UNet += Stopwatch.GetElapsedTime(unetCall);
+            _statistics.UNetCalls++;
             output.Read(prediction);
             if (guided)
             {
@@ -336,7 +356,9 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var binding = _textEncoder.CreateIoBinding();
         binding.BindInput("input_ids", ids.Value);
         binding.BindOutputToDevice("last_hidden_state", _deviceMemory);
+        var started = Stopwatch.GetTimestamp();
         _textEncoder.RunWithBinding(binding, cancellationToken);
+        _statistics.TextEncoder += Stopwatch.GetElapsedTime(started);
         var outputs = binding.GetOutputValues();
         var hidden = outputs[0];
         var expected = _unet.InputMetadata[ContextInput].ElementDataType;
@@ -376,7 +398,9 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
 
         input.Write(scaled);
+        var started = Stopwatch.GetTimestamp();
         using var outputs = _vaeDecoder.Run(new Dictionary<string, OrtValue> { ["latent_sample"] = input.Value }, ["sample"], cancellationToken);
+        _statistics.VaeDecoder += Stopwatch.GetElapsedTime(started);
         var pixels = OnnxModelSession.ReadFloatTensor(outputs[0], out var shape);
         if (shape.Length != 4 || shape[0] != count || shape[1] != 3 || shape[2] != Height || shape[3] != Width)
         {

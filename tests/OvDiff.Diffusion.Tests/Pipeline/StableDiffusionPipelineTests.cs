@@ -40,6 +40,14 @@ public sealed class StableDiffusionPipelineTests
         // Two batches (2 + 1 images), three steps each, then one "decoded" report per batch.
         Assert.Equal(8, steps.Count);
         Assert.Equal(new SamplingProgress(3, 3, 1, "decoded"), steps[^1]);
+
+        // The time is accounted for: 6 UNet calls, and the parts add up to no more than the whole.
+        var statistics = pipeline.Statistics;
+        Assert.Equal((3, 6), (statistics.Images, statistics.UNetCalls));
+        Assert.True(statistics.UNet > TimeSpan.Zero && statistics.Host >= TimeSpan.Zero);
+        Assert.InRange(statistics.HostShare, 0, 1);
+        pipeline.ResetStatistics();
+        Assert.Equal(0, pipeline.Statistics.UNetCalls);
     }
 
     [Fact]
