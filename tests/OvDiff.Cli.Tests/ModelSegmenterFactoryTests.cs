@@ -13,6 +13,10 @@ public sealed class ModelSegmenterFactoryTests
     [InlineData("minimumClassArea", "1.5", "MinimumClassArea")]
     [InlineData("levels", "\"nope\"", "segmenter.options.levels")]
     [InlineData("levels", "\",\"", "segmenter.options.levels")]
+    [InlineData("prefilter", "\"clap\"", "must be none, clip or support, got 'clap'")]
+    [InlineData("prefilter", "\"1\"", "segmenter.options.prefilter")]
+    [InlineData("prefilterPrompt", "\"a photo\"", "ClipPrompt")]
+    [InlineData("prefilterMinimumArea", "-0.1", "SupportMinimumArea")]
     public void Apply_BadOptionValue_ConfigExceptionNamingIt(string key, string json, string expected)
     {
         EvalConfig config = WithOptions(key, json);
@@ -49,6 +53,20 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     private static string RunIdentityHash(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+
+    [Theory]
+    [InlineData("prefilter", "\"CLIP\"")]
+    [InlineData("prefilterPrompt", "\"a photo of a {class}\"")]
+    [InlineData("prefilterMaxClasses", "4")]
+    [InlineData("prefilterMinimumArea", "0.05")]
+    public void Apply_PrefilterOptions_Applied(string key, string json)
+    {
+        ClassPrefilterOptions p = ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions(key, json)).Prefilter;
+        Assert.Equal(key == "prefilter" ? ClassPrefilterKind.Clip : ClassPrefilterKind.None, p.Kind);
+        Assert.Equal(key == "prefilterPrompt" ? "a photo of a {class}" : "a {class}", p.ClipPrompt);
+        Assert.Equal(key == "prefilterMaxClasses" ? 4 : 10, p.ClipMaxClasses);
+        Assert.Equal(key == "prefilterMinimumArea" ? 0.05f : new ClassPrefilterOptions().SupportMinimumArea, p.SupportMinimumArea);
+    }
 
     private static EvalConfig WithOptions(string key, string json)
     {

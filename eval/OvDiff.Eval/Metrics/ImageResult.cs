@@ -15,10 +15,10 @@ namespace OvDiff.Eval.Metrics;
 public sealed record ImageResult(string Id, double MeanIoU, double PixelAccuracy, long ScoredPixels, IReadOnlyList<int> GroundTruthClasses, IReadOnlyList<int> PredictedClasses)
 {
     /// <summary>
-    /// The classes (dataset labels, ascending) a class pre-filter kept as candidates for this image; null when no
-    /// pre-filter ran. The report compares them with <see cref="GroundTruthClasses"/> (pre-filter precision and recall).
+    /// What the segmenter's class pre-filter decided for this image (dataset labels); null when none ran. The reports
+    /// compare its kept classes with <see cref="GroundTruthClasses"/> (pre-filter precision and recall).
     /// </summary>
-    public IReadOnlyList<int>? KeptClasses { get; init; }
+    public ImagePrefilter? Prefilter { get; init; }
 
     /// <summary>The result of one image from its own confusion counts (row = ground truth), the same formulas as the dataset's metrics.</summary>
     public static ImageResult FromCounts(string id, ConfusionMatrix image)

@@ -189,7 +189,7 @@ public static class HtmlReport
     /// <summary>Pre-filter precision and recall over the images with kept classes; null when no pre-filter ran.</summary>
     private static PrefilterView? Prefilter(CountsFile counts)
     {
-        ImageResult[] filtered = counts.HasImageResults ? [.. counts.Images.Where(i => i.KeptClasses is not null)] : [];
+        ImageResult[] filtered = counts.HasImageResults ? [.. counts.Images.Where(i => i.Prefilter is not null)] : [];
         if (filtered.Length == 0)
         {
             return null;
@@ -209,7 +209,7 @@ public static class HtmlReport
                 present[c]++;
             }
 
-            foreach (int c in image.KeptClasses!.Where(c => c != excluded))
+            foreach (int c in image.Prefilter!.Kept.Where(c => c != excluded))
             {
                 kept[c]++;
                 both[c] += truth.Contains(c) ? 1 : 0;

@@ -34,6 +34,16 @@ public sealed partial record SummaryRow(
     [property: CsvColumn("code_version")] string CodeVersion,
     [property: CsvColumn("output_dir")] string OutputDir);
 
+/// <summary>The row of prefilter.csv: the class pre-filter's precision and recall (percent) against the classes present in the ground truth, classes kept and milliseconds per image.</summary>
+[CsvRecord]
+public sealed partial record PrefilterRow(
+    [property: CsvColumn("method")] string Method,
+    [property: CsvColumn("images")] int Images,
+    [property: CsvColumn("precision")] string Precision,
+    [property: CsvColumn("recall")] string Recall,
+    [property: CsvColumn("kept_per_image")] string KeptPerImage,
+    [property: CsvColumn("ms_per_image")] string MillisecondsPerImage);
+
 /// <summary>One column of per_image.csv: its header and how a value is written from an image's result and the class names.</summary>
 /// <param name="Header">The column header.</param>
 /// <param name="Value">The value of one row.</param>
@@ -42,7 +52,11 @@ public sealed record PerImageColumn(string Header, Func<ImageResult, IReadOnlyLi
 /// <summary>The columns of per_image.csv, in order. A new per-image figure is one more entry here (and a property of <see cref="ImageResult"/>).</summary>
 public static class PerImageColumns
 {
-    /// <summary>id, mIoU and pixel accuracy in percent (two decimals, "NaN" where undefined), scored pixels, and the class names in the ground truth and in the prediction (separated by '|').</summary>
+    /// <summary>
+    /// id, mIoU and pixel accuracy in percent (two decimals, "NaN" where undefined), scored pixels, the class names in the
+    /// ground truth and in the prediction (separated by '|'), and, when a class pre-filter ran, the classes it kept, the
+    /// present classes it left out, and its milliseconds (empty otherwise).
+    /// </summary>
     public static IReadOnlyList<PerImageColumn> All { get; } =
     [
         new("id", (image, _) => image.Id),
@@ -51,6 +65,9 @@ public static class PerImageColumns
         new("scored_pixels", (image, _) => image.ScoredPixels.ToString(CultureInfo.InvariantCulture)),
         new("gt_classes", (image, names) => ClassList(image.GroundTruthClasses, names)),
         new("pred_classes", (image, names) => ClassList(image.PredictedClasses, names)),
+        new("prefilter_kept", (image, names) => image.Prefilter is { } p ? ClassList(p.Kept, names) : ""),
+        new("prefilter_missed", (image, names) => image.Prefilter is { } p ? ClassList(p.Dropped.Where(image.GroundTruthClasses.Contains), names) : ""),
+        new("prefilter_ms", (image, _) => image.Prefilter is { } p ? p.Milliseconds.ToString("F1", CultureInfo.InvariantCulture) : ""),
     ];
 
     /// <summary>Class names of <paramref name="classes"/> separated by '|'.</summary>
@@ -84,6 +101,17 @@ public static class ReportWriter
         if (counts.HasImageResults)
         {
             WritePerImage(Path.Combine(outputDir, "per_image.csv"), counts);
+        }
+
+        string prefilterPath = Path.Combine(outputDir, "prefilter.csv");
+        if (PrefilterStats.Compute(counts.Images) is { } prefilter)
+        {
+            WriteCsv(prefilterPath, [new PrefilterRow(prefilter.Method, prefilter.Images, Percent(prefilter.Precision), Percent(prefilter.Recall),
+                prefilter.KeptPerImage.ToString("F2", CultureInfo.InvariantCulture), prefilter.MillisecondsPerImage.ToString("F1", CultureInfo.InvariantCulture))]);
+        }
+        else
+        {
+            File.Delete(prefilterPath);
         }
 
         string skippedPath = Path.Combine(outputDir, "skipped.csv");

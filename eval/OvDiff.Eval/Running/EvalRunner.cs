@@ -167,7 +167,7 @@ public static class EvalRunner
                 {
                     ScoredImage prediction = ScoreOne(dataset, groundTruth, scorer, counter, imageMatrix, id, ref labels, cancellationToken);
                     matrix.Add(imageMatrix);
-                    ImageResult result = ImageResult.FromCounts(id, imageMatrix);
+                    ImageResult result = ImageResult.FromCounts(id, imageMatrix) with { Prefilter = prediction.Prefilter };
                     images.Add(result);
                     scored++;
                     if (extremes.Admit(result))
@@ -282,7 +282,8 @@ public static class EvalRunner
             throw new BadInputException(id, $"{file}: {which} label value {bad.Value} is outside the {matrix.ClassCount} classes 0..{matrix.ClassCount - 1} (and is not the ignore label {dataset.IgnoreIndex}) at {bad.PixelCount} scored pixels.");
         }
 
-        return new ScoredImage(prediction.Labels, prediction.Image, size);
+        ImagePrefilter? prefilter = prediction.Prefilter is { } p ? new ImagePrefilter(p.Method, p.Kept, p.Dropped, p.Milliseconds) : null;
+        return new ScoredImage(prediction.Labels, prediction.Image, size, prefilter);
     }
 
     private static string DescribeSource(EvalConfig config, EvalRunOptions options) =>
@@ -290,11 +291,11 @@ public static class EvalRunner
             ? "predictions " + Path.GetFullPath(options.PredictionsDir)
             : $"segmenter {config.Segmenter.Model ?? "(default)"} protocol {JsonSerializer.Serialize(config.Protocol, ConfigLoader.SerializerOptions).ReplaceLineEndings(" ")}";
 
-    /// <summary>A prediction: its labels, where they came from (for errors), and the decoded image when the scorer had it.</summary>
-    private readonly record struct Prediction(ReadOnlyMemory<byte> Labels, string Source, RgbImage? Image);
+    /// <summary>A prediction: its labels, where they came from (for errors), the decoded image when the scorer had it, and what a class pre-filter decided.</summary>
+    private readonly record struct Prediction(ReadOnlyMemory<byte> Labels, string Source, RgbImage? Image, PrefilterOutcome? Prefilter = null);
 
-    /// <summary>A scored image's prediction and size, valid until the next image is scored.</summary>
-    private readonly record struct ScoredImage(ReadOnlyMemory<byte> Labels, RgbImage? Image, LabelImageSize Size);
+    /// <summary>A scored image's prediction, size and pre-filter decision, valid until the next image is scored.</summary>
+    private readonly record struct ScoredImage(ReadOnlyMemory<byte> Labels, RgbImage? Image, LabelImageSize Size, ImagePrefilter? Prefilter);
 
     private interface IImageScorer
     {
@@ -353,7 +354,8 @@ public static class EvalRunner
                 throw new BadInputException(id, $"{imagePath}: image is {image.Width}x{image.Height} but its ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
             }
 
-            LabelMap prediction = segmenter.Segment(image, cancellationToken);
+            SegmentationOutcome outcome = segmenter.SegmentWithPrefilter(image, cancellationToken);
+            LabelMap prediction = outcome.Labels;
             string source = $"segmenter output for {imagePath}";
             if (prediction.Width != image.Width || prediction.Height != image.Height)
             {
@@ -367,7 +369,7 @@ public static class EvalRunner
                 source = path;
             }
 
-            return new Prediction(prediction.Labels, source, image);
+            return new Prediction(prediction.Labels, source, image, outcome.Prefilter);
         }
     }
 }

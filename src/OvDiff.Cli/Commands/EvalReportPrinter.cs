@@ -39,6 +39,12 @@ internal static class EvalReportPrinter
         console.Write(table);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mIoU {ReportWriter.Percent(metrics.MeanIoU)}  mAcc {ReportWriter.Percent(metrics.MeanAccuracy)}  aAcc {ReportWriter.Percent(metrics.PixelAccuracy)}  fwIoU {ReportWriter.Percent(metrics.FrequencyWeightedIoU)}  images {counts.Scored}  skipped {counts.Skipped.Count}  ({counts.Seconds:F2} s, {counts.Done / Math.Max(counts.Seconds, 1e-9):F1} images/s)"));
+        if (PrefilterStats.Compute(counts.Images) is { } prefilter)
+        {
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Pre-filter {prefilter.Method}: precision {ReportWriter.Percent(prefilter.Precision)}  recall {ReportWriter.Percent(prefilter.Recall)} (against the classes in the ground truth)  {prefilter.KeptPerImage:F2} classes kept per image  {prefilter.MillisecondsPerImage:F1} ms per image"));
+        }
+
         if (counts.Skipped.Count > 0)
         {
             console.WriteLine($"warning: {counts.Skipped.Count} images skipped for bad input (listed in skipped.csv), e.g. {counts.Skipped[0].Reason}");

@@ -19,15 +19,22 @@ internal static class ExplainCommand
         var x = new Option<int>("--x") { Description = "Pixel column.", Required = true };
         var y = new Option<int>("--y") { Description = "Pixel row.", Required = true };
         var top = new Option<int>("--top") { Description = "How many prototypes to list.", DefaultValueFactory = _ => 5 };
+        var prefilter = new Option<string?>("--prefilter") { Description = "Class pre-filter: none, clip or support (default: the model's)." };
         var command = new Command("explain", "Show the label at a pixel and the most similar prototypes with the support images and regions they came from.")
         {
-            image, model, x, y, top,
+            image, model, x, y, top, prefilter,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter stdout = parse.InvocationConfiguration.Output;
             OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
-            using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State);
+            SegmentationOptions options = loaded.State.Segmentation;
+            if (parse.GetValue(prefilter) is { } kind)
+            {
+                options = options with { Prefilter = options.Prefilter with { Kind = ModelSegmenterFactory.ParsePrefilter("prefilter", kind) } };
+            }
+
+            using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
             string imagePath = parse.GetRequiredValue(image);
             RgbImage picture = ImageDecoder.Decode(imagePath);
             int px = parse.GetValue(x), py = parse.GetValue(y);
@@ -36,10 +43,24 @@ internal static class ExplainCommand
                 throw new CommandLineException($"--x/--y: pixel ({px}, {py}) is outside {imagePath}, which is {picture.Width}x{picture.Height}.");
             }
 
-            LabelMap labels = session.Segmenter.Segment(picture, cancellationToken);
+            SegmentationResult result = session.Segmenter.Segment(picture, includeScores: false, cancellationToken);
+            LabelMap labels = result.Labels;
             IReadOnlyList<string> names = session.Segmenter.ClassNames;
             byte label = labels.Labels[((long)py * labels.Width) + px];
             stdout.WriteLine($"Pixel ({px}, {py}) of {imagePath}: label {label} '{names[label]}'.");
+            PrototypeModel fitted = loaded.State.Model;
+            if (result.Prefilter is { } decision)
+            {
+                string[] dropped = Enumerable.Range(0, fitted.ClassNames.Count).Where(c => !fitted.IsStuff[c] && !decision.Kept.Contains(c))
+                    .Select(c => string.Create(CultureInfo.InvariantCulture, $"{fitted.ClassNames[c]} ({decision.Scores[c]:0.###})")).ToArray();
+                string[] stuff = Enumerable.Range(0, fitted.ClassNames.Count).Where(c => fitted.IsStuff[c]).Select(c => fitted.ClassNames[c]).ToArray();
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Pre-filter {decision.Method} ({decision.Milliseconds:F0} ms): kept {(decision.Kept.Count == 0 ? "nothing" : decision.Describe(fitted.ClassNames))}"));
+                stdout.WriteLine($"  left out: {(dropped.Length == 0 ? "nothing" : string.Join(", ", dropped))}");
+                if (stuff.Length > 0)
+                {
+                    stdout.WriteLine($"  stuff (always candidates): {string.Join(", ", stuff)}");
+                }
+            }
             stdout.WriteLine("Most similar prototypes (whole image, resized):");
             PrototypeModel m = loaded.State.Model;
             foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))

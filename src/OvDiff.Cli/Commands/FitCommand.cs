@@ -25,11 +25,12 @@ internal static class FitCommand
         var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
         var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
+        var prefilter = new Option<string>("--prefilter") { Description = "Inference default stored in the model: the class pre-filter, none, support (from the support set alone) or clip (CLIP ViT-B/16, needs its files; docs/models.md).", DefaultValueFactory = _ => "none" };
         var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, config, classes,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, config, classes,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -44,7 +45,12 @@ internal static class FitCommand
             {
                 ClassNames = chosen,
                 FeatureExtractors = parse.GetValue(extractors) ?? [Onnx.DenseFeatureExtractors.Default],
-                Segmentation = new SegmentationOptions { Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels), MinimumClassArea = parse.GetValue(minArea) },
+                Segmentation = new SegmentationOptions
+                {
+                    Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels),
+                    MinimumClassArea = parse.GetValue(minArea),
+                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "none") },
+                },
                 Fit = new PrototypeFitOptions
                 {
                     Split = parse.GetValue(split),

@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterMaxClasses", "prefilterMinimumArea"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -81,6 +81,10 @@ public static class ModelSegmenterFactory
                 "scoreThreshold" => options with { ScoreThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "stuffBackgroundFilterThreshold" => options with { StuffBackgroundFilterThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "pamr" => options with { Pamr = ExpectBool(key, value) ? new PamrOptions() : null },
+                "prefilter" => options with { Prefilter = options.Prefilter with { Kind = ParsePrefilter(key, Expect(key, value, JsonValueKind.String).GetString()!) } },
+                "prefilterPrompt" => options with { Prefilter = options.Prefilter with { ClipPrompt = Expect(key, value, JsonValueKind.String).GetString()! } },
+                "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },
+                "prefilterMinimumArea" => options with { Prefilter = options.Prefilter with { SupportMinimumArea = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),
             };
         }
@@ -96,6 +100,12 @@ public static class ModelSegmenterFactory
 
         return options;
     }
+
+    /// <summary>"none", "clip" or "support" (any case) as a <see cref="ClassPrefilterKind"/>; anything else names the key and the choices.</summary>
+    internal static ClassPrefilterKind ParsePrefilter(string key, string text) =>
+        Enum.TryParse(text, ignoreCase: true, out ClassPrefilterKind kind) && Enum.IsDefined(kind) && !int.TryParse(text, out _)
+            ? kind
+            : throw new ConfigException($"'segmenter.options.{key}' must be none, clip or support, got '{text}'.");
 
     private static PrototypeLevels ParseLevels(string key, string text)
     {
@@ -149,16 +159,18 @@ public static class ModelSegmenterFactory
 
         public IReadOnlyDictionary<string, string> IdentityParts { get; }
 
-        public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default)
+        public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) => SegmentWithPrefilter(image, cancellationToken).Labels;
+
+        public SegmentationOutcome SegmentWithPrefilter(RgbImage image, CancellationToken cancellationToken = default)
         {
-            LabelMap labels = _session.Segmenter.Segment(image, cancellationToken);
-            byte[] values = labels.Labels;
+            SegmentationOutcome outcome = _session.Segmenter.SegmentWithPrefilter(image, cancellationToken);
+            byte[] values = outcome.Labels.Labels;
             for (int i = 0; i < values.Length; i++)
             {
                 values[i] = _toDataset[values[i]];
             }
 
-            return labels;
+            return outcome with { Prefilter = outcome.Prefilter?.MapLabels(l => _toDataset[l], ClassNames.Count) };
         }
 
         public void Dispose()

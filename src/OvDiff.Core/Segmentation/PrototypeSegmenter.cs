@@ -63,6 +63,13 @@ public sealed class PrototypeSegmenter : ISegmenter
     /// <inheritdoc />
     public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) => Segment(image, includeScores: false, cancellationToken).Labels;
 
+    /// <inheritdoc />
+    public SegmentationOutcome SegmentWithPrefilter(RgbImage image, CancellationToken cancellationToken = default)
+    {
+        SegmentationResult result = Segment(image, includeScores: false, cancellationToken);
+        return new SegmentationOutcome(result.Labels, result.Prefilter is { } decision ? ToOutcome(decision) : null);
+    }
+
     /// <summary>Segments <paramref name="image"/>, optionally returning the score planes too.</summary>
     public SegmentationResult Segment(RgbImage image, bool includeScores, CancellationToken cancellationToken = default)
     {
@@ -70,7 +77,6 @@ public sealed class PrototypeSegmenter : ISegmenter
         long started = Stopwatch.GetTimestamp();
         long extraction = 0;
         int labels = _model.ClassNames.Count + 1;
-        bool[] candidates = SelectCandidates(image, cancellationToken);
 
         RgbImage scaled = Rescale(image);
 
@@ -78,18 +84,24 @@ public sealed class PrototypeSegmenter : ISegmenter
 
         // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
         var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
-        var windows = new List<WindowScores>(crops.Count * _plans.Length);
+        var extracted = new List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)>(crops.Count * _plans.Length);
         foreach (BankPlan plan in _plans)
         {
-            foreach (((int x1, int y1, int x2, int y2), RgbImage crop) in crops)
+            foreach (((int x1, int y1, int x2, int y2) window, RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 long extractStarted = Stopwatch.GetTimestamp();
-                FeatureMap features = plan.Extractor.Extract(crop, cancellationToken);
+                extracted.Add((plan, window, plan.Extractor.Extract(crop, cancellationToken)));
                 extraction += Stopwatch.GetTimestamp() - extractStarted;
-                float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
-                windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
             }
+        }
+
+        (bool[] candidates, ClassPrefilterDecision? decision) = SelectCandidates(image, extracted, labels, cancellationToken);
+        var windows = new List<WindowScores>(extracted.Count);
+        foreach ((BankPlan plan, (int x1, int y1, int x2, int y2), FeatureMap features) in extracted)
+        {
+            float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
+            windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -109,7 +121,7 @@ public sealed class PrototypeSegmenter : ISegmenter
 
         LabelMap result = SmallClassDropping.Apply(scores, labels, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea);
         _timings.Add(extraction, Stopwatch.GetTimestamp() - started - extraction);
-        return new SegmentationResult(result, includeScores ? scores : null);
+        return new SegmentationResult(result, includeScores ? scores : null) { Prefilter = decision };
     }
 
     /// <summary>
@@ -157,21 +169,34 @@ public sealed class PrototypeSegmenter : ISegmenter
         return w == image.Width && h == image.Height ? image : Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
     }
 
-    private bool[] SelectCandidates(RgbImage image, CancellationToken cancellationToken)
+    /// <summary>
+    /// The candidate classes: all, or the pre-filter's choice plus the stuff classes. The pre-filter's first-pass evidence
+    /// (when it asks for it) scores every class on the windows already extracted.
+    /// </summary>
+    private (bool[] Candidates, ClassPrefilterDecision? Decision) SelectCandidates(RgbImage image, List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)> extracted, int labels, CancellationToken cancellationToken)
     {
         int classes = _model.ClassNames.Count;
         var candidates = new bool[classes];
         if (_prefilter is null)
         {
             Array.Fill(candidates, true);
-            return candidates;
+            return (candidates, null);
         }
 
-        foreach (int index in _prefilter.SelectClasses(image, _model.ClassNames, cancellationToken))
+        long started = Stopwatch.GetTimestamp();
+        var input = new ClassPrefilterInput(image, _model.ClassNames, _model.IsStuff, () =>
+        {
+            var all = new bool[classes];
+            Array.Fill(all, true);
+            var grids = extracted.Select(e => (e.Plan.Score(e.Features, all, labels, Options.UseBackgroundPrototypes), (int)e.Features.CellCount));
+            return FirstPassEvidence.FromGrids(grids, labels, Options.ScoreThreshold);
+        });
+        ClassPrefilterDecision decision = _prefilter.Select(input, cancellationToken);
+        foreach (int index in decision.Kept)
         {
             if ((uint)index >= (uint)classes)
             {
-                throw new InvalidOperationException($"The class prefilter returned index {index}, outside the {classes} classes.");
+                throw new InvalidOperationException($"The class pre-filter '{_prefilter.Name}' returned index {index}, outside the {classes} classes.");
             }
 
             candidates[index] = true;
@@ -182,7 +207,24 @@ public sealed class PrototypeSegmenter : ISegmenter
             candidates[c] |= _model.IsStuff[c];
         }
 
-        return candidates;
+        return (candidates, decision with { Milliseconds = Stopwatch.GetElapsedTime(started).TotalMilliseconds });
+    }
+
+    private PrefilterOutcome ToOutcome(ClassPrefilterDecision decision)
+    {
+        var scores = new float[_model.ClassNames.Count + 1];
+        scores[0] = float.NaN;
+        for (int c = 0; c < _model.ClassNames.Count; c++)
+        {
+            scores[c + 1] = decision.Scores[c];
+        }
+
+        return new PrefilterOutcome(
+            decision.Method,
+            decision.Kept.Where(c => !_model.IsStuff[c]).Select(c => c + 1).ToArray(),
+            Enumerable.Range(0, _model.ClassNames.Count).Where(c => !_model.IsStuff[c] && !decision.Kept.Contains(c)).Select(c => c + 1).ToArray(),
+            scores,
+            decision.Milliseconds);
     }
 
     /// <summary>The reference's window grid: per (crop, stride) a grid of windows clamped inside the image, then the full image.</summary>

@@ -48,6 +48,9 @@ public sealed record SegmentationOptions
     /// </summary>
     public float MinimumClassArea { get; init; }
 
+    /// <summary>The class pre-filter run before matching. Default none.</summary>
+    public ClassPrefilterOptions Prefilter { get; init; } = new();
+
     /// <summary>PAMR refinement of the averaged scores at the resized scale (reference <c>--pamr</c>, off by default). Null = off.</summary>
     public PamrOptions? Pamr { get; init; }
 
@@ -71,6 +74,8 @@ public sealed record SegmentationOptions
             throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");
         }
 
+        ArgumentNullException.ThrowIfNull(Prefilter, nameof(Prefilter));
+        Prefilter.Validate();
         if (MinimumClassArea is < 0 or >= 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MinimumClassArea), MinimumClassArea, "Must be in [0, 1).");

@@ -210,7 +210,11 @@ public sealed class OnnxModelSession : IDisposable
         {
             if (!actual.TryGetValue(spec.Name, out var metadata))
             {
-                problems.Add($"{side} '{spec.Name}' is missing");
+                if (!spec.Optional)
+                {
+                    problems.Add($"{side} '{spec.Name}' is missing");
+                }
+
                 continue;
             }
 

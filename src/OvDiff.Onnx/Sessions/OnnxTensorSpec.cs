@@ -14,6 +14,9 @@ public sealed record OnnxTensorSpec(string Name, IReadOnlyList<int> Dimensions, 
     /// <summary>A float32/float16 tensor of the given rank with every dimension free.</summary>
     public static OnnxTensorSpec AnyFloat(string name, int rank) => new(name, Enumerable.Repeat(-1, rank).ToArray(), FloatingPoint);
 
+    /// <summary>Whether the model may lack this tensor (e.g. an <c>attention_mask</c> only some exports have). Default false.</summary>
+    public bool Optional { get; init; }
+
     /// <summary>Rank of the tensor.</summary>
     public int Rank => Dimensions.Count;
 

@@ -8,6 +8,29 @@ public sealed record PixelNormalization(float MeanR, float MeanG, float MeanB, f
 
     /// <summary>CLIP's own: mean (0.48145466, 0.4578275, 0.40821073), std (0.26862954, 0.26130258, 0.27577711).</summary>
     public static PixelNormalization Clip { get; } = new(0.48145466f, 0.4578275f, 0.40821073f, 0.26862954f, 0.26130258f, 0.27577711f);
+
+    /// <summary>The image as planar [3, height, width] floats: value / 255, minus the mean, divided by the std, per channel.</summary>
+    public float[] ToPlanar(OvDiff.Core.Images.RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var plane = image.Width * image.Height;
+        var result = new float[3 * plane];
+        ReadOnlySpan<float> mean = [MeanR, MeanG, MeanB];
+        ReadOnlySpan<float> std = [StdR, StdG, StdB];
+        var pixels = image.Pixels;
+        for (var c = 0; c < 3; c++)
+        {
+            var scale = 1f / (255f * std[c]);
+            var offset = mean[c] / std[c];
+            var target = result.AsSpan(c * plane, plane);
+            for (var p = 0; p < plane; p++)
+            {
+                target[p] = (pixels[(p * 3) + c] * scale) - offset;
+            }
+        }
+
+        return result;
+    }
 }
 
 /// <summary>

@@ -80,7 +80,7 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
     {
         ArgumentNullException.ThrowIfNull(image);
         var patch = _options.PatchSize;
-        var normalized = Normalize(image, _options.Normalization);
+        var normalized = _options.Normalization.ToPlanar(image);
         int inputHeight, inputWidth, gridHeight, gridWidth;
         float[] input;
         var resizeTo = _modelFixedSize ?? (_fixedInputSize is { } size ? (size, size) : ((int, int)?)null);
@@ -126,27 +126,6 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
         }
 
         return new FeatureMap(gridHeight, gridWidth, Channels, data);
-    }
-
-    private static float[] Normalize(RgbImage image, PixelNormalization normalization)
-    {
-        var plane = image.Width * image.Height;
-        var result = new float[3 * plane];
-        ReadOnlySpan<float> mean = [normalization.MeanR, normalization.MeanG, normalization.MeanB];
-        ReadOnlySpan<float> std = [normalization.StdR, normalization.StdG, normalization.StdB];
-        var pixels = image.Pixels;
-        for (var c = 0; c < 3; c++)
-        {
-            var scale = 1f / (255f * std[c]);
-            var offset = mean[c] / std[c];
-            var target = result.AsSpan(c * plane, plane);
-            for (var p = 0; p < plane; p++)
-            {
-                target[p] = (pixels[(p * 3) + c] * scale) - offset;
-            }
-        }
-
-        return result;
     }
 
     private static float[] Pad(float[] planar, int height, int width, int paddedHeight, int paddedWidth)

@@ -24,6 +24,9 @@ public sealed class PrototypeSegmenterTests
         (1, PrototypeRole.Background, [0.6f, 0f, 0.8f]),
     ];
 
+    /// <summary>The prototypes above, for other tests.</summary>
+    internal static (int Class, PrototypeRole Role, float[] Vector)[] SharedPrototypes => Prototypes;
+
     private static readonly (int Class, PrototypeRole Role, float[] Vector)[] StuffFilterPrototypes =
     [
         .. Prototypes,

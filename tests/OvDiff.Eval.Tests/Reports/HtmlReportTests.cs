@@ -63,8 +63,8 @@ public sealed partial class HtmlReportTests
         using var folder = new TempFolder();
         CountsFile counts = Counts(
         [
-            Result("one", 0.5) with { GroundTruthClasses = [0, 1], KeptClasses = [1, 2] },
-            Result("two", 0.5) with { GroundTruthClasses = [0, 2], KeptClasses = [2] },
+            Result("one", 0.5) with { GroundTruthClasses = [0, 1], Prefilter = new ImagePrefilter("clip", [1, 2], [], 0) },
+            Result("two", 0.5) with { GroundTruthClasses = [0, 2], Prefilter = new ImagePrefilter("clip", [2], [1], 0) },
         ]);
 
         string html = File.ReadAllText(HtmlReport.Write(folder.Path, counts, folder.Combine("ledger.csv")));

@@ -71,10 +71,10 @@ public sealed class EvalRunnerTests
 
         Assert.Equal(
             [
-                "id,mIoU,pixel_acc,scored_pixels,gt_classes,pred_classes",
-                "a,25.00,50.00,8,background|cat,background",
-                "b,21.43,42.86,7,background|dog,background",
-                "c,31.25,62.50,8,background|cat,background",
+                "id,mIoU,pixel_acc,scored_pixels,gt_classes,pred_classes,prefilter_kept,prefilter_missed,prefilter_ms",
+                "a,25.00,50.00,8,background|cat,background,,,",
+                "b,21.43,42.86,7,background|dog,background,,,",
+                "c,31.25,62.50,8,background|cat,background,,,",
             ],
             File.ReadAllLines(Path.Combine(outcome.OutputDir, "per_image.csv")));
         Assert.Equal(3.0 / 14, outcome.Counts.Images.Single(i => i.Id == "b").MeanIoU, 12);
@@ -218,6 +218,27 @@ public sealed class EvalRunnerTests
         Assert.Same(config, seen);
         Assert.Equal(1.0, outcome.Metrics!.MeanIoU);
         Assert.True(File.Exists(Path.Combine(outcome.OutputDir, "predictions", "a.png")));
+    }
+
+    [Fact]
+    public void Run_PrefilterDecisions_GoToPerImageCsvAndPrecisionRecall()
+    {
+        // The fake pre-filter keeps "cat" for every image (dog dropped). Present: a cat, b dog, c cat. Kept and present:
+        // a, c → precision 2/3 kept; recall 2 of 3 present classes (b's dog missed).
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+
+        EvalOutcome outcome = Run(dataset.Config(), new EvalRunOptions { SegmenterFactory = _ => new BrightnessSegmenter { KeepCatOnly = true } });
+
+        string[] rows = File.ReadAllLines(Path.Combine(outcome.OutputDir, "per_image.csv"));
+        Assert.EndsWith(",cat,,2.5", rows[1], StringComparison.Ordinal);
+        Assert.EndsWith(",cat,dog,2.5", rows[2], StringComparison.Ordinal);
+        Assert.Equal(
+            ["method,images,precision,recall,kept_per_image,ms_per_image", "test,3,66.67,66.67,1.00,2.5"],
+            File.ReadAllLines(Path.Combine(outcome.OutputDir, "prefilter.csv")));
+        Assert.Equal([1], outcome.Counts.Images[0].Prefilter!.Kept);
+
+        // The decisions survive the counts file (a resumed or merged run reports them).
+        Assert.Equal([2], CountsFile.Load(outcome.CountsPath).Images.Single(i => i.Id == "b").Prefilter!.Dropped);
     }
 
     [Fact]
@@ -381,7 +402,12 @@ public sealed class EvalRunnerTests
 
         public IReadOnlyDictionary<string, string> IdentityParts { get; } = identity ?? [];
 
+        public bool KeepCatOnly { get; init; }
+
         public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) =>
             new(image.Width, image.Height, [.. Enumerable.Range(0, image.Width * image.Height).Select(i => (byte)(image.Pixels[i * 3] / 40))]);
+
+        public SegmentationOutcome SegmentWithPrefilter(RgbImage image, CancellationToken cancellationToken = default) =>
+            new(Segment(image, cancellationToken), KeepCatOnly ? new PrefilterOutcome("test", [1], [2], [float.NaN, 1f, 0f], 2.5) : null);
     }
 }

@@ -1,0 +1,62 @@
+using System.Text.Json.Serialization;
+
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>Which class pre-filter a segmenter runs before matching.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ClassPrefilterKind>))]
+public enum ClassPrefilterKind
+{
+    /// <summary>No pre-filter: every class is a candidate in every image (the reference's <c>--classmode all</c>).</summary>
+    None = 0,
+
+    /// <summary>The reference's CLIP classifier (ViT-B/16 image and text towers; <see cref="ClipClassSelection"/>).</summary>
+    Clip = 1,
+
+    /// <summary>From the support set alone: a first segmentation pass over every class decides (<see cref="SupportEvidencePrefilter"/>).</summary>
+    Support = 2,
+}
+
+/// <summary>Options of the class pre-filter. Defaults: off; CLIP settings as the reference.</summary>
+public sealed record ClassPrefilterOptions
+{
+    /// <summary>The pre-filter. Default <see cref="ClassPrefilterKind.None"/>.</summary>
+    public ClassPrefilterKind Kind { get; init; }
+
+    /// <summary>CLIP: the prompt of one class, "{class}" replaced by its name (reference <c>"a {c}"</c>). Default "a {class}".</summary>
+    public string ClipPrompt { get; init; } = "a {class}";
+
+    /// <summary>CLIP: how class prompts are joined into one subset prompt (reference " and "). Default " and ".</summary>
+    public string ClipConnector { get; init; } = " and ";
+
+    /// <summary>CLIP: at most this many first-stage classes enter the subset search (reference topk 10: up to 1023 prompts). Default 10.</summary>
+    public int ClipMaxClasses { get; init; } = ClipClassSelection.DefaultMaxClasses;
+
+    /// <summary>Support: a class is kept when its first-pass area (share of grid cells it wins) is at least this. Default 0.15.</summary>
+    public float SupportMinimumArea { get; init; } = 0.15f;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown pre-filter.");
+        }
+
+        if (ClipPrompt is null || !ClipPrompt.Contains("{class}", StringComparison.Ordinal))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ClipPrompt), ClipPrompt, "The prompt must contain \"{class}\".");
+        }
+
+        ArgumentNullException.ThrowIfNull(ClipConnector, nameof(ClipConnector));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ClipMaxClasses, nameof(ClipMaxClasses));
+        if (ClipMaxClasses > 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ClipMaxClasses), ClipMaxClasses, "At most 16 (2^16 − 1 subset prompts per image).");
+        }
+
+        if (SupportMinimumArea is < 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SupportMinimumArea), SupportMinimumArea, "Must be in [0, 1).");
+        }
+    }
+}

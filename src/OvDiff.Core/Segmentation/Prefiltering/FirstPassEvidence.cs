@@ -1,0 +1,46 @@
+namespace OvDiff.Core.Segmentation;
+
+/// <summary>Builds <see cref="ClassEvidence"/> from first-pass grid scores (every class a candidate).</summary>
+internal static class FirstPassEvidence
+{
+    /// <summary>
+    /// Per grid cell of every window, the best label (scores at or below <paramref name="threshold"/> count as 0, ties to the
+    /// lower label, as the final arg-max); area = labelled cells / all cells; max score over all cells.
+    /// </summary>
+    public static ClassEvidence FromGrids(IEnumerable<(float[] Grid, int Cells)> grids, int labels, float threshold)
+    {
+        var area = new long[labels];
+        var max = new float[labels];
+        Array.Fill(max, -1f);
+        long total = 0;
+        foreach ((float[] grid, int cells) in grids)
+        {
+            total += cells;
+            for (int cell = 0; cell < cells; cell++)
+            {
+                float background = grid[cell];
+                float best = background > threshold ? background : 0f;
+                int label = 0;
+                for (int l = 1; l < labels; l++)
+                {
+                    float s = grid[(l * cells) + cell];
+                    max[l] = Math.Max(max[l], s);
+                    s = s > threshold ? s : 0f;
+                    if (s > best)
+                    {
+                        best = s;
+                        label = l;
+                    }
+                }
+
+                area[label]++;
+            }
+        }
+
+        total = Math.Max(total, 1);
+        return new ClassEvidence(
+            Enumerable.Range(1, labels - 1).Select(l => (float)((double)area[l] / total)).ToArray(),
+            max.Skip(1).ToArray(),
+            (float)((double)area[0] / total));
+    }
+}

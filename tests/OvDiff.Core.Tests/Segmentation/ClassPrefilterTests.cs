@@ -1,0 +1,99 @@
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+
+namespace OvDiff.Core.Tests.Segmentation;
+
+public sealed class ClassPrefilterTests
+{
+    [Fact]
+    public void FirstStage_KeepsClassesAtOrAboveOneOverC_InIndexOrder()
+    {
+        // softmax(0.3, 0.1, 0.2): e^0.3 = 1.349859, e^0.1 = 1.105171, e^0.2 = 1.221403, sum 3.676433
+        // → 0.367165, 0.300610, 0.332225; 1/3 = 0.333333: only class 0 passes (class 2 misses by 0.0011).
+        ClipFirstStage first = ClipClassSelection.FirstStage([0.3f, 0.1f, 0.2f]);
+        Assert.Equal([0], first.Candidates);
+        Assert.Equal(0.367165f, first.Probabilities[0], 2e-6f);
+        Assert.Equal(0.300610f, first.Probabilities[1], 2e-6f);
+        Assert.Equal(0.332225f, first.Probabilities[2], 2e-6f);
+
+        // Equal similarities: every probability is exactly 1/C, so all pass (the reference's >=), in index order.
+        Assert.Equal([0, 1, 2, 3], ClipClassSelection.FirstStage([0.25f, 0.25f, 0.25f, 0.25f]).Candidates);
+    }
+
+    [Fact]
+    public void FirstStage_MoreThanTheCapPass_TheMostProbableFirst_TiesByIndex()
+    {
+        // p = e^s / (e^0.5 + e^0.6 + e^0.5 + e^0.1) = (0.264866, 0.292722, 0.264866, 0.177545): classes 0, 1, 2 pass 1/4;
+        // capped at 2: class 1 (most probable), then class 0 (tie with class 2, lower index first).
+        ClipFirstStage first = ClipClassSelection.FirstStage([0.5f, 0.6f, 0.5f, 0.1f], maxClasses: 2);
+        Assert.Equal([1, 0], first.Candidates);
+        Assert.Equal(0.292722f, first.Probabilities[1], 2e-6f);
+        Assert.Equal(0.177545f, first.Probabilities[3], 2e-6f);
+    }
+
+    [Fact]
+    public void Subsets_AreItertoolsCombinationsBySize_InCandidateOrder()
+    {
+        int[][] subsets = ClipClassSelection.Subsets([2, 0, 1]).ToArray();
+        Assert.Equal(7, subsets.Length);
+        Assert.Equal<int[]>([[2], [0], [1], [2, 0], [2, 1], [0, 1], [2, 0, 1]], subsets);
+        Assert.Equal((1 << 10) - 1, ClipClassSelection.Subsets(Enumerable.Range(0, 10).ToArray()).Count());
+        Assert.Empty(ClipClassSelection.Subsets([]));
+    }
+
+    [Fact]
+    public void Prompts_AreTheReferenceWording()
+    {
+        Assert.Equal("a cat and a potted plant", ClipClassSelection.SubsetPrompt(["cat", "potted plant"], "a {class}", " and "));
+        Assert.Equal("a photo of a dog", ClipClassSelection.ClassPrompt("a photo of a {class}", "dog"));
+        Assert.Equal(1, ClipClassSelection.ArgMax([0.1f, 0.5f, 0.5f]));
+    }
+
+    [Fact]
+    public void Options_RejectAPromptWithoutTheClassPlaceholder()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClassPrefilterOptions { ClipPrompt = "a photo" }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SegmentationOptions { Prefilter = new ClassPrefilterOptions { SupportMinimumArea = 1f } }.Validate());
+    }
+
+    [Fact]
+    public void SupportPrefilter_KeepsClassesWinningEnoughOfTheFirstPass_ThenMatchesOnlyThose()
+    {
+        // First pass over both classes (PrototypeSegmenterTests' hand-worked scores): px0 cat (1 > dog 0.8 > bg 0.6),
+        // px1 dog (1), px2 background (1), px3 dog (0.96): areas cat 1/4, dog 2/4, background 1/4.
+        using var extractor = new BlockMeanExtractor();
+        RgbImage image = BlockMeanExtractor.Image(2, 2, (200, 100, 100), (100, 200, 100), (100, 100, 200), (160, 180, 100));
+        PrototypeModel model = PrototypeSegmenterTests.Model(PrototypeSegmenterTests.SharedPrototypes);
+        var options = new SegmentationOptions { ShortSide = 0, Windows = [], IncludeFullImage = true };
+        var prefilter = new SupportEvidencePrefilter(new ClassPrefilterOptions { Kind = ClassPrefilterKind.Support, SupportMinimumArea = 0.3f });
+        var segmenter = new PrototypeSegmenter(model, [extractor], options, prefilter);
+
+        SegmentationResult result = segmenter.Segment(image, includeScores: false, TestContext.Current.CancellationToken);
+
+        ClassPrefilterDecision decision = Assert.IsType<ClassPrefilterDecision>(result.Prefilter);
+        Assert.Equal("support", decision.Method);
+        Assert.Equal([1], decision.Kept);
+        Assert.Equal([0.25f, 0.5f], decision.Scores);
+        // Second pass, dog only (background = dog's background prototype (0.6, 0, 0.8) alone): px0 dog 0.8 > bg 0.6;
+        // px2 bg 0.8 > dog 0; px1, px3 dog.
+        Assert.Equal([2, 2, 0, 2], result.Labels.Labels);
+
+        // At 0.2 both classes pass and the segmentation is the plain one.
+        var lenient = new PrototypeSegmenter(model, [extractor], options, new SupportEvidencePrefilter(new ClassPrefilterOptions { SupportMinimumArea = 0.2f }));
+        SegmentationOutcome outcome = lenient.SegmentWithPrefilter(image, TestContext.Current.CancellationToken);
+        Assert.Equal([1, 2, 0, 2], outcome.Labels.Labels);
+        Assert.Equal([1, 2], outcome.Prefilter!.Kept);
+        Assert.Empty(outcome.Prefilter.Dropped);
+        Assert.True(float.IsNaN(outcome.Prefilter.Scores[0]));
+    }
+
+    [Fact]
+    public void SupportPrefilter_NeverDropsEveryClass_NorDecidesStuff()
+    {
+        var evidence = new ClassEvidence([0.01f, 0.02f, 0.5f], [0.3f, 0.4f, 0.9f], 0.47f);
+        var input = new ClassPrefilterInput(BlockMeanExtractor.Image(1, 1, (0, 0, 0)), ["a", "b", "sky"], [false, false, true], () => evidence);
+        ClassPrefilterDecision decision = new SupportEvidencePrefilter().Select(input, TestContext.Current.CancellationToken);
+        Assert.Equal([1], decision.Kept);
+        Assert.True(float.IsNaN(decision.Scores[2]));
+    }
+}

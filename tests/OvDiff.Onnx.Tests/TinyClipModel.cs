@@ -1,0 +1,220 @@
+using Google.Protobuf;
+using Onnx;
+
+namespace OvDiff.Onnx.Tests;
+
+/// <summary>
+/// Tiny CLIP-shaped ONNX towers (OnnxSharp protos) with the real exports' input and output names, for the pre-filter:
+/// <list type="bullet">
+/// <item>image: pixel_values [B,3,H,W] → 16x16 patch Conv (D channels) → mean over patches → · Wi → image_embeds [B,E];</item>
+/// <item>text: input_ids [B,S] (int64 or int32) → embedding table row (id mod Vocab), zeroed where attention_mask is 0
+/// (when the model has that input) → running sum over the sequence → the sum at the first end token (ArgMax of the ids,
+/// as CLIP pools at the highest id) → · Wt → text_embeds [B,E].</item>
+/// </list>
+/// The weights are public so tests recompute the embeddings in float64.
+/// </summary>
+internal sealed class TinyClipModel
+{
+    public const int Patch = 16;
+
+    public TinyClipModel(int dim = 6, int embed = 5, int vocab = 97, int seed = 5)
+    {
+        Dim = dim;
+        Embed = embed;
+        Vocab = vocab;
+        var random = new Random(seed);
+        float Next() => (float)((random.NextDouble() * 2) - 1);
+        PatchWeights = Enumerable.Range(0, dim * 3 * Patch * Patch).Select(_ => Next() * 0.05f).ToArray();
+        PatchBias = Enumerable.Range(0, dim).Select(_ => Next()).ToArray();
+        ImageProjection = Enumerable.Range(0, dim * embed).Select(_ => Next()).ToArray();
+        TokenTable = Enumerable.Range(0, vocab * embed).Select(_ => Next()).ToArray();
+        TextProjection = Enumerable.Range(0, embed * embed).Select(_ => Next()).ToArray();
+    }
+
+    public int Dim { get; }
+
+    public int Embed { get; }
+
+    public int Vocab { get; }
+
+    public float[] PatchWeights { get; }
+
+    public float[] PatchBias { get; }
+
+    public float[] ImageProjection { get; }
+
+    public float[] TokenTable { get; }
+
+    public float[] TextProjection { get; }
+
+    /// <summary>Writes the image tower; <paramref name="size"/> fixes H and W (the exports have 224), null leaves them symbolic.</summary>
+    public void WriteVision(string path, int? size = 224)
+    {
+        var graph = new GraphProto { Name = "tiny-clip-vision" };
+        graph.Input.Add(Tensor("pixel_values", TensorProto.Types.DataType.Float, [null, 3, size, size]));
+        graph.Initializer.Add(Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
+        graph.Initializer.Add(Initializer("patch_b", [Dim], PatchBias));
+        graph.Initializer.Add(Initializer("proj_w", [Dim, Embed], ImageProjection));
+        graph.Node.Add(Node("Conv", "patch", ["pixel_values", "patch_w", "patch_b"], ["patches"], Ints("kernel_shape", Patch, Patch), Ints("strides", Patch, Patch)));
+        graph.Node.Add(Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
+        graph.Node.Add(Node("MatMul", "proj", ["pooled", "proj_w"], ["image_embeds"]));
+        graph.Output.Add(Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        Save(graph, path);
+    }
+
+    /// <summary>Writes the text tower with int64 or int32 ids, with or without an attention_mask input.</summary>
+    public void WriteText(string path, bool int32Ids = false, bool attentionMask = false, int? fixedLength = null)
+    {
+        var ids = int32Ids ? TensorProto.Types.DataType.Int32 : TensorProto.Types.DataType.Int64;
+        var graph = new GraphProto { Name = "tiny-clip-text" };
+        graph.Input.Add(Tensor("input_ids", ids, [null, fixedLength]));
+        graph.Initializer.Add(Initializer("table", [Vocab, Embed], TokenTable));
+        graph.Initializer.Add(Initializer("proj_t", [Embed, Embed], TextProjection));
+        graph.Initializer.Add(new TensorProto { Name = "vocab", DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { Vocab } });
+        graph.Initializer.Add(new TensorProto { Name = "one_axis", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 1 } });
+        graph.Initializer.Add(new TensorProto { Name = "embed_shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { 1, 1, Embed } });
+        graph.Node.Add(Node("Cast", "ids64", ["input_ids"], ["ids64"], Int("to", (long)TensorProto.Types.DataType.Int64)));
+        graph.Node.Add(Node("Mod", "mod", ["ids64", "vocab"], ["rows"]));
+        graph.Node.Add(Node("Gather", "embed", ["table", "rows"], ["tokens"], Int("axis", 0)));
+        string tokens = "tokens";
+        if (attentionMask)
+        {
+            graph.Input.Add(Tensor("attention_mask", ids, [null, fixedLength]));
+            graph.Node.Add(Node("Cast", "maskf", ["attention_mask"], ["maskf"], Int("to", (long)TensorProto.Types.DataType.Float)));
+            graph.Node.Add(Node("Unsqueeze", "mask3", ["maskf", "one_axis_neg"], ["mask3"]));
+            graph.Initializer.Add(new TensorProto { Name = "one_axis_neg", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
+            graph.Node.Add(Node("Mul", "masked", ["tokens", "mask3"], ["masked"]));
+            tokens = "masked";
+        }
+
+        graph.Node.Add(Node("CumSum", "running", [tokens, "axis_scalar"], ["running"]));
+        graph.Initializer.Add(new TensorProto { Name = "axis_scalar", DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { 1 } });
+        graph.Node.Add(Node("ArgMax", "eos", ["ids64"], ["eos"], Int("axis", 1), Int("keepdims", 1)));
+        graph.Node.Add(Node("Unsqueeze", "eos3", ["eos", "one_axis_neg2"], ["eos3"]));
+        graph.Initializer.Add(new TensorProto { Name = "one_axis_neg2", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
+        graph.Node.Add(Node("Expand", "index", ["eos3", "embed_shape"], ["index"]));
+        graph.Node.Add(Node("GatherElements", "pick", ["running", "index"], ["picked"], Int("axis", 1)));
+        graph.Node.Add(Node("Squeeze", "pooled", ["picked", "one_axis"], ["pooled"]));
+        graph.Node.Add(Node("MatMul", "proj", ["pooled", "proj_t"], ["text_embeds"]));
+        graph.Output.Add(Tensor("text_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        Save(graph, path);
+    }
+
+    /// <summary>The image embedding (not normalised) of planar CLIP-normalised pixels [3, H, W], in float64.</summary>
+    public double[] ReferenceImage(float[] planar, int height, int width)
+    {
+        int gh = height / Patch, gw = width / Patch;
+        var pooled = new double[Dim];
+        for (int d = 0; d < Dim; d++)
+        {
+            double sum = 0;
+            for (int py = 0; py < gh; py++)
+            {
+                for (int px = 0; px < gw; px++)
+                {
+                    double v = PatchBias[d];
+                    for (int c = 0; c < 3; c++)
+                    {
+                        for (int ky = 0; ky < Patch; ky++)
+                        {
+                            for (int kx = 0; kx < Patch; kx++)
+                            {
+                                v += (double)PatchWeights[(((((d * 3) + c) * Patch) + ky) * Patch) + kx] * planar[(c * height * width) + (((py * Patch) + ky) * width) + (px * Patch) + kx];
+                            }
+                        }
+                    }
+
+                    sum += v;
+                }
+            }
+
+            pooled[d] = sum / (gh * gw);
+        }
+
+        return Project(pooled, ImageProjection, Dim);
+    }
+
+    /// <summary>The text embedding (not normalised) of token ids (start … end), in float64: rows summed up to the first end token.</summary>
+    public double[] ReferenceText(IReadOnlyList<int> ids)
+    {
+        int eos = 0;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (ids[i] > ids[eos])
+            {
+                eos = i;
+            }
+        }
+
+        var sum = new double[Embed];
+        for (int t = 0; t <= eos; t++)
+        {
+            for (int e = 0; e < Embed; e++)
+            {
+                sum[e] += TokenTable[((ids[t] % Vocab) * Embed) + e];
+            }
+        }
+
+        return Project(sum, TextProjection, Embed);
+    }
+
+    private double[] Project(double[] x, float[] w, int rows)
+    {
+        var y = new double[Embed];
+        for (int e = 0; e < Embed; e++)
+        {
+            for (int k = 0; k < rows; k++)
+            {
+                y[e] += x[k] * w[(k * Embed) + e];
+            }
+        }
+
+        return y;
+    }
+
+    private static void Save(GraphProto graph, string path)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "OvDiff.Onnx.Tests", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllBytes(path, model.ToByteArray());
+    }
+
+    private static ValueInfoProto Tensor(string name, TensorProto.Types.DataType type, long?[] dims)
+    {
+        var shape = new TensorShapeProto();
+        int symbol = 0;
+        foreach (long? dim in dims)
+        {
+            shape.Dim.Add(dim is { } value ? new TensorShapeProto.Types.Dimension { DimValue = value } : new TensorShapeProto.Types.Dimension { DimParam = $"{name}_d{symbol++}" });
+        }
+
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+    }
+
+    private static TensorProto Initializer(string name, long[] dims, float[] values)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.Add(dims);
+        tensor.FloatData.Add(values);
+        return tensor;
+    }
+
+    private static NodeProto Node(string op, string name, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = name };
+        node.Input.Add(inputs);
+        node.Output.Add(outputs);
+        node.Attribute.Add(attributes);
+        return node;
+    }
+
+    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    private static AttributeProto Ints(string name, params long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.Add(values);
+        return attribute;
+    }
+}
