@@ -47,6 +47,301 @@ internal static class Experiments
                 break;
             }
 
+            case "multitag":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    foreach ((string label, Func<Fold, Protos> fit) in new (string, Func<Fold, Protos>)[]
+                    {
+                        ("naive", f => Fitting.Naive(f.Support)),
+                        ("mt", f => MultiTag.Fit(f.Support, new MultiTagOptions())),
+                        ("mt-nointersect", f => MultiTag.Fit(f.Support, new MultiTagOptions(IntersectSplitBackground: false))),
+                        ("mt-single", f => MultiTag.Fit(f.Support, new MultiTagOptions(RefineSingle: true))),
+                        ("mt+imgbg", f => MultiTag.Fit(f.Support, new MultiTagOptions(PerImageBackground: true))),
+                        ("mt-single+imgbg", f => MultiTag.Fit(f.Support, new MultiTagOptions(RefineSingle: true, PerImageBackground: true))),
+                    })
+                    {
+                        var fitted = cv.Select(f => (f, fit(f))).ToList();
+                        Program.Report($"{picking} {label} min0.1", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                        Program.Report($"{picking} {label} oracle", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "multitag2":
+            {
+                foreach (Picking picking in new[] { Picking.ById, Picking.AloneFirstAllTags })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    foreach ((string label, Func<Fold, Protos> fit) in new (string, Func<Fold, Protos>)[]
+                    {
+                        ("naive", f => Fitting.Naive(f.Support)),
+                        ("mt-nointersect", f => MultiTag.Fit(f.Support, new MultiTagOptions(IntersectSplitBackground: false))),
+                        ("mt-initall", f => MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false))),
+                        ("mt-initall-it5", f => MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, Iterations: 5, IntersectSplitBackground: false))),
+                        ("mt-it0", f => MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, Iterations: 0, IntersectSplitBackground: false))),
+                    })
+                    {
+                        var fitted = cv.Select(f => (f, fit(f))).ToList();
+                        Program.Report($"{picking} {label} min0.1", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                        Program.Report($"{picking} {label} oracle", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "multitag3":
+            {
+                foreach (Picking picking in new[] { Picking.ById, Picking.AloneFirstAllTags })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    foreach ((string label, Func<Fold, Protos> fit) in new (string, Func<Fold, Protos>)[]
+                    {
+                        ("fgnobg", f => MultiTag.Fit(f.Support, new MultiTagOptions(FgNeverBackground: true, InitAll: true, IntersectSplitBackground: false))),
+                        ("fgnobg-bgsingle", f => MultiTag.Fit(f.Support, new MultiTagOptions(FgNeverBackground: true, BgInitSingle: true, InitAll: true, IntersectSplitBackground: false))),
+                        ("fgnobg-m02", f => MultiTag.Fit(f.Support, new MultiTagOptions(FgNeverBackground: true, InitAll: true, IntersectSplitBackground: false, Margin: 0.02f))),
+                        ("fgnobg-intersect", f => MultiTag.Fit(f.Support, new MultiTagOptions(FgNeverBackground: true, InitAll: true, IntersectSplitBackground: true))),
+                    })
+                    {
+                        var fitted = cv.Select(f => (f, fit(f))).ToList();
+                        Program.Report($"{picking} {label} min0.1", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                        Program.Report($"{picking} {label} oracle", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "twopass":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    var fitted = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)))).ToList();
+                    Program.Report($"{picking} mt min0.1", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                    Program.Report($"{picking} mt oracle", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    foreach (double t in new[] { 0.05, 0.1, 0.15, 0.2 })
+                    {
+                        foreach (double rel in new[] { 0.0 })
+                        {
+                            foreach (float after in new[] { 0f, 0.1f })
+                            {
+                                Program.Report($"{picking} naive twopass t{t} rel{rel} min{after}", fitted.Select(x =>
+                                {
+                                    float[] flat = x.Item2.Flat(512);
+                                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t, rel), after));
+                                }).ToList());
+                            }
+                        }
+                    }
+                }
+
+                break;
+            }
+
+            case "region":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    var fitted = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)), MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false, PerImageForeground: true)))).ToList();
+                    Program.Report($"{picking} mt oracle", fitted.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    Program.Report($"{picking} mt twopass0.15", fitted.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0f));
+                    }).ToList());
+                    foreach (double t in new[] { 0.02, 0.05, 0.1 })
+                    {
+                        foreach (int knn in new[] { 1, 3, 5 })
+                        {
+                            foreach (bool perImage in new[] { false, true })
+                            {
+                                if (!perImage && knn > 1)
+                                {
+                                    continue;
+                                }
+
+                                Program.Report($"{picking} mt region t{t} knn{knn} perimg{perImage}", fitted.Select(x =>
+                                {
+                                    float[] flat = x.Item2.Flat(512);
+                                    Protos reference = perImage ? x.Item3 : x.Item2;
+                                    float[] refFlat = reference.Flat(512);
+                                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => RegionCheck.Select(img, Engine.Score(img, x.Item2, flat, allc), reference, refFlat, t, knn), 0.1f));
+                                }).ToList());
+                            }
+                        }
+                    }
+                }
+
+                break;
+            }
+
+            case "dump":
+            {
+                using var writer = new StreamWriter("runs/exp/evidence.csv");
+                writer.WriteLine("picking,fold,id,cls,present,area,max,mean,gtarea,bgarea,gap,gapmean,top2");
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    foreach (Fold f in Folds.CrossValidation(all, 3, 1, picking, 16))
+                    {
+                        Protos protos = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
+                        float[] flat = protos.Flat(512);
+                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                        foreach (ImageRecord img in f.Test)
+                        {
+                            GridScores g = Engine.Score(img, protos, flat, allc);
+                            ClassEvidence e = Evidence.FirstPass(g);
+                            int cells = g.Height * g.Width;
+                            var gt = new double[Engine.Labels];
+                            foreach (byte b in img.Truth)
+                            {
+                                if (b < Engine.Labels)
+                                {
+                                    gt[b]++;
+                                }
+                            }
+
+                            // mean over cells of (score_c - best other class score), and max of it
+                            for (int c = 1; c < Engine.Labels; c++)
+                            {
+                                double gap = double.NegativeInfinity, gapSum = 0;
+                                int top2 = 0;
+                                for (int cell = 0; cell < cells; cell++)
+                                {
+                                    float sc = g.Planes[(c * cells) + cell];
+                                    float other = g.Planes[cell];
+                                    int better = 0;
+                                    for (int l = 1; l < Engine.Labels; l++)
+                                    {
+                                        if (l != c)
+                                        {
+                                            other = Math.Max(other, g.Planes[(l * cells) + cell]);
+                                            better += g.Planes[(l * cells) + cell] > sc ? 1 : 0;
+                                        }
+                                    }
+
+                                    gap = Math.Max(gap, sc - other);
+                                    gapSum += sc - other;
+                                    top2 += better <= 1 ? 1 : 0;
+                                }
+
+                                writer.WriteLine($"{picking},{f.Name},{img.Id},{c},{(img.Tags.Contains(c) ? 1 : 0)},{e.Area[c]:F4},{e.MaxScore[c]:F4},{e.MeanScore[c]:F4},{gt[c] / img.Truth.Length:F4},{e.Area[0]:F4},{gap:F4},{gapSum / cells:F4},{(double)top2 / cells:F4}");
+                            }
+                        }
+                    }
+                }
+
+                break;
+            }
+
+            case "center":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags })
+                {
+                    foreach ((string label, bool center, bool sqrt, float threshold) in new[] { ("plain", false, false, 0f), ("center", true, false, 0f), ("center-t-1", true, false, -1f), ("sqrt-center-t-1", true, true, -1f) })
+                    {
+                        Engine.Threshold = threshold;
+                        var results = new List<(string, RunResult)>();
+                        var oracle = new List<(string, RunResult)>();
+                        var two = new List<(string, RunResult)>();
+                        foreach (Fold raw in Folds.CrossValidation(all, 3, 1, picking, 16))
+                        {
+                            Fold f = raw;
+                            if (center)
+                            {
+                                float[] mean = Transform.SupportMean(raw.Support.Select(s => s.Image), sqrt);
+                                var map = Transform.Apply(all, mean, sqrt).ToDictionary(r => r.Original!);
+                                f = new Fold(raw.Name, raw.Support.Select(s => (map[s.Image], s.Classes)).ToList(), raw.Test.Select(t => map[t]).ToList());
+                            }
+
+                            Protos protos = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
+                            float[] flat = protos.Flat(512);
+                            var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                            results.Add((f.Name, Program.Evaluate(f, protos, null, 0.1f)));
+                            oracle.Add((f.Name, Program.Evaluate(f, protos, Oracle, 0f)));
+                            two.Add((f.Name, Program.Evaluate(f, protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, protos, flat, allc)), 0.15), 0f)));
+                        }
+
+                        Program.Report($"{picking} {label} min0.1", results);
+                        Program.Report($"{picking} {label} oracle", oracle);
+                        Program.Report($"{picking} {label} twopass0.15", two);
+                    }
+                }
+
+                break;
+            }
+
+            case "elim":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    var fitted = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach (double t in new[] { 0.05, 0.1, 0.15, 0.2, 0.25 })
+                    {
+                        Program.Report($"{picking} mt elim t{t}", fitted.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(512);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Elimination.Select(Engine.Score(img, x.Item2, flat, allc), t), 0f));
+                        }).ToList());
+                    }
+
+                    // Which matters: recall or precision of the two-pass at 0.15?
+                    Program.Report($"{picking} mt twopass0.15 + all present", fitted.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15); foreach (int tag in img.Tags) { k[tag] = true; } return k; }, 0f));
+                    }).ToList());
+                    Program.Report($"{picking} mt twopass0.15 - absent", fitted.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15); for (int c = 1; c < Engine.Labels; c++) { k[c] &= img.Tags.Contains(c); } if (!k.Contains(true)) { k[img.Tags[0]] = true; } return k; }, 0f));
+                    }).ToList());
+                }
+
+                break;
+            }
+
+            case "lda":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
+                    var fitted = cv.Select(f =>
+                    {
+                        Protos p = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
+                        return (f, p, MultiTag.LastAssignments!);
+                    }).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach (bool bg in new[] { false, true })
+                    {
+                        foreach (double shrink in new[] { 0.1, 0.3, 0.6 })
+                        {
+                            var ldas = fitted.Select(x => Lda.Fit(Lda.Samples(x.f.Support, x.Item3, bg), shrink)).ToList();
+                            foreach (double t in new[] { 0.05, 0.1 })
+                            {
+                                Program.Report($"{picking} mt lda bg{bg} shrink{shrink} t{t}", fitted.Select((x, i) =>
+                                {
+                                    float[] flat = x.p.Flat(512);
+                                    return (x.f.Name, Program.Evaluate(x.f, x.p, img => ldas[i].Select(img, Engine.Score(img, x.p, flat, allc), t, 0), 0f));
+                                }).ToList());
+                            }
+                        }
+                    }
+                }
+
+                break;
+            }
+
             default:
                 throw new ArgumentException($"unknown experiment {name}");
         }

@@ -29,6 +29,32 @@ internal sealed class ImageRecord
     /// <summary>Present classes (1..20).</summary>
     public required int[] Tags { get; init; }
 
+    /// <summary>Every second pixel of the ground truth in each direction (fast evaluation).</summary>
+    public byte[] HalfTruth => _half ??= Subsample();
+
+    public int HalfWidth => (Width + 1) / 2;
+
+    public int HalfHeight => (Height + 1) / 2;
+
+    private byte[]? _half;
+
+    private byte[] Subsample()
+    {
+        var half = new byte[HalfWidth * HalfHeight];
+        for (int y = 0; y < HalfHeight; y++)
+        {
+            for (int x = 0; x < HalfWidth; x++)
+            {
+                half[(y * HalfWidth) + x] = Truth[(2 * y * Width) + (2 * x)];
+            }
+        }
+
+        return half;
+    }
+
+    /// <summary>The untransformed record this one was derived from (the split is computed on it).</summary>
+    public ImageRecord? Original { get; init; }
+
     /// <summary>Features of the horizontally flipped image, when cached.</summary>
     public FeatureMap? Flipped { get; init; }
 }

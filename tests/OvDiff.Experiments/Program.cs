@@ -44,7 +44,7 @@ internal static class Program
             GridScores grid = scorer is null ? Engine.Score(image, protos, flat, candidates) : scorer(image, candidates);
             byte[] labels = Engine.Predict(image, grid, minimumArea, out _);
             var local = new long[confusion.Length];
-            Engine.Accumulate(local, image.Truth, labels);
+            Engine.Accumulate(local, Engine.Fast ? image.HalfTruth : image.Truth, labels);
             lock (gate)
             {
                 for (int i = 0; i < local.Length; i++)
