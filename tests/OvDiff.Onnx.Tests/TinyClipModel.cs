@@ -11,7 +11,7 @@ namespace OvDiff.Onnx.Tests;
 /// (when the model has that input) → running sum over the sequence → the sum at the first end token (ArgMax of the ids,
 /// as CLIP pools at the highest id) → · Wt → text_embeds [B,E].</item>
 /// </list>
-/// The weights are public so tests recompute the embeddings in float64.
+/// The weights are public so tests recompute the embeddings in float64. Proto helpers are <see cref="TinyVitModel"/>'s.
 /// </summary>
 internal sealed class TinyClipModel
 {
@@ -51,14 +51,14 @@ internal sealed class TinyClipModel
     public void WriteVision(string path, int? size = 224)
     {
         var graph = new GraphProto { Name = "tiny-clip-vision" };
-        graph.Input.Add(Tensor("pixel_values", TensorProto.Types.DataType.Float, [null, 3, size, size]));
-        graph.Initializer.Add(Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
-        graph.Initializer.Add(Initializer("patch_b", [Dim], PatchBias));
-        graph.Initializer.Add(Initializer("proj_w", [Dim, Embed], ImageProjection));
-        graph.Node.Add(Node("Conv", "patch", ["pixel_values", "patch_w", "patch_b"], ["patches"], Ints("kernel_shape", Patch, Patch), Ints("strides", Patch, Patch)));
-        graph.Node.Add(Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
-        graph.Node.Add(Node("MatMul", "proj", ["pooled", "proj_w"], ["image_embeds"]));
-        graph.Output.Add(Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        graph.Input.Add(TinyVitModel.Tensor("pixel_values", TensorProto.Types.DataType.Float, [null, 3, size, size]));
+        graph.Initializer.Add(TinyVitModel.Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
+        graph.Initializer.Add(TinyVitModel.Initializer("patch_b", [Dim], PatchBias));
+        graph.Initializer.Add(TinyVitModel.Initializer("proj_w", [Dim, Embed], ImageProjection));
+        graph.Node.Add(TinyVitModel.Node("Conv", "patch", ["pixel_values", "patch_w", "patch_b"], ["patches"], Ints("kernel_shape", Patch, Patch), Ints("strides", Patch, Patch)));
+        graph.Node.Add(TinyVitModel.Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
+        graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_w"], ["image_embeds"]));
+        graph.Output.Add(TinyVitModel.Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
         Save(graph, path);
     }
 
@@ -67,36 +67,36 @@ internal sealed class TinyClipModel
     {
         var ids = int32Ids ? TensorProto.Types.DataType.Int32 : TensorProto.Types.DataType.Int64;
         var graph = new GraphProto { Name = "tiny-clip-text" };
-        graph.Input.Add(Tensor("input_ids", ids, [null, fixedLength]));
-        graph.Initializer.Add(Initializer("table", [Vocab, Embed], TokenTable));
-        graph.Initializer.Add(Initializer("proj_t", [Embed, Embed], TextProjection));
+        graph.Input.Add(TinyVitModel.Tensor("input_ids", ids, [null, fixedLength]));
+        graph.Initializer.Add(TinyVitModel.Initializer("table", [Vocab, Embed], TokenTable));
+        graph.Initializer.Add(TinyVitModel.Initializer("proj_t", [Embed, Embed], TextProjection));
         graph.Initializer.Add(new TensorProto { Name = "vocab", DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { Vocab } });
         graph.Initializer.Add(new TensorProto { Name = "one_axis", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 1 } });
         graph.Initializer.Add(new TensorProto { Name = "embed_shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { 1, 1, Embed } });
-        graph.Node.Add(Node("Cast", "ids64", ["input_ids"], ["ids64"], Int("to", (long)TensorProto.Types.DataType.Int64)));
-        graph.Node.Add(Node("Mod", "mod", ["ids64", "vocab"], ["rows"]));
-        graph.Node.Add(Node("Gather", "embed", ["table", "rows"], ["tokens"], Int("axis", 0)));
+        graph.Node.Add(TinyVitModel.Node("Cast", "ids64", ["input_ids"], ["ids64"], Int("to", (long)TensorProto.Types.DataType.Int64)));
+        graph.Node.Add(TinyVitModel.Node("Mod", "mod", ["ids64", "vocab"], ["rows"]));
+        graph.Node.Add(TinyVitModel.Node("Gather", "embed", ["table", "rows"], ["tokens"], Int("axis", 0)));
         string tokens = "tokens";
         if (attentionMask)
         {
-            graph.Input.Add(Tensor("attention_mask", ids, [null, fixedLength]));
-            graph.Node.Add(Node("Cast", "maskf", ["attention_mask"], ["maskf"], Int("to", (long)TensorProto.Types.DataType.Float)));
-            graph.Node.Add(Node("Unsqueeze", "mask3", ["maskf", "one_axis_neg"], ["mask3"]));
+            graph.Input.Add(TinyVitModel.Tensor("attention_mask", ids, [null, fixedLength]));
+            graph.Node.Add(TinyVitModel.Node("Cast", "maskf", ["attention_mask"], ["maskf"], Int("to", (long)TensorProto.Types.DataType.Float)));
+            graph.Node.Add(TinyVitModel.Node("Unsqueeze", "mask3", ["maskf", "one_axis_neg"], ["mask3"]));
             graph.Initializer.Add(new TensorProto { Name = "one_axis_neg", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
-            graph.Node.Add(Node("Mul", "masked", ["tokens", "mask3"], ["masked"]));
+            graph.Node.Add(TinyVitModel.Node("Mul", "masked", ["tokens", "mask3"], ["masked"]));
             tokens = "masked";
         }
 
-        graph.Node.Add(Node("CumSum", "running", [tokens, "axis_scalar"], ["running"]));
+        graph.Node.Add(TinyVitModel.Node("CumSum", "running", [tokens, "axis_scalar"], ["running"]));
         graph.Initializer.Add(new TensorProto { Name = "axis_scalar", DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { 1 } });
-        graph.Node.Add(Node("ArgMax", "eos", ["ids64"], ["eos"], Int("axis", 1), Int("keepdims", 1)));
-        graph.Node.Add(Node("Unsqueeze", "eos3", ["eos", "one_axis_neg2"], ["eos3"]));
+        graph.Node.Add(TinyVitModel.Node("ArgMax", "eos", ["ids64"], ["eos"], Int("axis", 1), Int("keepdims", 1)));
+        graph.Node.Add(TinyVitModel.Node("Unsqueeze", "eos3", ["eos", "one_axis_neg2"], ["eos3"]));
         graph.Initializer.Add(new TensorProto { Name = "one_axis_neg2", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
-        graph.Node.Add(Node("Expand", "index", ["eos3", "embed_shape"], ["index"]));
-        graph.Node.Add(Node("GatherElements", "pick", ["running", "index"], ["picked"], Int("axis", 1)));
-        graph.Node.Add(Node("Squeeze", "pooled", ["picked", "one_axis"], ["pooled"]));
-        graph.Node.Add(Node("MatMul", "proj", ["pooled", "proj_t"], ["text_embeds"]));
-        graph.Output.Add(Tensor("text_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        graph.Node.Add(TinyVitModel.Node("Expand", "index", ["eos3", "embed_shape"], ["index"]));
+        graph.Node.Add(TinyVitModel.Node("GatherElements", "pick", ["running", "index"], ["picked"], Int("axis", 1)));
+        graph.Node.Add(TinyVitModel.Node("Squeeze", "pooled", ["picked", "one_axis"], ["pooled"]));
+        graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_t"], ["text_embeds"]));
+        graph.Output.Add(TinyVitModel.Tensor("text_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
         Save(graph, path);
     }
 
@@ -178,35 +178,6 @@ internal sealed class TinyClipModel
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllBytes(path, model.ToByteArray());
-    }
-
-    private static ValueInfoProto Tensor(string name, TensorProto.Types.DataType type, long?[] dims)
-    {
-        var shape = new TensorShapeProto();
-        int symbol = 0;
-        foreach (long? dim in dims)
-        {
-            shape.Dim.Add(dim is { } value ? new TensorShapeProto.Types.Dimension { DimValue = value } : new TensorShapeProto.Types.Dimension { DimParam = $"{name}_d{symbol++}" });
-        }
-
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
-    }
-
-    private static TensorProto Initializer(string name, long[] dims, float[] values)
-    {
-        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        tensor.Dims.Add(dims);
-        tensor.FloatData.Add(values);
-        return tensor;
-    }
-
-    private static NodeProto Node(string op, string name, string[] inputs, string[] outputs, params AttributeProto[] attributes)
-    {
-        var node = new NodeProto { OpType = op, Name = name };
-        node.Input.Add(inputs);
-        node.Output.Add(outputs);
-        node.Attribute.Add(attributes);
-        return node;
     }
 
     private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };

@@ -157,7 +157,7 @@ internal sealed class TinyVitModel
         return result;
     }
 
-    private static ValueInfoProto Tensor(string name, TensorProto.Types.DataType type, long?[] dims)
+    internal static ValueInfoProto Tensor(string name, TensorProto.Types.DataType type, long?[] dims)
     {
         var shape = new TensorShapeProto();
         var symbol = 0;
@@ -169,7 +169,7 @@ internal sealed class TinyVitModel
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
     }
 
-    private static TensorProto Initializer(string name, long[] dims, float[] values)
+    internal static TensorProto Initializer(string name, long[] dims, float[] values)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         tensor.Dims.Add(dims);
@@ -189,7 +189,7 @@ internal sealed class TinyVitModel
         return tensor;
     }
 
-    private static NodeProto Node(string op, string name, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    internal static NodeProto Node(string op, string name, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = op, Name = name };
         node.Input.Add(inputs);
@@ -198,7 +198,7 @@ internal sealed class TinyVitModel
         return node;
     }
 
-    private static AttributeProto Attr(string name, params long[] values)
+    internal static AttributeProto Attr(string name, params long[] values)
     {
         var attribute = new AttributeProto { Name = name };
         if (name is "axis" or "to")
