@@ -10,7 +10,8 @@ namespace OvDiff.Onnx;
 /// 1/C (at most 10; the 10 most similar if none) enter an exact search over every non-empty subset, each written as one
 /// prompt ("a cat and a dog"), and the subset most similar to the image is kept (<see cref="ClipClassSelection"/>).
 /// Stuff classes are not scored (the segmenter always keeps them). Text embeddings are cached: per class, and per subset
-/// prompt up to <see cref="SubsetCacheCapacity"/> prompts. Owns its encoders when it created them; dispose it.
+/// prompt up to <see cref="SubsetCacheCapacity"/> prompts. Safe to call from several threads (the text tower and its cache
+/// take turns). Owns its encoders when it created them; dispose it.
 /// </summary>
 public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
 {
@@ -22,6 +23,7 @@ public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
     private readonly bool _ownsEncoders;
     private readonly ClassPrefilterOptions _options;
     private readonly Dictionary<string, float[]> _promptCache = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
 
     /// <summary>Uses <paramref name="image"/> and <paramref name="text"/> (disposed with this pre-filter when <paramref name="ownsEncoders"/>).</summary>
     public ClipClassPrefilter(ClipImageEncoder image, ClipTextEncoder text, ClassPrefilterOptions? options = null, bool ownsEncoders = false)
@@ -113,6 +115,14 @@ public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
 
     /// <summary>Embeddings of <paramref name="prompts"/>, from the cache or encoded in batches (and cached while there is room).</summary>
     private float[][] Embed(IReadOnlyList<string> prompts, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return EmbedLocked(prompts, cancellationToken);
+        }
+    }
+
+    private float[][] EmbedLocked(IReadOnlyList<string> prompts, CancellationToken cancellationToken)
     {
         string[] missing = prompts.Where(p => !_promptCache.ContainsKey(p)).Distinct(StringComparer.Ordinal).ToArray();
         var fresh = new Dictionary<string, float[]>(StringComparer.Ordinal);
