@@ -20,6 +20,7 @@ public static class CommandLineApp
             SupportCommand.Create(),
             MasksCommand.Create(),
             ModelsCommand.Create(),
+            SampleCommand.Create(),
         };
         root.Options.Add(new Option<bool>(VerboseName) { Description = "On an error, also print the exception with its stack trace.", Recursive = true });
         return root;

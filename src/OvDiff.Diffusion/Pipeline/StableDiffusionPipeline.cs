@@ -450,6 +450,19 @@ public sealed class StableDiffusionPipeline : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// The image size <see cref="Open"/> would use for <paramref name="modelFolder"/> with <paramref name="options"/>, read
+    /// from the UNet's graph without loading it (its fixed latent size if it has one, else the options', else 512).
+    /// </summary>
+    public static (int Width, int Height) ResolveImageSize(string modelFolder, StableDiffusionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var unet = StableDiffusionFolder.Open(modelFolder, forSampling: true).UNet;
+        var sample = OnnxGraphInfo.Read(unet).Inputs.FirstOrDefault(i => i.Name == SampleInput)
+            ?? throw new OnnxModelMismatchException($"'{unet}' is not a Stable Diffusion UNet export: it has no input '{SampleInput}'.");
+        return ImageSize(options, sample, unet);
+    }
+
     private static (int Width, int Height) ImageSize(StableDiffusionOptions options, OnnxValueInfo sample, string unetPath)
     {
         var shape = sample.Shape;

@@ -27,10 +27,10 @@ public static class SupportSampling
 
     /// <summary>
     /// Generates the missing items of <paramref name="classNames"/> (first <paramref name="perClass"/> of each) that fall in
-    /// <paramref name="shard"/>. <paramref name="progress"/> counts denoising steps over the shard's images (step
-    /// "sample (image-steps)": an image done is <c>Steps</c>, a batch of b at step k adds b * k), so rate and ETA hold
-    /// across batches; its item says which images and step. Cancelling stops between (or inside) batches; what was
-    /// written stays.
+    /// <paramref name="shard"/>. <paramref name="progress"/> counts the denoising steps of this run's work (step
+    /// "sample (image-steps)": each image to generate is <c>Steps</c>, a batch of b at step k has done b * k), so rate
+    /// and ETA hold across batches and resumed runs; its item says which images and step. Cancelling stops between (or
+    /// inside) batches; what was written stays.
     /// </summary>
     public static SupportSamplingResult Run(
         SupportStore store,
@@ -86,17 +86,18 @@ public static class SupportSampling
         int complete = shardItems - pending.Sum(g => g.Count), generated = 0;
         long steps = Math.Max(1, settings.Steps);
         const string Step = "sample (image-steps)";
-        progress?.Report(new StepProgress(Step, complete * steps, shardItems * steps));
+        long total = pending.Sum(g => g.Count) * steps;
+        progress?.Report(new StepProgress(Step, 0, total));
         foreach ((SupportStoreClass storeClass, int first, int count) in pending)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var requests = Enumerable.Range(first, count)
                 .Select(i => new SupportImageRequest(storeClass.Prompt, settings.NegativePrompt, SupportStore.ItemSeed(settings.Seed, storeClass.Name, i), storeClass.NameTokens))
                 .ToList();
-            long before = (complete + generated) * steps;
+            long before = generated * steps;
             string what = $"{storeClass.Name} #{first}-{first + count - 1}";
             var batchProgress = progress is null ? null : new Relay(p => progress.Report(new StepProgress(
-                Step, before + (count * Math.Min(p.Completed, steps)), shardItems * steps, $"{what} step {p.Completed}/{p.Total}")));
+                Step, before + (count * Math.Min(p.Completed, steps)), total, $"{what} step {p.Completed}/{p.Total}")));
             IReadOnlyList<GeneratedSupportImage> images = generator.Generate(requests, batchProgress, cancellationToken);
             if (images.Count != requests.Count)
             {
@@ -120,7 +121,7 @@ public static class SupportSampling
                 generated++;
             }
 
-            progress?.Report(new StepProgress(Step, (complete + generated) * steps, shardItems * steps, $"{what} written"));
+            progress?.Report(new StepProgress(Step, generated * steps, total, $"{what} written"));
         }
 
         return new SupportSamplingResult(generated, complete, shardItems);

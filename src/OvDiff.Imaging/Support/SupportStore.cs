@@ -86,7 +86,7 @@ public sealed record SupportStoreClass(string Name, string Folder, string Prompt
 public sealed record SupportStoreManifest(string Format, string Model, SupportSamplingSettings Settings, int PerClass, IReadOnlyList<SupportStoreClass> Classes);
 
 /// <summary>A run asked a store for other settings than it was made with.</summary>
-public sealed class SupportStoreMismatchException(string message) : InvalidOperationException(message);
+public sealed class SupportStoreMismatchException(string message) : IOException(message);
 
 /// <summary>Where the files of one support item are.</summary>
 public sealed record SupportItemPaths(string Image, string Attribution, string Mask);
@@ -100,7 +100,8 @@ public sealed record SupportItemPaths(string Image, string Attribution, string M
 /// STORE/&lt;class folder&gt;/NNN.attribution.npy  float32 [h, w]: the class name's cross-attention, min-max normalised to [0, 1]
 /// STORE/&lt;class folder&gt;/NNN.mask.png         palette PNG at image size: 0 neither, 1 foreground, 2 background
 /// </code>
-/// Every file is written atomically; an item is complete when its three files exist (the image is written last).
+/// Every file is written atomically; an item is complete when its three files exist (the image is written last). The
+/// temporary files a killed run leaves are removed when their item is written again.
 /// The mask is the reference's split without a segmenter (attribution &gt; 0.5 foreground, &lt; 0.2 background,
 /// eroded); fitting refines it with the fit's own segments ranked by the attribution.
 /// </summary>
@@ -240,6 +241,7 @@ public sealed class SupportStore
         ArgumentNullException.ThrowIfNull(attribution);
         attribution.Validate($"{storeClass.Name} #{index}");
         SupportItemPaths paths = PathsOf(storeClass, index);
+        RemoveUnfinishedWrites(paths);
         float[] normalized = MinMaxNormalize(attribution.Values);
         AtomicFile.Write(paths.Attribution, s => NpyFile.WriteFloat32(s, normalized, [attribution.Height, attribution.Width]));
         LabelPngWriter.Write(paths.Mask, ThresholdMask(new AttributionMap(attribution.Height, attribution.Width, normalized), image.Width, image.Height));
@@ -296,6 +298,27 @@ public sealed class SupportStore
         }
 
         return new LabelMap(width, height, labels);
+    }
+
+    /// <summary>
+    /// Deletes what a killed run left of this item: the temporary files of its atomic writes (<c>NAME.PID.GUID.tmp</c>).
+    /// The item is about to be written again, and shards never share an item, so no live writer owns them.
+    /// </summary>
+    private static void RemoveUnfinishedWrites(SupportItemPaths paths)
+    {
+        foreach (string path in new[] { paths.Attribution, paths.Mask, paths.Image })
+        {
+            string? folder = Path.GetDirectoryName(path);
+            if (folder is null || !Directory.Exists(folder))
+            {
+                continue;
+            }
+
+            foreach (string stale in Directory.EnumerateFiles(folder, Path.GetFileName(path) + ".*.tmp"))
+            {
+                File.Delete(stale);
+            }
+        }
     }
 
     private static float[] MinMaxNormalize(float[] values)
