@@ -59,15 +59,25 @@ public sealed class RgbImage
     /// <summary>The image as planar floats (3 planes of Height x Width, values 0-255), e.g. as PAMR's guide.</summary>
     public float[] ToPlanarFloats()
     {
+        var planar = new float[PixelCount * 3];
+        ToPlanarFloats(planar);
+        return planar;
+    }
+
+    /// <summary>Writes the image as planar floats (3 planes of Height x Width, values 0-255) into the start of <paramref name="planar"/>.</summary>
+    public void ToPlanarFloats(Span<float> planar)
+    {
         long plane = PixelCount;
-        var planar = new float[plane * 3];
-        for (long i = 0; i < plane; i++)
+        if (planar.Length < plane * 3)
         {
-            planar[i] = Pixels[i * 3];
-            planar[plane + i] = Pixels[(i * 3) + 1];
-            planar[(2 * plane) + i] = Pixels[(i * 3) + 2];
+            throw new ArgumentException($"Need {plane * 3} floats for a {Width}x{Height} image, got {planar.Length}.", nameof(planar));
         }
 
-        return planar;
+        for (int i = 0; i < plane; i++)
+        {
+            planar[i] = Pixels[i * 3];
+            planar[(int)plane + i] = Pixels[(i * 3) + 1];
+            planar[(int)(2 * plane) + i] = Pixels[(i * 3) + 2];
+        }
     }
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace OvDiff.Core.Numerics;
 
@@ -18,6 +20,9 @@ public sealed record PamrOptions
 /// image channel, of the 9 · len(dilations) values of all the dilated 3x3 windows (the centre counted once per dilation);
 /// the logits are averaged over image channels and then soft-maxed over the 8 · len(dilations) neighbours
 /// (the reference's LocalAffinityAbs / LocalStDev / LocalAffinityCopy, 1-stage-wseg pamr.py).
+/// Computed in float32 as the reference's PyTorch module is, vectorised along image rows: the affinities with
+/// TensorPrimitives (exp included), the propagation one offset at a time over every class's row while that offset's
+/// affinities are in cache.
 /// </summary>
 public static class Pamr
 {
@@ -55,27 +60,35 @@ public static class Pamr
         }
 
         (int Dy, int Dx)[] offsets = Offsets(options.Dilations);
-        float[] affinity = Affinities(image, imageChannels, height, width, options.Dilations, offsets);
         int n = (int)plane;
         int count = offsets.Length;
-
-        // One pass per iteration over rows; each row's affinities (count x width, contiguous) serve every class while
-        // they are in cache. Rows are independent within a pass, so large maps run them in parallel.
-        float[] next = new float[(long)classes * n];
-        for (int it = 0; it < options.Iterations; it++)
+        float[] affinity = ArrayPool<float>.Shared.Rent(checked(count * n));
+        float[] spare = ArrayPool<float>.Shared.Rent(checked(classes * n));
+        try
         {
-            SpanParallel.For(scores[..(classes * n)], height, (long)classes * count * width, (masks, firstRow, endRow) =>
+            Affinities(image, imageChannels, height, width, options.Dilations.Count, offsets, affinity);
+
+            // Each pass reads one buffer and writes the other; rows are independent within a pass, so large maps run
+            // them in parallel. Per row, one offset's affinities serve every class while they are in cache.
+            Span<float> current = scores[..(classes * n)];
+            Span<float> next = spare.AsSpan(0, classes * n);
+            for (int it = 0; it < options.Iterations; it++)
             {
-                for (int y = firstRow; y < endRow; y++)
-                {
-                    ReadOnlySpan<float> rowAffinity = affinity.AsSpan(y * count * width, count * width);
-                    for (int c = 0; c < classes; c++)
-                    {
-                        PropagateRow(masks.Slice(c * n, n), next.AsSpan((c * n) + (y * width), width), rowAffinity, offsets, y, height, width);
-                    }
-                }
-            });
-            next.AsSpan().CopyTo(scores);
+                Propagate(current, next, affinity, offsets, classes, height, width);
+                Span<float> swap = current;
+                current = next;
+                next = swap;
+            }
+
+            if (options.Iterations % 2 == 1)
+            {
+                current.CopyTo(scores);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(affinity);
+            ArrayPool<float>.Shared.Return(spare);
         }
     }
 
@@ -101,108 +114,205 @@ public static class Pamr
         return offsets;
     }
 
-    // affinity[(y * count + p) * width + x]: softmax over p of the channel-mean logits (see the class summary).
-    private static float[] Affinities(ReadOnlySpan<float> image, int channels, int height, int width, IReadOnlyList<int> dilations, (int Dy, int Dx)[] offsets)
+    /// <summary>
+    /// output = one PAMR pass over masks: per row and class, the offsets in order, each a fused multiply-add of its
+    /// affinities and the (clamped) neighbour row into the output row, which stays in cache (columns whose neighbour would
+    /// fall outside take the scalar path).
+    /// </summary>
+    private static unsafe void Propagate(Span<float> masks, Span<float> output, float[] affinity, (int Dy, int Dx)[] offsets, int classes, int height, int width)
     {
-        int n = height * width;
-        int count = offsets.Length;
-        float[] affinity = new float[(long)count * n];
-        int windowSize = 9 * dilations.Count;
-        int dilationCount = dilations.Count;
-        SpanParallel.For(image, height, (long)width * count * channels * 3, (img0, firstRow, endRow) =>
+        int n = height * width, count = offsets.Length;
+        fixed (float* target = output)
         {
-            Span<double> logits = stackalloc double[count];
-            for (int y = firstRow; y < endRow; y++)
+            nint address = (nint)target;
+            int length = output.Length;
+            SpanParallel.For(masks, height, (long)classes * count * width, (source, firstRow, endRow) =>
             {
-                AffinityRow(img0, channels, height, width, dilationCount, windowSize, offsets, y, logits, affinity);
-            }
-        });
-        return affinity;
+                var into = new Span<float>((float*)address, length);
+                for (int y = firstRow; y < endRow; y++)
+                {
+                    ReadOnlySpan<float> rowAffinity = affinity.AsSpan(y * count * width, count * width);
+                    for (int c = 0; c < classes; c++)
+                    {
+                        ReadOnlySpan<float> mask = source.Slice(c * n, n);
+                        Span<float> result = into.Slice((c * n) + (y * width), width);
+                        result.Clear();
+                        for (int p = 0; p < count; p++)
+                        {
+                            (int dy, int dx) = offsets[p];
+                            ReadOnlySpan<float> aff = rowAffinity.Slice(p * width, width);
+                            ReadOnlySpan<float> row = mask.Slice(Clamp(y + dy, height) * width, width);
+                            int lo = Math.Clamp(-dx, 0, width), hi = Math.Clamp(width - dx, lo, width);
+                            for (int x = 0; x < lo; x++)
+                            {
+                                result[x] = MathF.FusedMultiplyAdd(aff[x], row[Clamp(x + dx, width)], result[x]);
+                            }
+
+                            if (hi > lo)
+                            {
+                                Span<float> inner = result[lo..hi];
+                                TensorPrimitives.FusedMultiplyAdd(aff[lo..hi], row.Slice(lo + dx, hi - lo), inner, inner);
+                            }
+
+                            for (int x = hi; x < width; x++)
+                            {
+                                result[x] = MathF.FusedMultiplyAdd(aff[x], row[Clamp(x + dx, width)], result[x]);
+                            }
+                        }
+                    }
+                }
+            });
+        }
     }
 
-    private static void AffinityRow(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, int windowSize, (int Dy, int Dx)[] offsets, int y, Span<double> logits, float[] affinity)
+    // affinity[(y * count + p) * width + x]: softmax over p of the channel-mean logits (see the class summary), row by
+    // row: the logits per pixel (eight pixels at a time in registers where no neighbour is clamped), then the softmax
+    // over whole rows.
+    private static unsafe void Affinities(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, (int Dy, int Dx)[] offsets, float[] affinity)
     {
-        int n = height * width;
         int count = offsets.Length;
-        for (int x = 0; x < width; x++)
+        fixed (float* output = affinity)
         {
-            int i = (y * width) + x;
-            logits.Clear();
+            nint address = (nint)output;
+            int length = affinity.Length;
+            SpanParallel.For(image, height, (long)width * count * channels * 8, (img, firstRow, endRow) =>
+            {
+                var all = new Span<float>((float*)address, length);
+                float[] scratch = ArrayPool<float>.Shared.Rent(2 * width);
+                try
+                {
+                    for (int y = firstRow; y < endRow; y++)
+                    {
+                        Span<float> logits = all.Slice(y * count * width, count * width);
+                        Logits(img, channels, height, width, dilationCount, offsets, y, logits);
+                        Softmax(logits, count, width, channels, scratch.AsSpan(0, width), scratch.AsSpan(width, width));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(scratch);
+                }
+            });
+        }
+    }
+
+    /// <summary>logits[p * width + x] = −Σ_channels |I(y, x) − I(neighbour p)| / (1e-8 + 0.1 σ(y, x)) for row y (times the reciprocal).</summary>
+    private static unsafe void Logits(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, (int Dy, int Dx)[] offsets, int y, Span<float> logits)
+    {
+        int n = height * width, count = offsets.Length;
+        int reach = offsets.Max(o => Math.Abs(o.Dx));
+        int innerStart = Math.Min(reach, width), innerEnd = Math.Max(innerStart, width - reach);
+        int vectorEnd = Vector256.IsHardwareAccelerated ? innerStart + ((innerEnd - innerStart) / Vector256<float>.Count * Vector256<float>.Count) : innerStart;
+        Span<int> rows = stackalloc int[count];
+        for (int p = 0; p < count; p++)
+        {
+            rows[p] = Clamp(y + offsets[p].Dy, height) * width;
+        }
+
+        logits.Clear();
+        fixed (float* imageStart = image)
+        fixed (float* logitStart = logits)
+        {
             for (int c = 0; c < channels; c++)
             {
-                ReadOnlySpan<float> img = image.Slice(c * n, n);
-                double centre = img[i];
-
-                // Unbiased std over the dilated windows: the centre once per dilation plus every neighbour.
-                double sum = centre * dilationCount, sumSq = 0;
-                for (int p = 0; p < count; p++)
+                float* channel = imageStart + ((long)c * n);
+                for (int x = innerStart; x < vectorEnd; x += Vector256<float>.Count)
                 {
-                    sum += img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
+                    LogitsVector(channel, rows, offsets, y * width, x, width, dilationCount, logitStart);
                 }
 
-                double mean = sum / windowSize;
-                sumSq = (centre - mean) * (centre - mean) * dilationCount;
-                for (int p = 0; p < count; p++)
+                for (int x = 0; x < width; x++)
                 {
-                    double v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)] - mean;
-                    sumSq += v * v;
+                    if (x == innerStart && vectorEnd > innerStart)
+                    {
+                        x = vectorEnd - 1;
+                        continue;
+                    }
+
+                    LogitsScalar(channel, rows, offsets, y * width, x, width, dilationCount, logitStart);
                 }
-
-                float std = (float)Math.Sqrt(sumSq / (windowSize - 1));
-                float scale = 1e-8f + (0.1f * std);
-                for (int p = 0; p < count; p++)
-                {
-                    float v = img[Clamp(y + offsets[p].Dy, height) * width + Clamp(x + offsets[p].Dx, width)];
-                    logits[p] += -MathF.Abs((float)centre - v) / scale;
-                }
-            }
-
-            double max = double.NegativeInfinity;
-            for (int p = 0; p < count; p++)
-            {
-                logits[p] /= channels;
-                max = Math.Max(max, logits[p]);
-            }
-
-            double total = 0;
-            for (int p = 0; p < count; p++)
-            {
-                logits[p] = Math.Exp(logits[p] - max);
-                total += logits[p];
-            }
-
-            for (int p = 0; p < count; p++)
-            {
-                affinity[((((long)y * count) + p) * width) + x] = (float)(logits[p] / total);
             }
         }
     }
 
-    // output[x] = sum_p affinity[p, x] * mask[clamped neighbour p of (y, x)] for one row; vectorised over the unclamped x range.
-    private static void PropagateRow(ReadOnlySpan<float> mask, Span<float> output, ReadOnlySpan<float> rowAffinity, (int Dy, int Dx)[] offsets, int y, int height, int width)
+    private static unsafe void LogitsVector(float* channel, ReadOnlySpan<int> rows, (int Dy, int Dx)[] offsets, int centreRow, int x, int width, int dilationCount, float* logits)
     {
-        output.Clear();
-        for (int p = 0; p < offsets.Length; p++)
+        int count = offsets.Length, windowSize = 9 * dilationCount;
+        Vector256<float> centre = Vector256.Load(channel + centreRow + x);
+        Vector256<float> sum = centre * dilationCount;
+        for (int p = 0; p < count; p++)
         {
-            (int dy, int dx) = offsets[p];
-            ReadOnlySpan<float> aff = rowAffinity.Slice(p * width, width);
-            ReadOnlySpan<float> source = mask.Slice(Clamp(y + dy, height) * width, width);
-            int lo = Math.Clamp(-dx, 0, width), hi = Math.Clamp(width - dx, lo, width);
-            for (int x = 0; x < lo; x++)
-            {
-                output[x] += aff[x] * source[Clamp(x + dx, width)];
-            }
+            sum += Vector256.Load(channel + rows[p] + x + offsets[p].Dx);
+        }
 
-            if (hi > lo)
-            {
-                Span<float> target = output[lo..hi];
-                TensorPrimitives.FusedMultiplyAdd(aff[lo..hi], source.Slice(lo + dx, hi - lo), target, target);
-            }
+        Vector256<float> mean = sum / windowSize;
+        Vector256<float> deviation = centre - mean;
+        Vector256<float> squares = deviation * deviation * dilationCount;
+        for (int p = 0; p < count; p++)
+        {
+            deviation = Vector256.Load(channel + rows[p] + x + offsets[p].Dx) - mean;
+            squares = Vector256.FusedMultiplyAdd(deviation, deviation, squares);
+        }
 
-            for (int x = hi; x < width; x++)
-            {
-                output[x] += aff[x] * source[Clamp(x + dx, width)];
-            }
+        Vector256<float> inverseScale = Vector256<float>.One / ((Vector256.Sqrt(squares / (windowSize - 1)) * 0.1f) + Vector256.Create(1e-8f));
+        for (int p = 0; p < count; p++)
+        {
+            float* logit = logits + ((long)p * width) + x;
+            Vector256<float> term = Vector256.Abs(centre - Vector256.Load(channel + rows[p] + x + offsets[p].Dx)) * inverseScale;
+            (Vector256.Load(logit) - term).Store(logit);
+        }
+    }
+
+    private static unsafe void LogitsScalar(float* channel, ReadOnlySpan<int> rows, (int Dy, int Dx)[] offsets, int centreRow, int x, int width, int dilationCount, float* logits)
+    {
+        int count = offsets.Length, windowSize = 9 * dilationCount;
+        float centre = channel[centreRow + x];
+        float sum = centre * dilationCount;
+        for (int p = 0; p < count; p++)
+        {
+            sum += channel[rows[p] + Clamp(x + offsets[p].Dx, width)];
+        }
+
+        float mean = sum / windowSize;
+        float deviation = centre - mean;
+        float squares = deviation * deviation * dilationCount;
+        for (int p = 0; p < count; p++)
+        {
+            deviation = channel[rows[p] + Clamp(x + offsets[p].Dx, width)] - mean;
+            squares = MathF.FusedMultiplyAdd(deviation, deviation, squares);
+        }
+
+        float inverseScale = 1f / ((MathF.Sqrt(squares / (windowSize - 1)) * 0.1f) + 1e-8f);
+        for (int p = 0; p < count; p++)
+        {
+            logits[((long)p * width) + x] -= MathF.Abs(centre - channel[rows[p] + Clamp(x + offsets[p].Dx, width)]) * inverseScale;
+        }
+    }
+
+    /// <summary>The channel mean of each logit, then per column the softmax over the <paramref name="count"/> rows.</summary>
+    private static void Softmax(Span<float> logits, int count, int width, int channels, Span<float> maximum, Span<float> total)
+    {
+        TensorPrimitives.Divide(logits, channels, logits);
+        logits[..width].CopyTo(maximum);
+        for (int p = 1; p < count; p++)
+        {
+            TensorPrimitives.Max(maximum, logits.Slice(p * width, width), maximum);
+        }
+
+        total.Clear();
+        for (int p = 0; p < count; p++)
+        {
+            Span<float> logit = logits.Slice(p * width, width);
+            TensorPrimitives.Subtract(logit, maximum, logit);
+            TensorPrimitives.Exp(logit, logit);
+            TensorPrimitives.Add(total, logit, total);
+        }
+
+        TensorPrimitives.Reciprocal(total, total);
+        for (int p = 0; p < count; p++)
+        {
+            Span<float> logit = logits.Slice(p * width, width);
+            TensorPrimitives.Multiply(logit, total, logit);
         }
     }
 

@@ -141,7 +141,8 @@ internal sealed class BankPlan
         float[] matches = _similarity;
         (int Start, int Length, int Class, bool Background)[] runs = _selectedRuns;
         const int block = 256;
-        Parallel.For(0, (cells + block - 1) / block, b =>
+        ParallelOptions serialWhenSmall = new() { MaxDegreeOfParallelism = (long)cells * columns < (1 << 16) ? 1 : -1 };
+        Parallel.For(0, (cells + block - 1) / block, serialWhenSmall, b =>
         {
             int first = b * block, last = Math.Min(first + block, cells);
             foreach ((int start, int length, int cls, bool background) in runs)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using OvDiff.Core.Features;
 using OvDiff.Core.Images;
@@ -74,29 +75,29 @@ public sealed class PrototypeSegmenter : ISegmenter
     public SegmentationResult Segment(RgbImage image, bool includeScores, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        long started = Stopwatch.GetTimestamp();
-        long extraction = 0;
+        Span<long> stageTicks = stackalloc long[(int)SegmentationStage.Labelling + 1];
+        var clock = new StageClock(stageTicks);
         int labels = _model.ClassNames.Count + 1;
 
         RgbImage scaled = Rescale(image);
-
         int height = scaled.Height, width = scaled.Width;
 
         // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
         var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
+        clock.Lap(SegmentationStage.Resize);
         var extracted = new List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)>(crops.Count * _plans.Length);
         foreach (BankPlan plan in _plans)
         {
             foreach (((int x1, int y1, int x2, int y2) window, RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                long extractStarted = Stopwatch.GetTimestamp();
                 extracted.Add((plan, window, plan.Extractor.Extract(crop, cancellationToken)));
-                extraction += Stopwatch.GetTimestamp() - extractStarted;
+                clock.Lap(SegmentationStage.Extraction);
             }
         }
 
         (bool[] candidates, ClassPrefilterDecision? decision) = SelectCandidates(image, extracted, labels, cancellationToken);
+        clock.Lap(SegmentationStage.Prefilter);
         var windows = new List<WindowScores>(extracted.Count);
         foreach ((BankPlan plan, (int x1, int y1, int x2, int y2), FeatureMap features) in extracted)
         {
@@ -104,24 +105,85 @@ public sealed class PrototypeSegmenter : ISegmenter
             windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
         }
 
+        clock.Lap(SegmentationStage.Matching);
         cancellationToken.ThrowIfCancellationRequested();
-        float[] sum = WindowAveraging.Average(windows, labels, width, height);
 
-        if (Options.Pamr is not null)
+        // Labels that cannot win (non-candidates, and labels another one dominates) are left out of everything below.
+        LabelPruning.Pruned? pruned = includeScores ? null : LabelPruning.Find(windows, labels, Options.ScoreThreshold);
+        LabelMap? result = null;
+        float[] scores = [];
+        int scoredLabels = labels;
+        if (pruned is not null)
         {
-            Pamr.Refine(scaled.ToPlanarFloats(), 3, sum, labels, height, width, Options.Pamr);
+            scoredLabels = pruned.Kept.Length;
+            result = Label(image, scaled, LabelPruning.Select(windows, pruned.Kept), pruned.Kept.Length, [.. pruned.Kept.Select(l => (byte)l)], keepScores: false, ref clock, out scores, out bool[] active);
+            if (!pruned.IsSafeWith(label => !active[Array.IndexOf(pruned.Kept, label)]))
+            {
+                result = null; // the area rule dropped every label that dominated a left-out one: score them all
+                scoredLabels += labels;
+            }
         }
 
-        float[] scores = sum;
-        if (scaled != image)
-        {
-            scores = new float[labels * image.PixelCount];
-            Resampling.BilinearPlanar(sum, labels, height, width, scores, image.Height, image.Width);
-        }
-
-        LabelMap result = SmallClassDropping.Apply(scores, labels, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea);
-        _timings.Add(extraction, Stopwatch.GetTimestamp() - started - extraction);
+        result ??= Label(image, scaled, windows, labels, null, includeScores, ref clock, out scores, out _);
+        _timings.Add(Stopwatch.GetTimestamp() - clock.Started, stageTicks, scoredLabels);
         return new SegmentationResult(result, includeScores ? scores : null) { Prefilter = decision };
+    }
+
+    /// <summary>
+    /// Averages the windows' grid scores at the resized scale, refines them (PAMR), upsamples them to the image's size
+    /// and arg-maxes them with the small-class rule. Plane p is label <paramref name="labelOfPlane"/>[p] (null: p).
+    /// </summary>
+    private LabelMap Label(RgbImage image, RgbImage scaled, List<WindowScores> windows, int planes, byte[]? labelOfPlane, bool keepScores, ref StageClock clock, out float[] scores, out bool[] active)
+    {
+        // The two score buffers (resized scale, image scale) come from the pool unless the caller keeps the scores.
+        int height = scaled.Height, width = scaled.Width;
+        bool resize = scaled != image;
+        int sumLength = planes * height * width, scoreLength = checked(planes * (int)image.PixelCount);
+        float[] sum = keepScores && !resize ? new float[sumLength] : ArrayPool<float>.Shared.Rent(sumLength);
+        float[]? pooled = keepScores && !resize ? null : sum;
+        try
+        {
+            WindowAveraging.Average(windows, planes, width, height, sum);
+            clock.Lap(SegmentationStage.Averaging);
+
+            if (Options.Pamr is not null)
+            {
+                float[] guide = ArrayPool<float>.Shared.Rent(3 * height * width);
+                scaled.ToPlanarFloats(guide);
+                Pamr.Refine(guide, 3, sum, planes, height, width, Options.Pamr);
+                ArrayPool<float>.Shared.Return(guide);
+                clock.Lap(SegmentationStage.Refinement);
+            }
+
+            scores = sum;
+            float[]? pooledScores = null;
+            if (resize)
+            {
+                scores = keepScores ? new float[scoreLength] : pooledScores = ArrayPool<float>.Shared.Rent(scoreLength);
+                Resampling.BilinearPlanar(sum.AsSpan(0, sumLength), planes, height, width, scores, image.Height, image.Width);
+            }
+
+            LabelMap result = SmallClassDropping.Apply(scores, planes, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea, labelOfPlane, out active);
+            if (pooledScores is not null)
+            {
+                ArrayPool<float>.Shared.Return(pooledScores);
+                scores = [];
+            }
+
+            clock.Lap(SegmentationStage.Labelling);
+            return result;
+        }
+        finally
+        {
+            if (pooled is not null)
+            {
+                ArrayPool<float>.Shared.Return(pooled);
+                if (!resize)
+                {
+                    scores = [];
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -4,30 +4,31 @@ namespace OvDiff.Core.Segmentation;
 
 /// <summary>
 /// The arg-max label map, with the classes that cover less than a fraction of the image dropped (their pixels go to
-/// the next best label): the reference's minimum-class-area rule.
+/// the next best label): the minimum-class-area rule.
 /// </summary>
 internal static class SmallClassDropping
 {
     /// <summary>
-    /// Arg-maxes <paramref name="scores"/> (<paramref name="labels"/> planes of <paramref name="height"/> x
+    /// Arg-maxes <paramref name="scores"/> (<paramref name="planes"/> planes of <paramref name="height"/> x
     /// <paramref name="width"/>); when <paramref name="minimumArea"/> &gt; 0, classes under that fraction of the pixels are
-    /// made inactive and the arg-max is taken again over the rest.
+    /// made inactive and the arg-max is taken again over the rest. Plane p holds label <paramref name="labelOfPlane"/>[p]
+    /// (ascending; null: label p); <paramref name="active"/> says per plane which labels stayed active.
     /// </summary>
-    public static LabelMap Apply(float[] scores, int labels, int width, int height, float threshold, float minimumArea)
+    public static LabelMap Apply(float[] scores, int planes, int width, int height, float threshold, float minimumArea, byte[]? labelOfPlane, out bool[] active)
     {
-        var active = new bool[labels];
+        active = new bool[planes];
         Array.Fill(active, true);
         LabelMap result = LabelArgMax.Compute(scores, active, width, height, threshold);
         if (minimumArea > 0)
         {
-            var area = new long[labels];
+            var area = new long[planes];
             foreach (byte label in result.Labels)
             {
                 area[label]++;
             }
 
             bool dropped = false;
-            for (int l = 1; l < labels; l++)
+            for (int l = 1; l < planes; l++)
             {
                 if (area[l] > 0 && area[l] < minimumArea * result.PixelCount)
                 {
@@ -39,6 +40,15 @@ internal static class SmallClassDropping
             if (dropped)
             {
                 result = LabelArgMax.Compute(scores, active, width, height, threshold);
+            }
+        }
+
+        if (labelOfPlane is not null)
+        {
+            byte[] labels = result.Labels;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                labels[i] = labelOfPlane[labels[i]];
             }
         }
 

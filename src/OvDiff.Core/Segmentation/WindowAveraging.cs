@@ -16,11 +16,12 @@ internal static class WindowAveraging
     /// Nothing is materialised at window size: per label and window the horizontal pass is done once per grid row, then
     /// the image is walked in bands of rows that stay in cache while every window covering the band blends its two
     /// neighbouring rows into it (vectorised), and the band is divided by its counts. Labels run in parallel.
+    /// The result goes into <paramref name="sum"/> (at least labels x height x width; cleared here), so callers may reuse it.
     /// </summary>
-    public static float[] Average(List<WindowScores> windows, int labels, int width, int height)
+    public static void Average(List<WindowScores> windows, int labels, int width, int height, float[] sum)
     {
         int plane = checked(width * height);
-        var sum = new float[checked(labels * plane)];
+        sum.AsSpan(0, checked(labels * plane)).Clear();
         var counts = new int[plane];
         var taps = new WindowTaps[windows.Count];
         for (int w = 0; w < windows.Count; w++)
@@ -99,8 +100,6 @@ internal static class WindowAveraging
                 }
             }
         });
-
-        return sum;
     }
 
     /// <summary>target[i] += clamp((h0 · top[i]) + (h1 · bottom[i]), −1, 1), separate multiplies and add (no FMA), as the scalar code.</summary>

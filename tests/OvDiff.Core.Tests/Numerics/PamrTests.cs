@@ -40,6 +40,7 @@ public sealed class PamrTests
     [Theory]
     [InlineData(7, 9, 2, 3)]
     [InlineData(96, 128, 4, 6)] // large enough for the parallel row paths (affinities and propagation)
+    [InlineData(40, 131, 2, 2)] // column chunks whose neighbours lie wholly past the right edge
     public void MatchesIndependentFloat64Reference(int h, int w, int c, int iterations)
     {
         const int k = 3;

@@ -48,6 +48,93 @@ public sealed class PrototypeSegmenterEquivalenceTests
         Assert.Equal(labels, actual.Labels.Labels);
     }
 
+    /// <summary>
+    /// Labels that cannot win are left out after matching (non-candidates, labels another one dominates): the label map
+    /// must be the one scoring every label gives (which the test above ties to the reference loop), with the short-side
+    /// resize, PAMR, the small-class rule and thresholds, and the left-out path must actually run.
+    /// </summary>
+    [Theory]
+    [InlineData(11, false, 0f, 0f, false)]
+    [InlineData(12, true, 0f, 0.1f, false)]
+    [InlineData(13, false, 0.05f, 0.2f, true)]
+    [InlineData(14, true, 0f, 0.3f, true)]
+    [InlineData(15, false, -0.2f, 0.1f, false)]
+    public void LabelsLeftOut_GiveTheLabelMapOfScoringEveryLabel(int seed, bool prefilter, float scoreThreshold, float minimumArea, bool pamr)
+    {
+        var random = new Random(seed);
+        const int classes = 9;
+        BlockMeanExtractor[] extractors = [RandomExtractor(random, "a", 8, 12)];
+        PrototypeBank[] banks = [DominatedBank(random, "a", 12, classes)];
+        var model = new PrototypeModel(Enumerable.Range(0, classes).Select(c => $"c{c}").ToArray(), new bool[classes], [], banks, new PrototypeFitOptions());
+        var options = new SegmentationOptions
+        {
+            ShortSide = 64,
+            Windows = [new(48, 32)],
+            ScoreThreshold = scoreThreshold,
+            MinimumClassArea = minimumArea,
+            Pamr = pamr ? new PamrOptions { Iterations = 3, Dilations = [1, 2] } : null,
+        };
+        var segmenter = new PrototypeSegmenter(model, extractors, options, prefilter ? new FixedClassPrefilter(["c1", "c3", "c4", "c7"]) : null);
+        long leftOut = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            var pixels = new byte[97 * 71 * 3];
+            random.NextBytes(pixels);
+            var image = new RgbImage(97, 71, pixels);
+
+            SegmentationTimings before = segmenter.Timings;
+            LabelMap pruned = segmenter.Segment(image, TestContext.Current.CancellationToken);
+            leftOut += (classes + 1) - segmenter.Timings.Since(before).ScoredLabels;
+            SegmentationResult every = segmenter.Segment(image, includeScores: true, TestContext.Current.CancellationToken);
+
+            Assert.Equal(every.Labels.Labels, pruned.Labels);
+        }
+
+        Assert.True(scoreThreshold < 0 ? leftOut == 0 : leftOut > 0, $"{leftOut} label planes left out");
+    }
+
+    /// <summary>
+    /// A left-out label whose only dominating label is then dropped by the small-class rule must be scored after all:
+    /// "d" (label 1) wins one block of sixteen and is dropped; "a" (label 2) lies under "d" everywhere, so it was left
+    /// out, but it beats the background on that block once "d" is gone.
+    /// </summary>
+    [Fact]
+    public void LeftOutLabel_WhoseDominatorIsDropped_IsScoredAgain()
+    {
+        // Features per 4x4 block (R - 100, G - 100): (100, 0) = 0 degrees everywhere, (0, 100) = 90 degrees on block (1, 1).
+        var pixels = new byte[16 * 16 * 3];
+        for (int y = 0; y < 16; y++)
+        {
+            for (int x = 0; x < 16; x++)
+            {
+                bool special = y / 4 == 1 && x / 4 == 1;
+                pixels[((y * 16) + x) * 3] = (byte)(special ? 100 : 200);
+                pixels[(((y * 16) + x) * 3) + 1] = (byte)(special ? 200 : 100);
+            }
+        }
+
+        var extractor = new BlockMeanExtractor("a", 4, [1, 0, 0, 0, 1, 0], [-100, -100]);
+        float aX = MathF.Cos(100 * MathF.PI / 180), aY = MathF.Sin(100 * MathF.PI / 180);
+        var bank = new PrototypeBank("a", 2, [0, 1, 1, 0, aX, aY, 1, 0],
+        [
+            new PrototypeOrigin(0, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 1),
+            new PrototypeOrigin(0, PrototypeRole.Background, PrototypeLevels.ClassMean, -1, -1, 1),
+            new PrototypeOrigin(1, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 1),
+            new PrototypeOrigin(1, PrototypeRole.Background, PrototypeLevels.ClassMean, -1, -1, 1),
+        ]);
+        var model = new PrototypeModel(["d", "a"], [false, false], [], [bank], new PrototypeFitOptions());
+        var segmenter = new PrototypeSegmenter(model, [extractor], new SegmentationOptions { ShortSide = 0, Windows = [], MinimumClassArea = 0.15f });
+        var image = new RgbImage(16, 16, pixels);
+
+        LabelMap labels = segmenter.Segment(image, TestContext.Current.CancellationToken);
+        SegmentationResult every = segmenter.Segment(image, includeScores: true, TestContext.Current.CancellationToken);
+
+        Assert.Equal(every.Labels.Labels, labels.Labels);
+        Assert.Contains((byte)2, labels.Labels);
+        Assert.DoesNotContain((byte)1, labels.Labels);
+        Assert.Equal(2 + 3 + 3, segmenter.Timings.ScoredLabels); // background and "d", then all three again; then all three
+    }
+
     private static (float[] Scores, byte[] Labels) Reference(PrototypeModel model, BlockMeanExtractor[] extractors, (int X1, int Y1, int X2, int Y2)[] windows, RgbImage image, bool[] candidates, SegmentationOptions options)
     {
         int labels = model.ClassNames.Count + 1, width = image.Width, height = image.Height, plane = width * height;
@@ -154,6 +241,29 @@ public sealed class PrototypeSegmenterEquivalenceTests
         }
 
         return use;
+    }
+
+    /// <summary>A class-mean bank where some classes' prototypes are blends leaning on others (so that labels dominate each other).</summary>
+    private static PrototypeBank DominatedBank(Random random, string name, int channels, int classes)
+    {
+        var origins = new List<PrototypeOrigin>();
+        var vectors = new float[classes * 2 * channels];
+        for (int c = 0; c < classes; c++)
+        {
+            for (int r = 0; r < 2; r++)
+            {
+                int row = origins.Count;
+                origins.Add(new PrototypeOrigin(c, (PrototypeRole)r, PrototypeLevels.ClassMean, -1, -1, 1));
+                for (int k = 0; k < channels; k++)
+                {
+                    float own = (float)(random.NextDouble() - 0.5);
+                    vectors[(row * channels) + k] = c >= 5 && r == 0 ? (0.3f * own) + vectors[((2 * (c - 5)) * channels) + k] : own;
+                }
+            }
+        }
+
+        Matrix.NormalizeRows(vectors, origins.Count, channels);
+        return new PrototypeBank(name, channels, vectors, origins);
     }
 
     private static BlockMeanExtractor RandomExtractor(Random random, string name, int stride, int channels)
