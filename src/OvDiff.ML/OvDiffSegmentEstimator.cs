@@ -159,7 +159,9 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         DataViewSchema.Column imageColumn = input.Schema[Options.ImageColumnName];
         DataViewSchema.Column labelColumn = input.Schema[Options.LabelColumnName];
         var examples = new List<SupportExample>();
-        using DataViewRowCursor cursor = input.GetRowCursor([imageColumn, labelColumn]);
+        SupportAttributionColumn? attribution = SupportAttributionColumn.Find(input.Schema, Options.AttributionColumnName);
+        using DataViewRowCursor cursor = input.GetRowCursor(attribution is null ? [imageColumn, labelColumn] : [imageColumn, labelColumn, attribution.Column]);
+        Func<long, AttributionMap?>? readAttribution = attribution?.CreateReader(cursor);
         ValueGetter<ReadOnlyMemory<char>> getPath = imageKind == ImageColumnKind.Path ? cursor.GetGetter<ReadOnlyMemory<char>>(imageColumn) : null!;
         ValueGetter<VBuffer<byte>> getBytes = imageKind == ImageColumnKind.EncodedBytes ? cursor.GetGetter<VBuffer<byte>>(imageColumn) : null!;
         ValueGetter<ReadOnlyMemory<char>> getLabel = cursor.GetGetter<ReadOnlyMemory<char>>(labelColumn);
@@ -193,6 +195,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
                 example = new SupportExample(className, source, _ => Decode(() => ImageDecoder.Decode(encoded, source), where));
             }
 
+            example = example with { Attribution = readAttribution?.Invoke(row) };
             if (problem is not null)
             {
                 if (Options.SkipBadImages)

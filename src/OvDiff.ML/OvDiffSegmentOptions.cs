@@ -39,6 +39,13 @@ public sealed record OvDiffSegmentOptions
     /// </summary>
     public bool SkipBadImages { get; init; }
 
+    /// <summary>
+    /// Optional support column, read by <c>Fit</c> when present: each row's attribution map (a vector of Single, [H, W]),
+    /// e.g. the cross-attention of <c>OvDiffSampleSupport</c>; the foreground/background split then ranks its segments by it
+    /// (the reference's split). Null ignores it. ["Attribution"]
+    /// </summary>
+    public string? AttributionColumnName { get; init; } = "Attribution";
+
     /// <summary>If set, an output column with the (classes + 1) score planes per pixel as a float vector. [null]</summary>
     public string? ScoresColumnName { get; init; }
 

@@ -120,6 +120,45 @@ public sealed class SampleCommandTests : IDisposable
     }
 
     [Fact]
+    public void SampleFitSegmentMasks_EndToEnd_TwoFitsGiveTheSameLabelMaps()
+    {
+        string store = _temp.Combine("store");
+        Assert.Equal(0, Sample(store).ExitCode);
+        string image = SupportStore.Open(store).PathsOf(SupportStore.Open(store).Class("cat"), 0).Image;
+        var labelMaps = new List<byte[]>();
+        foreach (string name in new[] { "m1", "m2" })
+        {
+            ProcessOutcome fit = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["fit", "--support", store, "--out", _temp.Combine(name + ".zip"), "--levels", "all"]);
+            Assert.True(fit.ExitCode == 0, fit.Output);
+            Assert.Contains("2 classes, 12 support images", fit.Output, StringComparison.Ordinal);
+            ProcessOutcome segment = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["segment", image, "--model", _temp.Combine(name + ".zip"), "--out", _temp.Combine(name)]);
+            Assert.True(segment.ExitCode == 0, segment.Output);
+            labelMaps.Add(File.ReadAllBytes(_temp.Combine(name, "000.png")));
+        }
+
+        Assert.Equal(labelMaps[0], labelMaps[1]);
+        var labels = new OvDiff.Imaging.LabelPngReader().Read(_temp.Combine("m1", "000.png"));
+        Assert.Equal((128, 128), (labels.Width, labels.Height));
+        Assert.All(labels.Labels, l => Assert.InRange(l, 0, 2));
+
+        ProcessOutcome storeMasks = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["masks", "--support", store, "--out", _temp.Combine("store-masks")]);
+        Assert.True(storeMasks.ExitCode == 0, storeMasks.Output);
+        Assert.Equal(6, Directory.GetFiles(_temp.Combine("store-masks", "traffic_cone"), "*.masks.png").Length);
+        ProcessOutcome modelMasks = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["masks", "--model", _temp.Combine("m1.zip"), "--out", _temp.Combine("model-masks")]);
+        Assert.True(modelMasks.ExitCode == 0, modelMasks.Output);
+        Assert.Equal(6, Directory.GetFiles(_temp.Combine("model-masks", "cat"), "*.masks.png").Length);
+        ProcessOutcome neither = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["masks", "--out", _temp.Combine("x")]);
+        Assert.Equal(1, neither.ExitCode);
+        Assert.Contains("error: Give either --model", neither.Output, StringComparison.Ordinal);
+
+        // An incomplete store is refused by fit, naming what is missing and how to finish it.
+        File.Delete(SupportStore.Open(store).PathsOf(SupportStore.Open(store).Class("traffic cone"), 4).Mask);
+        ProcessOutcome incomplete = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["fit", "--support", store, "--out", _temp.Combine("m3.zip")]);
+        Assert.Equal(1, incomplete.ExitCode);
+        Assert.Contains("1 of 12 images are missing (traffic cone: 1)", incomplete.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Sample_OnATerminal_DrawsProgress()
     {
         ProcessOutcome run = OvdiffProcess.Run(_temp.Path, new Dictionary<string, string?>(), onTerminal: true, Args(_temp.Combine("tty")));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
@@ -10,12 +11,12 @@ using OvDiff.ML;
 
 namespace OvDiff.Cli.Commands;
 
-/// <summary><c>ovdiff fit</c>: support images (a folder per class, or a tagged-image CSV) to a model zip.</summary>
+/// <summary><c>ovdiff fit</c>: support images (a folder per class, a tagged-image CSV, or a support store from <c>ovdiff sample</c>) to a model zip.</summary>
 internal static class FitCommand
 {
     public static Command Create()
     {
-        var support = new Option<string>("--support") { Description = "A folder with one sub-folder of images per class, or a CSV with header 'image,classes' (classes separated by '|').", Required = true };
+        var support = new Option<string>("--support") { Description = "A support store written by `ovdiff sample` (its attribution maps rank the fg/bg segments), a folder with one sub-folder of images per class, or a CSV with header 'image,classes' (classes separated by '|').", Required = true };
         var output = new Option<string>("--out") { Description = "The model zip to write (written atomically).", Required = true };
         var extractors = new Option<string[]>("--extractor") { Description = $"Feature extractor(s); their similarities are averaged. Known: {string.Join(", ", Onnx.DenseFeatureExtractors.KnownNames)}.", DefaultValueFactory = _ => [Onnx.DenseFeatureExtractors.Default] };
         var perClass = new Option<int>("--per-class") { Description = "At most this many support images per class.", DefaultValueFactory = _ => int.MaxValue };
@@ -36,8 +37,8 @@ internal static class FitCommand
         {
             string supportPath = parse.GetRequiredValue(support);
             int maxPerClass = CliParsing.RequirePositive(parse, perClass);
-            ISupportSource source = Directory.Exists(supportPath)
-                ? new FolderSupportSource(supportPath, maxPerClass)
+            ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)
+                : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
             string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? ChooseClasses(c, source, supportPath) : source.ClassNames.ToArray();
             PrototypeLevels fitLevels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all");
@@ -65,13 +66,13 @@ internal static class FitCommand
             }
 
             var wanted = chosen.ToHashSet(StringComparer.Ordinal);
-            var rows = source.Enumerate(cancellationToken)
-                .Where(e => wanted.Contains(e.ClassName))
-                .Select(e => new SupportRow { ImagePath = e.Source, Label = e.ClassName })
-                .ToList();
+            var examples = source.Enumerate(cancellationToken).Where(e => wanted.Contains(e.ClassName)).ToList();
+            var rows = examples.Select(e => new SupportRow { ImagePath = e.Source, Label = e.ClassName }).ToList();
             CheckSupportImages(rows, cancellationToken);
             var context = new MLContext(seed: 0);
-            IDataView data = context.Data.LoadFromEnumerable(rows);
+            IDataView data = examples.Any(e => e.Attribution is not null)
+                ? SupportWithAttribution(context, examples)
+                : context.Data.LoadFromEnumerable(rows);
             using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
@@ -102,6 +103,33 @@ internal static class FitCommand
     /// <summary>The inference levels asked for that were fitted; all fitted levels when none of them was.</summary>
     private static PrototypeLevels UsableLevels(PrototypeLevels wanted, PrototypeLevels fitted) =>
         (wanted & fitted) == PrototypeLevels.None ? fitted : wanted & fitted;
+
+    /// <summary>
+    /// The support rows with their attribution maps in the column OvDiffSegment's Fit reads
+    /// (<see cref="OvDiffSegmentOptions.AttributionColumnName"/>), typed [H, W] when all maps share one shape.
+    /// </summary>
+    private static IDataView SupportWithAttribution(MLContext context, IReadOnlyList<SupportExample> examples)
+    {
+        var rows = examples.Select(e => new SupportRowWithAttribution { ImagePath = e.Source, Label = e.ClassName, Attribution = e.Attribution?.Values ?? [] }).ToList();
+        SchemaDefinition schema = SchemaDefinition.Create(typeof(SupportRowWithAttribution));
+        var shapes = examples.Select(e => e.Attribution is { } map ? (map.Height, map.Width) : (0, 0)).Distinct().ToList();
+        if (shapes.Count == 1 && shapes[0].Item1 > 0)
+        {
+            schema[nameof(SupportRowWithAttribution.Attribution)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, shapes[0].Item1, shapes[0].Item2);
+        }
+
+        return context.Data.LoadFromEnumerable(rows, schema);
+    }
+
+    private sealed class SupportRowWithAttribution
+    {
+        public string ImagePath { get; set; } = "";
+
+        public string Label { get; set; } = "";
+
+        [VectorType]
+        public float[] Attribution { get; set; } = [];
+    }
 
     private sealed class SupportRow
     {

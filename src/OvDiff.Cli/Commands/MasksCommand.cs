@@ -6,6 +6,7 @@ using OvDiff.Core.IO;
 using OvDiff.Core.Numerics;
 using OvDiff.Core.Segmentation;
 using OvDiff.Imaging;
+using OvDiff.Imaging.Support;
 using OvDiff.ML;
 
 namespace OvDiff.Cli.Commands;
@@ -17,15 +18,28 @@ internal static class MasksCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model zip written by `ovdiff fit`.", Required = true };
+        var model = new Option<string?>("--model") { Description = "Model zip written by `ovdiff fit`: the masks its prototypes were pooled from." };
+        var store = new Option<string?>("--support") { Description = "A support store written by `ovdiff sample`: its attribution-threshold masks." };
         var output = new Option<string>("--out") { Description = "Output folder: <class>/<image>.masks.png per support image.", Required = true };
-        var command = new Command("masks", "Inspect the foreground (red) and background (green) masks that the prototypes were pooled from.")
+        var command = new Command("masks", "Inspect the foreground (red) and background (green) masks of a fitted model (--model) or of a support store (--support).")
         {
-            model, output,
+            model, store, output,
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
+            string? storePath = parse.GetValue(store);
+            if ((parse.GetValue(model) is null) == (storePath is null))
+            {
+                throw new CommandLineException("Give either --model MODEL.zip (the masks a fit used) or --support STORE (a store's masks).");
+            }
+
+            if (storePath is not null)
+            {
+                DrawStoreMasks(SupportStore.Open(storePath), parse.GetRequiredValue(output), parse.InvocationConfiguration.Error, cancellationToken);
+                return Task.FromResult(0);
+            }
+
+            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetValue(model)!);
             PrototypeModel prototypes = loaded.State.Model;
             string outDir = parse.GetRequiredValue(output);
             var overlay = new OverlayRenderer(Opacity: 0.5f);
@@ -52,5 +66,26 @@ internal static class MasksCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>Every complete item of the store: its mask PNG (0 neither, 1 foreground, 2 background) over its image, as &lt;out&gt;/&lt;class folder&gt;/NNN.masks.png.</summary>
+    private static void DrawStoreMasks(SupportStore store, string outDir, TextWriter error, CancellationToken cancellationToken)
+    {
+        var overlay = new OverlayRenderer(Opacity: 0.5f);
+        var items = store.Manifest.Classes.SelectMany(c => Enumerable.Range(0, store.Manifest.PerClass).Where(i => store.IsComplete(c, i)).Select(i => (Class: c, Index: i))).ToList();
+        using var progress = new ConsoleProgress(error);
+        for (int k = 0; k < items.Count; k++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            SupportItemPaths paths = store.PathsOf(items[k].Class, items[k].Index);
+            RgbImage image = ImageDecoder.Decode(paths.Image);
+            LabelMap masks = new LabelPngReader().Read(paths.Mask);
+            string path = Path.Combine(outDir, items[k].Class.Folder, Path.GetFileNameWithoutExtension(paths.Image) + ".masks.png");
+            AtomicFile.Write(path, s => overlay.Write(s, image, masks, LegendNames));
+            progress.Report(new StepProgress("masks", k + 1, items.Count, paths.Image));
+        }
+
+        progress.Finish();
+        error.WriteLine($"Wrote {items.Count} mask overlays of {store.Root} to {outDir}.");
     }
 }
