@@ -61,7 +61,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         ArgumentNullException.ThrowIfNull(input);
         ImageColumnKind imageKind = RequireImage(input.Schema, Options.ImageColumnName);
         (List<SupportExample> examples, long skipped) = ReadSupport(input, imageKind);
-        IReadOnlyList<string> classes = Options.ClassNames ?? examples.Select(e => e.ClassName).Distinct(StringComparer.Ordinal).ToArray();
+        IReadOnlyList<string> classes = Options.ClassNames ?? examples.SelectMany(e => e.AlsoShows.Prepend(e.ClassName)).Distinct(StringComparer.Ordinal).ToArray();
         PrototypeModel model;
         using (FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(Options.FeatureExtractors))
         {
@@ -215,6 +215,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
             examples.Add(example);
         }
 
+        examples = MergeTags(examples, sameFileSameImage: imageKind == ImageColumnKind.Path);
         if (examples.Count == 0)
         {
             throw new InvalidDataException(skipped == 0
@@ -223,6 +224,35 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         }
 
         return (examples, skipped);
+    }
+
+    /// <summary>
+    /// One support example per image with all its tags: a label may list several classes separated by '|', and rows that
+    /// name the same image file (<paramref name="sameFileSameImage"/>) are one image, in the first row's place; encoded-bytes
+    /// rows stay one image each.
+    /// </summary>
+    internal static List<SupportExample> MergeTags(IEnumerable<SupportExample> rows, bool sameFileSameImage)
+    {
+        var merged = new List<(SupportExample First, List<string> Tags)>();
+        var byPath = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (SupportExample row in rows)
+        {
+            string[] tags = row.ClassName.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (sameFileSameImage && byPath.TryGetValue(row.Source, out int index))
+            {
+                merged[index].Tags.AddRange(tags.Where(t => !merged[index].Tags.Contains(t, StringComparer.Ordinal)));
+                continue;
+            }
+
+            if (sameFileSameImage)
+            {
+                byPath[row.Source] = merged.Count;
+            }
+
+            merged.Add((row, [.. tags.Distinct(StringComparer.Ordinal)]));
+        }
+
+        return merged.Where(m => m.Tags.Count > 0).Select(m => m.First with { ClassName = m.Tags[0], AlsoShows = m.Tags[1..] }).ToList();
     }
 
     private static RgbImage Decode(Func<RgbImage> decode, string where)

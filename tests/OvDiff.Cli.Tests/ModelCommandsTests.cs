@@ -22,6 +22,17 @@ public sealed class ModelCommandsTests
         string[] support = File.ReadAllLines(temp.Combine("support.csv"));
         Assert.Equal("image,classes", support[0]);
         Assert.InRange(support.Length - 1, 10, 20);   // one image per class, some images shared by two classes
+        // Each image is listed with every class it shows (read back from its mask), not only the one it was picked for.
+        string[] names = File.ReadAllLines(Path.Combine(SharedData.RequireFolder("VOC2012"), "classes.txt"));
+        foreach (string line in support.Skip(1))
+        {
+            string[] fields = line.Split(',');
+            string mask = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(fields[0]))!, "SegmentationClass", Path.GetFileNameWithoutExtension(fields[0]) + ".png");
+            string[] present = [.. new LabelPngReader().Read(mask).Labels.Where(l => l is > 0 and < 255).Distinct().Order().Select(l => names[l])];
+            Assert.Equal(present, fields[1].Split('|'));
+        }
+
+        Assert.Contains(support, line => line.Contains('|', StringComparison.Ordinal));
         string[] holdout = File.ReadAllLines(temp.Combine("holdout.txt"));
         Assert.DoesNotContain(holdout, id => support.Any(line => line.Contains(id + ".jpg", StringComparison.Ordinal)));
 
@@ -55,14 +66,22 @@ public sealed class ModelCommandsTests
         string explanation = Cli.Run("explain", image, "--model", model, "--x", "10", "--y", "10", "--top", "3");
         Assert.Contains("Pixel (10, 10)", explanation, StringComparison.Ordinal);
         Assert.Contains("support image", explanation, StringComparison.Ordinal);
+        string prefiltered = Cli.Run("explain", image, "--model", model, "--x", "10", "--y", "10");
+        Assert.Contains("Pre-filter support (", prefiltered, StringComparison.Ordinal);
+        Assert.Contains("left out:", prefiltered, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pre-filter", Cli.Run("explain", image, "--model", model, "--x", "10", "--y", "10", "--prefilter", "none"), StringComparison.Ordinal);
         string outside = Cli.Fails("explain", image, "--model", model, "--x", "100000", "--y", "0");
         Assert.Contains($"outside {image}", outside, StringComparison.Ordinal);
 
         string report = temp.Combine("eval");
         _ = Cli.Run("eval", "-c", config, "--set", voc, "--model", model, "--out", report,
             "--set", $"dataset.splitFile={temp.Combine("holdout.txt")}", "--set", "protocol.windows=[]", "--set", "protocol.shortSide=224",
-            "--set", $"output.ledger={temp.Combine("ledger.csv")}");
+            "--set", $"output.ledger={temp.Combine("ledger.csv")}");   // the model's default pre-filter: support
         string[] summary = File.ReadAllLines(Path.Combine(report, "summary.csv"));
+        string[] prefilter = File.ReadAllLines(Path.Combine(report, "prefilter.csv"));
+        Assert.Equal("method,images,precision,recall,kept_per_image,ms_per_image", prefilter[0]);
+        Assert.StartsWith($"support,{holdout.Length},", prefilter[1], StringComparison.Ordinal);
+        Assert.EndsWith(",prefilter_kept,prefilter_missed,prefilter_ms", File.ReadLines(Path.Combine(report, "per_image.csv")).First(), StringComparison.Ordinal);
         double miou = double.Parse(summary[1].Split(',')[0], CultureInfo.InvariantCulture);
         Assert.InRange(miou, 5.0, 100.0);   // all-background scores about 3.5 on VOC; a fitted model must beat it
         Assert.Equal(22, File.ReadAllLines(Path.Combine(report, "per_class.csv")).Length);

@@ -26,12 +26,15 @@ internal static class FitCommand
         var parts = new Option<int>("--parts") { Description = "k-means part prototypes per class and role (K).", DefaultValueFactory = _ => 32 };
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
         var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
-        var prefilter = new Option<string>("--prefilter") { Description = "Inference default stored in the model: the class pre-filter, none, support (from the support set alone) or clip (CLIP ViT-B/16, needs its files; docs/models.md).", DefaultValueFactory = _ => "none" };
+        var prefilter = new Option<string>("--prefilter") { Description = "Inference default stored in the model: the class pre-filter, none, support (from the support set alone; chosen by cross-validation, docs/results.md) or clip (CLIP ViT-B/16, needs its files; docs/models.md).", DefaultValueFactory = _ => "support" };
+        var prefilterArea = new Option<float>("--prefilter-min-area") { Description = "Inference default stored in the model: the support pre-filter keeps classes winning at least this share of the first pass's cells.", DefaultValueFactory = _ => new ClassPrefilterOptions().SupportMinimumArea };
+        var selfPrototypes = new Option<float>("--self-prototypes") { Description = "Inference default stored in the model: weight of the image's own prototypes mixed into the scores (0 = off, the reference).", DefaultValueFactory = _ => 0.5f };
+        var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
         var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, config, classes,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, multiTagRounds, config, classes,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -50,10 +53,12 @@ internal static class FitCommand
                 {
                     Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels),
                     MinimumClassArea = parse.GetValue(minArea),
-                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "none") },
+                    SelfPrototypeWeight = parse.GetValue(selfPrototypes),
+                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea) },
                 },
                 Fit = new PrototypeFitOptions
                 {
+                    MultiTagIterations = parse.GetValue(multiTagRounds),
                     Split = parse.GetValue(split),
                     Levels = fitLevels,
                     PartCount = parse.GetValue(parts),
@@ -66,8 +71,10 @@ internal static class FitCommand
             }
 
             var wanted = chosen.ToHashSet(StringComparer.Ordinal);
-            var examples = source.Enumerate(cancellationToken).Where(e => wanted.Contains(e.ClassName)).ToList();
-            var rows = examples.Select(e => new SupportRow { ImagePath = e.Source, Label = e.ClassName }).ToList();
+            var examples = source.Enumerate(cancellationToken).Where(e => e.AlsoShows.Prepend(e.ClassName).Any(wanted.Contains)).ToList();
+
+            // One row per (image, tag): the estimator takes the rows of one image together as one multi-tag support image.
+            var rows = examples.SelectMany(e => e.AlsoShows.Prepend(e.ClassName).Where(wanted.Contains).Select(tag => new SupportRow { ImagePath = e.Source, Label = tag })).ToList();
             CheckSupportImages(rows, cancellationToken);
             var context = new MLContext(seed: 0);
             IDataView data = examples.Any(e => e.Attribution is not null)

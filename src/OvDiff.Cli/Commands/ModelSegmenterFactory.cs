@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterMaxClasses", "prefilterMinimumArea"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterMaxClasses", "prefilterMinimumArea", "selfPrototypes"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -81,6 +81,7 @@ public static class ModelSegmenterFactory
                 "scoreThreshold" => options with { ScoreThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "stuffBackgroundFilterThreshold" => options with { StuffBackgroundFilterThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "pamr" => options with { Pamr = ExpectBool(key, value) ? new PamrOptions() : null },
+                "selfPrototypes" => options with { SelfPrototypeWeight = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "prefilter" => options with { Prefilter = options.Prefilter with { Kind = ParsePrefilter(key, Expect(key, value, JsonValueKind.String).GetString()!) } },
                 "prefilterPrompt" => options with { Prefilter = options.Prefilter with { ClipPrompt = Expect(key, value, JsonValueKind.String).GetString()! } },
                 "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },

@@ -21,7 +21,7 @@ internal static class SupportCommand
         var set = new Option<string[]>("--set") { Description = "Override a config field: key=value (repeatable).", Arity = ArgumentArity.ZeroOrMore };
         var perClass = new Option<int>("--per-class") { Description = "Support images per class.", DefaultValueFactory = _ => 16 };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Writes support.csv (image,classes) and holdout.txt (the other ids) here.", Required = true };
-        var fromLabels = new Command("from-labels", "Pick support images per class from a labelled split, preferring images tagged with that class alone; the masks give tags only.")
+        var fromLabels = new Command("from-labels", "Pick support images per class from a labelled split, preferring images tagged with that class alone; each is listed with every class it shows. The masks give tags only.")
         {
             config, set, perClass, output,
         };
@@ -70,7 +70,9 @@ internal static class SupportCommand
             var csv = new StringBuilder("image,classes\n");
             foreach (string id in dataset.Ids.Where(chosen.ContainsKey))
             {
-                string names = string.Join('|', chosen[id].Select(c => dataset.ClassNames[c]));
+                // Every class the image shows, not only those it was picked for: the fitter keeps each out of the
+                // others' backgrounds and shares the foreground out among them.
+                string names = string.Join('|', tags[id].Select(c => dataset.ClassNames[c]));
                 csv.Append(CultureInfo.InvariantCulture, $"{Quote(dataset.GetImagePath(id))},{Quote(names)}\n");
             }
 

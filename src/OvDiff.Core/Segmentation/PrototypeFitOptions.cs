@@ -61,6 +61,13 @@ public sealed record PrototypeFitOptions
     /// <summary>k-means seed (reference <c>random_state=0</c>). Default 0.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Support images tagged with several classes: rounds of sharing their cells out among their classes and the
+    /// background (<see cref="MultiTagAssignment"/>); 0 fits each tag alone with the image's split (what other classes it
+    /// shows then lands in its foreground or background). Default 2.
+    /// </summary>
+    public int MultiTagIterations { get; init; } = 2;
+
     /// <summary>Names of "stuff" classes (sky, wall, grass…): no background prototypes of their own. Default none.</summary>
     public IReadOnlyList<string> StuffClasses { get; init; } = [];
 
@@ -71,6 +78,7 @@ public sealed record PrototypeFitOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaskCutSegments, nameof(MaskCutSegments));
         ArgumentOutOfRangeException.ThrowIfNegative(BackgroundErosion, nameof(BackgroundErosion));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PartCount, nameof(PartCount));
+        ArgumentOutOfRangeException.ThrowIfNegative(MultiTagIterations, nameof(MultiTagIterations));
         if (Levels == PrototypeLevels.None)
         {
             throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");

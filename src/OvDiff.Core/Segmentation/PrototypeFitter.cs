@@ -56,6 +56,7 @@ public static class PrototypeFitter
         // pooled[extractor][class] collects masked cell features per support image.
         var pooled = extractors.Select(_ => classNames.Select(_ => new ClassPool()).ToArray()).ToArray();
         var supports = new List<SupportImageRecord>();
+        var multiTag = new List<(MultiTagImage Image, string Source, FeatureMap[] Maps)>();
         long done = 0, total = examples is ICollection<SupportExample> collection ? collection.Count : -1;
         foreach (SupportExample example in examples)
         {
@@ -65,6 +66,8 @@ public static class PrototypeFitter
                 throw new ArgumentException($"Support image '{example.Source}' has class '{example.ClassName}', which is not one of the classes ({string.Join(", ", classNames)}).", nameof(examples));
             }
 
+            // Its other tags among the fitted classes (a tag outside them cannot be assigned and is ignored).
+            int[] classes = [cls, .. example.AlsoShows.Where(classIndex.ContainsKey).Select(t => classIndex[t]).Where(c => c != cls).Distinct()];
             example.Attribution?.Validate(example.Source);
             RgbImage image = example.Load(cancellationToken);
             if (options.SupportShortSide > 0)
@@ -80,23 +83,38 @@ public static class PrototypeFitter
             }
 
             ForegroundSplit split = ForegroundSplitter.Split(maps[0], example.Attribution, options);
-            int supportIndex = supports.Count;
-            supports.Add(new SupportImageRecord(cls, example.Source, split.Height, split.Width, split.Foreground, split.Background));
-            for (int e = 0; e < extractors.Count; e++)
+            if (classes.Length > 1 && options.MultiTagIterations > 0)
             {
-                FeatureMap map = maps[e];
-                bool[] fg = ForegroundSplitter.ResampleMask(split.Foreground, split.Height, split.Width, map.Height, map.Width);
-                bool[] bg = ForegroundSplitter.ResampleMask(split.Background, split.Height, split.Width, map.Height, map.Width);
-                (float[] Cells, int Count) foreground = Gather(map, fg);
-
-                // As the reference (gen_proto_vit.py skips an image whose foreground is empty on the grid), such an
-                // image contributes no background either.
-                (float[] Cells, int Count) background = foreground.Count == 0 ? ([], 0) : Gather(map, bg);
-                pooled[e][cls].Add(supportIndex, foreground, background, map.Channels);
+                // Shared out among its classes once every image has been seen (MultiTagAssignment).
+                multiTag.Add((new MultiTagImage(classes, split, maps[0]), example.Source, maps));
+            }
+            else
+            {
+                foreach (int c in classes)
+                {
+                    AddSupport(pooled, supports, c, example.Source, split.Height, split.Width, split.Foreground, split.Background, maps);
+                }
             }
 
             done++;
             progress?.Report(new StepProgress("fit", done, total, example.Source));
+        }
+
+        if (multiTag.Count > 0)
+        {
+            int channels = extractors[0].Channels;
+            var singleForeground = pooled[0].Select(pool => Sum(pool.Foreground, channels)).ToArray();
+            (double[] Sum, long Count) singleBackground = Sum(pooled[0].SelectMany(pool => pool.Background), channels);
+            int[][] labels = MultiTagAssignment.Assign([.. multiTag.Select(m => m.Image)], classNames.Count, singleForeground, singleBackground, options.MultiTagIterations);
+            for (int m = 0; m < multiTag.Count; m++)
+            {
+                (MultiTagImage image, string source, FeatureMap[] maps) = multiTag[m];
+                bool[] background = MultiTagAssignment.BackgroundOf(labels[m]);
+                foreach (int c in image.Classes)
+                {
+                    AddSupport(pooled, supports, c, source, image.Split.Height, image.Split.Width, MultiTagAssignment.ForegroundOf(labels[m], c), background, maps);
+                }
+            }
         }
 
         for (int c = 0; c < classNames.Count; c++)
@@ -136,6 +154,39 @@ public static class PrototypeFitter
 
         var stuff = new HashSet<string>(options.StuffClasses, StringComparer.Ordinal);
         return new PrototypeModel(classNames.ToArray(), classNames.Select(stuff.Contains).ToArray(), supports, banks, options);
+    }
+
+    /// <summary>Records one support image of class <paramref name="cls"/> with its masks (on the split grid) and pools its cells for every extractor.</summary>
+    private static void AddSupport(ClassPool[][] pooled, List<SupportImageRecord> supports, int cls, string source, int height, int width, bool[] foregroundMask, bool[] backgroundMask, FeatureMap[] maps)
+    {
+        int supportIndex = supports.Count;
+        supports.Add(new SupportImageRecord(cls, source, height, width, foregroundMask, backgroundMask));
+        for (int e = 0; e < maps.Length; e++)
+        {
+            FeatureMap map = maps[e];
+            bool[] fg = ForegroundSplitter.ResampleMask(foregroundMask, height, width, map.Height, map.Width);
+            bool[] bg = ForegroundSplitter.ResampleMask(backgroundMask, height, width, map.Height, map.Width);
+            (float[] Cells, int Count) foreground = Gather(map, fg);
+
+            // As the reference (gen_proto_vit.py skips an image whose foreground is empty on the grid), such an
+            // image contributes no background either.
+            (float[] Cells, int Count) background = foreground.Count == 0 ? ([], 0) : Gather(map, bg);
+            pooled[e][cls].Add(supportIndex, foreground, background, map.Channels);
+        }
+    }
+
+    /// <summary>Float64 column sums and the row count of gathered cells.</summary>
+    private static (double[] Sum, long Count) Sum(IEnumerable<(int Support, float[] Cells, int Count)> parts, int channels)
+    {
+        var sum = new double[channels];
+        long count = 0;
+        foreach ((_, float[] cells, int n) in parts)
+        {
+            Matrix.AddColumnSums(cells, n, channels, sum);
+            count += n;
+        }
+
+        return (sum, count);
     }
 
     private static void AddPrototypes(List<(int Support, float[] Cells, int Count)> perImage, int channels, int cls, PrototypeRole role, PrototypeFitOptions options, List<float[]> vectors, List<PrototypeOrigin> origins)

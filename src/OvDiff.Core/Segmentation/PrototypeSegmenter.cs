@@ -102,6 +102,11 @@ public sealed class PrototypeSegmenter : ISegmenter
         foreach ((BankPlan plan, (int x1, int y1, int x2, int y2), FeatureMap features) in extracted)
         {
             float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
+            if (Options.SelfPrototypeWeight > 0)
+            {
+                SelfPrototypeRefinement.Apply(features, gridScores, labels, Options.SelfPrototypeWeight, Options.ScoreThreshold);
+            }
+
             windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
         }
 

@@ -48,6 +48,12 @@ public sealed record SegmentationOptions
     /// </summary>
     public float MinimumClassArea { get; init; }
 
+    /// <summary>
+    /// Weight α of the image's own prototypes (<see cref="SelfPrototypeRefinement"/>): per window, each label's scores become
+    /// (1 − α) · support score + α · cosine to the mean feature of the cells it won. Not in the reference; 0 disables. Default 0.
+    /// </summary>
+    public float SelfPrototypeWeight { get; init; }
+
     /// <summary>The class pre-filter run before matching. Default none.</summary>
     public ClassPrefilterOptions Prefilter { get; init; } = new();
 
@@ -72,6 +78,11 @@ public sealed record SegmentationOptions
         if (Levels == PrototypeLevels.None)
         {
             throw new ArgumentOutOfRangeException(nameof(Levels), Levels, "At least one prototype level is needed.");
+        }
+
+        if (SelfPrototypeWeight is < 0 or > 1 || float.IsNaN(SelfPrototypeWeight))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SelfPrototypeWeight), SelfPrototypeWeight, "Must be in [0, 1].");
         }
 
         ArgumentNullException.ThrowIfNull(Prefilter, nameof(Prefilter));

@@ -22,11 +22,19 @@ public sealed record AttributionMap(int Height, int Width, float[] Values)
 /// One support image of a class. The image is loaded lazily (<paramref name="Load"/>) so that a large support set is
 /// streamed rather than held in memory.
 /// </summary>
-/// <param name="ClassName">The class this image shows.</param>
+/// <param name="ClassName">The class this image shows (with <see cref="AlsoShows"/>, one of the classes it shows).</param>
 /// <param name="Source">A path or identifier, kept in the model for explanation.</param>
 /// <param name="Load">Decodes the image; errors must name <paramref name="Source"/>.</param>
 /// <param name="Attribution">Optional attribution map (any resolution) used to rank segments.</param>
-public sealed record SupportExample(string ClassName, string Source, Func<CancellationToken, RgbImage> Load, AttributionMap? Attribution = null);
+public sealed record SupportExample(string ClassName, string Source, Func<CancellationToken, RgbImage> Load, AttributionMap? Attribution = null)
+{
+    /// <summary>
+    /// The other classes the image shows (its other tags). The fitter shares the image's foreground out among all its
+    /// classes and keeps every tagged class out of their backgrounds (<see cref="PrototypeFitOptions.MultiTagIterations"/>).
+    /// Default none.
+    /// </summary>
+    public IReadOnlyList<string> AlsoShows { get; init; } = [];
+}
 
 /// <summary>A source of support images for a set of classes: a folder per class, a tagged-image list, a diffusion sampler…</summary>
 public interface ISupportSource

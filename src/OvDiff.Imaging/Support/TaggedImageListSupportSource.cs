@@ -6,13 +6,19 @@ namespace OvDiff.Imaging.Support;
 /// <summary>
 /// Support images from a tagged-image list: a CSV with header <c>image,classes</c>, where <c>image</c> is a path (absolute,
 /// or relative to the CSV's folder) and <c>classes</c> the class names present, separated by <c>|</c>. An image with several
-/// tags is a support image of each of them. Classes are listed in order of first appearance.
+/// tags is one support image of all of them (<see cref="SupportExample.AlsoShows"/>): the fitter shares its foreground out
+/// among them and keeps each out of the others' backgrounds, so list every class an image shows. Classes are listed in
+/// order of first appearance.
 /// </summary>
 public sealed class TaggedImageListSupportSource : ISupportSource
 {
     private readonly List<(string Path, string[] Classes)> _rows = [];
 
-    /// <summary>Reads <paramref name="csvPath"/>; a missing file, header, field or image is an error naming the file and line.</summary>
+    /// <summary>
+    /// Reads <paramref name="csvPath"/>; a missing file, header, field or image is an error naming the file and line. An image
+    /// is used while one of its classes has fewer than <paramref name="maxPerClass"/> images (a class seen beside others may
+    /// then exceed it).
+    /// </summary>
     public TaggedImageListSupportSource(string csvPath, int maxPerClass = int.MaxValue)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(csvPath);
@@ -42,19 +48,20 @@ public sealed class TaggedImageListSupportSource : ISupportSource
                 throw new InvalidDataException($"'{csvPath}' line {line}: both 'image' and 'classes' must be non-empty.");
             }
 
-            var kept = new List<string>();
-            foreach (string cls in classes.Distinct(StringComparer.Ordinal))
+            // An image is used while one of its classes has fewer than maxPerClass images, with all its tags.
+            string[] tags = classes.Distinct(StringComparer.Ordinal).ToArray();
+            foreach (string cls in tags.Where(c => !counts.ContainsKey(c)))
             {
-                counts.TryGetValue(cls, out int n);
-                if (n == 0)
-                {
-                    order.Add(cls);
-                }
+                order.Add(cls);
+                counts[cls] = 0;
+            }
 
-                if (n < maxPerClass)
+            bool used = tags.Any(c => counts[c] < maxPerClass);
+            if (used)
+            {
+                foreach (string cls in tags)
                 {
-                    kept.Add(cls);
-                    counts[cls] = n + 1;
+                    counts[cls]++;
                 }
             }
 
@@ -64,9 +71,9 @@ public sealed class TaggedImageListSupportSource : ISupportSource
                 throw new FileNotFoundException($"'{csvPath}' line {line}: image '{resolved}' does not exist.", resolved);
             }
 
-            if (kept.Count > 0)
+            if (used)
             {
-                _rows.Add((resolved, kept.ToArray()));
+                _rows.Add((resolved, tags));
             }
         }
 
@@ -89,11 +96,8 @@ public sealed class TaggedImageListSupportSource : ISupportSource
     {
         foreach ((string path, string[] classes) in _rows)
         {
-            foreach (string cls in classes)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return new SupportExample(cls, path, _ => ImageDecoder.Decode(path));
-            }
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new SupportExample(classes[0], path, _ => ImageDecoder.Decode(path)) { AlsoShows = classes[1..] };
         }
     }
 }

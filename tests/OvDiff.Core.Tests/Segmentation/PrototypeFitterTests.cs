@@ -130,6 +130,51 @@ public sealed class PrototypeFitterTests
     }
 
     [Fact]
+    public void MultiTagImage_ForegroundSharedOutAmongItsClasses_NoTaggedClassInABackground()
+    {
+        // 32x32, stride 4 → 8x8 grids. A "horse": red square (cells 2..5 x 2..5) on blue; B "person": green square on blue;
+        // C tagged horse and person: red cells x 1..3, green cells x 4..6 (rows 2..5), blue elsewhere (40 cells).
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        RgbImage a = Paint(32, (x, y) => x is >= 8 and < 24 && y is >= 8 and < 24 ? Red : Blue);
+        RgbImage b = Paint(32, (x, y) => x is >= 8 and < 24 && y is >= 8 and < 24 ? Green : Blue);
+        RgbImage c = Paint(32, (x, y) => y is >= 8 and < 24 && x is >= 4 and < 16 ? Red : y is >= 8 and < 24 && x is >= 16 and < 28 ? Green : Blue);
+        SupportExample[] examples =
+        [
+            Example("horse", "a.png", a),
+            Example("person", "b.png", b),
+            Example("horse", "c.png", c) with { AlsoShows = ["person", "unicorn"] },
+        ];
+        var options = new PrototypeFitOptions { SupportShortSide = 32, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+
+        PrototypeModel model = PrototypeFitter.Fit(examples, ["horse", "person"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+
+        // C gives one support record per class (the unknown tag is ignored): its red cells are horse, its green cells person,
+        // its blue cells the background of both.
+        SupportImageRecord[] records = [.. model.SupportImages.Where(r => r.Source == "c.png")];
+        Assert.Equal([0, 1], records.Select(r => r.ClassIndex));
+        int[] Cells(bool[] mask) => [.. mask.Select((m, i) => (m, i)).Where(t => t.m).Select(t => t.i)];
+        int[] red = [.. Enumerable.Range(2, 4).SelectMany(y => Enumerable.Range(1, 3).Select(x => (y * 8) + x))];
+        int[] green = [.. Enumerable.Range(2, 4).SelectMany(y => Enumerable.Range(4, 3).Select(x => (y * 8) + x))];
+        Assert.Equal(red, Cells(records[0].Foreground));
+        Assert.Equal(green, Cells(records[1].Foreground));
+        Assert.Equal(Enumerable.Range(0, 64).Except(red).Except(green), Cells(records[0].Background));
+        Assert.Equal(records[0].Background, records[1].Background);
+
+        // So every prototype is one pure colour: horse fg (1,0,0) over 16 + 12 cells, person fg (0,1,0), both backgrounds (0,0,1).
+        PrototypeBank bank = model.Banks[0];
+        AssertVector([1, 0, 0], bank.Vector(0));
+        AssertVector([0, 0, 1], bank.Vector(1));
+        AssertVector([0, 1, 0], bank.Vector(2));
+        AssertVector([0, 0, 1], bank.Vector(3));
+        Assert.Equal(28L, bank.Origins[0].CellCount);
+
+        // Fitting each tag alone (0 rounds) puts the other class into a prototype: C's split takes red and green together
+        // or one of them as background, and either way a horse prototype then has green in it.
+        PrototypeModel alone = PrototypeFitter.Fit(examples, ["horse", "person"], [extractor], options with { MultiTagIterations = 0 }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(alone.Banks[0].Vector(0)[1] > 0.05f || alone.Banks[0].Vector(1)[1] > 0.05f);
+    }
+
+    [Fact]
     public void ClassWithoutSupport_OrUnknownClass_IsAnErrorNamingIt()
     {
         using var extractor = new BlockMeanExtractor(stride: 4);

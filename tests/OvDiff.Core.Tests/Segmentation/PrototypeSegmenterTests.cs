@@ -53,6 +53,34 @@ public sealed class PrototypeSegmenterTests
     private static float Score(float[] scores, int label, int pixel) => scores[(label * 4) + pixel];
 
     [Fact]
+    public void SelfPrototypes_MixTheImagesOwnLabelMeansIntoTheScores()
+    {
+        // First pass (see below): px0 cat, px1 dog, px2 background, px3 dog. The image's own prototypes (raw feature means):
+        // background px2 (0,0,100) → (0,0,1); cat px0 → (1,0,0); dog px1 + px3 = (30,90,0) → (0.316228, 0.948683, 0).
+        // α = 0.5: new = 0.5 · old + 0.5 · cos(cell, own prototype).
+        using var extractor = new BlockMeanExtractor();
+        var segmenter = new PrototypeSegmenter(Model(Prototypes), [extractor], FullImageOnly with { SelfPrototypeWeight = 0.5f });
+        SegmentationResult result = segmenter.Segment(Image2x2, includeScores: true, TestContext.Current.CancellationToken);
+        float[] s = result.Scores!;
+
+        // Background: old (0.6, 0, 1, 0.36), cos (0, 0, 1, 0).
+        Assert.Equal([0.3f, 0f, 1f, 0.18f], Enumerable.Range(0, 4).Select(p => Score(s, 0, p)), new FloatTolerance(1e-5f));
+        // Cat: old (1, 0, 0, 0.6), cos (1, 0, 0, 0.6): unchanged.
+        Assert.Equal([1f, 0f, 0f, 0.6f], Enumerable.Range(0, 4).Select(p => Score(s, 1, p)), new FloatTolerance(1e-5f));
+        // Dog: old (0.8, 1, 0, 0.96), cos (0.316228, 0.948683, 0, 0.948683).
+        Assert.Equal([0.558114f, 0.974342f, 0f, 0.954342f], Enumerable.Range(0, 4).Select(p => Score(s, 2, p)), new FloatTolerance(1e-5f));
+        Assert.Equal([1, 2, 0, 2], result.Labels.Labels);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SegmentationOptions { SelfPrototypeWeight = 1.5f }.Validate());
+    }
+
+    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+
+        public int GetHashCode(float obj) => 0;
+    }
+
+    [Fact]
     public void CosineMatching_ClassScoresAreMaxOverForegroundPrototypes_BackgroundMaxOverBackgroundPrototypes()
     {
         using var extractor = new BlockMeanExtractor();
