@@ -342,6 +342,92 @@ internal static class Experiments
                 break;
             }
 
+            case "combo":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var naive = cv.Select(f => (f, Fitting.Naive(f.Support))).ToList();
+                    var mt = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    Program.Report($"{picking} naive min0.1", naive.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                    Program.Report($"{picking} mt min0.1", mt.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                    Program.Report($"{picking} naive oracle", naive.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    Program.Report($"{picking} mt oracle", mt.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    Program.Report($"{picking} mt oracle self0.5", mt.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                    }).ToList());
+                    foreach ((string fitName, var fitted) in new[] { ("naive", naive), ("mt", mt) })
+                    {
+                        foreach (double t in new[] { 0.1, 0.15, 0.2 })
+                        {
+                            Program.Report($"{picking} {fitName} twopass{t}", fitted.Select(x =>
+                            {
+                                float[] flat = x.Item2.Flat(512);
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t), 0f));
+                            }).ToList());
+                        }
+                    }
+
+                    Program.Report($"{picking} mt twopass0.15 self0.5", mt.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                    }).ToList());
+                }
+
+                break;
+            }
+
+            case "coremt":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    Program.Report($"{picking} coremt min0.1", core.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
+                    Program.Report($"{picking} coremt oracle", core.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
+                    Program.Report($"{picking} coremt twopass0.15 self0.5", core.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(512);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                    }).ToList());
+                }
+
+                break;
+            }
+
+            case "final-grid":
+            {
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach (float alpha in new[] { 0f, 0.3f, 0.5f, 0.7f })
+                    {
+                        Program.Report($"{picking} coremt min0.1 self{alpha}", core.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(512);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, alpha)));
+                        }).ToList());
+                        foreach (double t in new[] { 0.1, 0.15, 0.2 })
+                        {
+                            Program.Report($"{picking} coremt twopass{t} self{alpha}", core.Select(x =>
+                            {
+                                float[] flat = x.Item2.Flat(512);
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, alpha)));
+                            }).ToList());
+                        }
+                    }
+                }
+
+                break;
+            }
+
             default:
                 throw new ArgumentException($"unknown experiment {name}");
         }

@@ -225,3 +225,51 @@ internal static class MultiTag
 
     private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
 }
+
+/// <summary>The product's multi-tag fitting (Core's MultiTagAssignment) on cached features, class means only.</summary>
+internal static class CoreMultiTag
+{
+    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2)
+    {
+        int ch = support[0].Image.Features.Channels;
+        var fg = new Dictionary<int, (double[] Sum, long Count)>();
+        var bg = new Dictionary<int, (double[] Sum, long Count)>();
+        var singleFg = Enumerable.Range(0, Engine.Labels).Select(_ => (Sum: new double[ch], Count: 0L)).ToArray();
+        var singleBg = (Sum: new double[ch], Count: 0L);
+        var multi = new List<(ImageRecord Image, MultiTagImage Tagged)>();
+        foreach ((ImageRecord image, int[] classes) in support)
+        {
+            var split = Engine.Split(image);
+            if (classes.Length > 1 && iterations > 0)
+            {
+                multi.Add((image, new MultiTagImage(classes, split, image.Features)));
+                continue;
+            }
+
+            foreach (int c in classes)
+            {
+                Fitting.Add(fg, c, image, split.Foreground);
+                Fitting.Add(bg, c, image, split.Background);
+                long n = singleFg[c].Count;
+                Engine.MaskedSum(image.Features, split.Foreground, singleFg[c].Sum, ref n);
+                singleFg[c].Count = n;
+                long m = singleBg.Count;
+                Engine.MaskedSum(image.Features, split.Background, singleBg.Sum, ref m);
+                singleBg.Count = m;
+            }
+        }
+
+        int[][] labels = MultiTagAssignment.Assign([.. multi.Select(m => m.Tagged)], Engine.Labels, singleFg, singleBg, iterations);
+        for (int i = 0; i < multi.Count; i++)
+        {
+            bool[] background = MultiTagAssignment.BackgroundOf(labels[i]);
+            foreach (int c in multi[i].Tagged.Classes)
+            {
+                Fitting.Add(fg, c, multi[i].Image, MultiTagAssignment.ForegroundOf(labels[i], c));
+                Fitting.Add(bg, c, multi[i].Image, background);
+            }
+        }
+
+        return Fitting.Build(fg, bg);
+    }
+}

@@ -7,6 +7,11 @@ internal static class Refine
 {
     public static GridScores SelfPrototypes(ImageRecord image, GridScores first, bool[] candidates, float alpha, int iterations = 1, float margin = 0f)
     {
+        if (alpha <= 0)
+        {
+            return first;
+        }
+
         int cells = first.Height * first.Width, ch = image.Features.Channels;
         GridScores current = first;
         for (int it = 0; it < iterations; it++)
