@@ -13,16 +13,17 @@ namespace OvDiff.Core.Segmentation;
 /// </summary>
 internal static class SelfPrototypeRefinement
 {
-    /// <summary>Refines <paramref name="scores"/> (planar, <paramref name="labels"/> planes of the grid) in place.</summary>
-    public static void Apply(FeatureMap features, float[] scores, int labels, float alpha, float threshold)
+    /// <summary>
+    /// The best label of each cell of planar grid scores: scores at or below <paramref name="threshold"/> count as 0, the
+    /// first (lowest) label wins ties, background (label 0) when nothing is above 0, as the final arg-max decides.
+    /// </summary>
+    public static int[] GridLabels(float[] scores, int cells, int labels, float threshold)
     {
-        int cells = (int)features.CellCount, channels = features.Channels;
         var winner = new int[cells];
         for (int cell = 0; cell < cells; cell++)
         {
             float background = scores[cell];
             float best = background > threshold ? background : 0f;
-            int label = 0;
             for (int l = 1; l < labels; l++)
             {
                 float s = scores[(l * cells) + cell];
@@ -30,12 +31,19 @@ internal static class SelfPrototypeRefinement
                 if (s > best)
                 {
                     best = s;
-                    label = l;
+                    winner[cell] = l;
                 }
             }
-
-            winner[cell] = label;
         }
+
+        return winner;
+    }
+
+    /// <summary>Refines <paramref name="scores"/> (planar, <paramref name="labels"/> planes of the grid) in place.</summary>
+    public static void Apply(FeatureMap features, float[] scores, int labels, float alpha, float threshold)
+    {
+        int cells = (int)features.CellCount, channels = features.Channels;
+        int[] winner = GridLabels(scores, cells, labels, threshold);
 
         float[] unit = features.Data.AsSpan(0, cells * channels).ToArray();
         Matrix.NormalizeRows(unit, cells, channels, 1e-6f);

@@ -16,24 +16,14 @@ internal static class FirstPassEvidence
         foreach ((float[] grid, int cells) in grids)
         {
             total += cells;
-            for (int cell = 0; cell < cells; cell++)
+            foreach (int label in SelfPrototypeRefinement.GridLabels(grid, cells, labels, threshold))
             {
-                float background = grid[cell];
-                float best = background > threshold ? background : 0f;
-                int label = 0;
-                for (int l = 1; l < labels; l++)
-                {
-                    float s = grid[(l * cells) + cell];
-                    max[l] = Math.Max(max[l], s);
-                    s = s > threshold ? s : 0f;
-                    if (s > best)
-                    {
-                        best = s;
-                        label = l;
-                    }
-                }
-
                 area[label]++;
+            }
+
+            for (int l = 1; l < labels; l++)
+            {
+                max[l] = Math.Max(max[l], System.Numerics.Tensors.TensorPrimitives.Max(grid.AsSpan(l * cells, cells)));
             }
         }
 
