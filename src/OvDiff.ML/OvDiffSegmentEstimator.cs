@@ -147,7 +147,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         }
     }
 
-    private static ArgumentOutOfRangeException ColumnNotFound(string column, string role, IEnumerable<string> columns) =>
+    internal static ArgumentOutOfRangeException ColumnNotFound(string column, string role, IEnumerable<string> columns) =>
         new("schema", $"Column '{column}' ({role}) was not found in the input schema (columns: {string.Join(", ", columns)}).");
 
     private static ArgumentOutOfRangeException ColumnNotText(string column, string role, string actualType) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -55,16 +54,7 @@ public sealed class OvDiffSegmentTests
         }
 
         // A fresh process that only calls mlContext.Model.Load.
-        string output = temp.Combine("labels.bin");
-        RunProbe(zip, output, targets);
-        using var reader = new BinaryReader(File.OpenRead(output));
-        Assert.Equal("background|aeroplane|bird", reader.ReadString());
-        foreach ((int width, int height, byte[] labels) in inProcess)
-        {
-            Assert.Equal(width, reader.ReadInt32());
-            Assert.Equal(height, reader.ReadInt32());
-            Assert.Equal(labels, reader.ReadBytes(width * height));
-        }
+        LoadProbe.AssertSameLabelMaps(zip, temp.Path, targets, "background|aeroplane|bird", inProcess);
 
         // The loader gives back the state: classes, options and version stamp.
         OvDiffModel reopened = OvDiffModel.Load(context, zip);
@@ -201,22 +191,6 @@ public sealed class OvDiffSegmentTests
     {
         IDataView output = model.Transform(context.Data.LoadFromEnumerable(images.Select(p => new SupportRow { ImagePath = p, Label = "" }).ToArray()));
         return context.Data.CreateEnumerable<LabelRow>(output, reuseRowObject: false).Select(r => (r.SegmentationLabelsWidth, r.SegmentationLabelsHeight, r.SegmentationLabels)).ToList();
-    }
-
-    private static void RunProbe(string zip, string output, string[] images)
-    {
-        string probe = Path.Combine(AppContext.BaseDirectory.Replace("OvDiff.ML.Tests", "OvDiff.ML.LoadProbe", StringComparison.Ordinal), "OvDiff.ML.LoadProbe.dll");
-        Assert.True(File.Exists(probe), $"Probe not built: {probe}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string arg in new[] { probe, zip, output }.Concat(images))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using Process process = Process.Start(start)!;
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"Probe failed ({process.ExitCode}): {stderr}");
     }
 
     private sealed class SupportRow
