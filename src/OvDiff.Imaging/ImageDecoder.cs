@@ -7,8 +7,9 @@ namespace OvDiff.Imaging;
 /// <summary>
 /// Decodes photographs (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp 2.88 reads) into <see cref="RgbImage"/>,
 /// dropping alpha. Pixels come in the file's stored orientation (EXIF orientation is not applied), as VOC, Context
-/// and COCO ground truth is stored. A missing, truncated or corrupt file is an <see cref="ImageFormatException"/>
-/// naming it: a partly decoded image is never returned. Palette PNGs decode to their colours here; read label maps
+/// and COCO ground truth is stored. A missing, truncated or corrupt file, or one whose header exceeds
+/// <see cref="ImageLimits.MaxPixels"/>, is an <see cref="ImageFormatException"/> naming it: a partly decoded image is
+/// never returned. Palette PNGs decode to their colours here; read label maps
 /// with <see cref="LabelPngReader"/>. Thread-safe.
 /// </summary>
 /// <example><code>
@@ -35,6 +36,11 @@ public static class ImageDecoder
 
         using SKData data = SKData.CreateCopy(encoded);
         using SKCodec codec = CreateCodec(data, sourceName);
+        ImageLimits.Check(sourceName, codec.Info.Width, codec.Info.Height);
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && JpegScanCheck.FindProblem(encoded) is string problem)
+        {
+            throw new ImageFormatException(sourceName, $"corrupt JPEG data: {problem}");
+        }
         SKImageInfo info = new(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[checked(info.Width * info.Height * 4)];
         SKCodecResult result;
@@ -87,6 +93,18 @@ public static class ImageDecoder
         }
 
         return (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>
+    /// Reads the header of the image file at <paramref name="path"/> and checks what <see cref="Decode(string)"/> would
+    /// check before decoding (present, non-empty, a known format, within <see cref="ImageLimits.MaxPixels"/>); returns
+    /// its size. For checking a whole list of images before a long run starts.
+    /// </summary>
+    public static (int Width, int Height) CheckDecodable(string path)
+    {
+        (int width, int height) = ReadSize(path);
+        ImageLimits.Check(path, width, height);
+        return (width, height);
     }
 
     private static SKCodec CreateCodec(SKData data, string sourceName)

@@ -120,10 +120,7 @@ public sealed class LabelPngReader
 
                 uint w = BinaryPrimitives.ReadUInt32BigEndian(data);
                 uint h = BinaryPrimitives.ReadUInt32BigEndian(data[4..]);
-                if (w == 0 || h == 0 || (long)w * h > int.MaxValue / 4)
-                {
-                    throw new ImageFormatException(sourceName, $"unsupported PNG size {w}x{h}");
-                }
+                ImageLimits.Check(sourceName, w, h);
 
                 width = (int)w;
                 height = (int)h;

@@ -61,7 +61,7 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
         ArgumentNullException.ThrowIfNull(input);
         ImageColumnKind imageKind = RequireImage(input.Schema, Options.ImageColumnName);
         (List<SupportExample> examples, long skipped) = ReadSupport(input, imageKind);
-        IReadOnlyList<string> classes = Options.ClassNames ?? examples.SelectMany(e => e.AlsoShows.Prepend(e.ClassName)).Distinct(StringComparer.Ordinal).ToArray();
+        IReadOnlyList<string> classes = Options.ClassNames ?? ClassListOf(examples);
         PrototypeModel model;
         using (FeatureExtractorSet extractors = DenseFeatureExtractors.CreateSet(Options.FeatureExtractors))
         {
@@ -152,6 +152,21 @@ public sealed class OvDiffSegmentEstimator : IEstimator<OvDiffSegmentTransformer
 
     private static ArgumentOutOfRangeException ColumnNotText(string column, string role, string actualType) =>
         new("schema", $"Column '{column}' ({role}): expected String (Text), got {actualType}.");
+
+    /// <summary>The support's classes in order of first appearance, compared as <see cref="ClassNaming"/> says ("Cat" beside "cat" is an error naming both images).</summary>
+    private static IReadOnlyList<string> ClassListOf(IEnumerable<SupportExample> examples)
+    {
+        var classes = new ClassListBuilder();
+        foreach (SupportExample example in examples)
+        {
+            foreach (string name in example.AlsoShows.Prepend(example.ClassName))
+            {
+                classes.Add(name, $"support image '{example.Source}'");
+            }
+        }
+
+        return classes.Names;
+    }
 
     private (List<SupportExample> Examples, long Skipped) ReadSupport(IDataView input, ImageColumnKind imageKind)
     {

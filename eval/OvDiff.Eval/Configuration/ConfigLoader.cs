@@ -43,9 +43,25 @@ public static class ConfigLoader
     public static EvalConfig Load(string configPath, IEnumerable<string>? overrides = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(configPath);
-        string fullPath = Path.GetFullPath(configPath);
+        return LoadLayers(configPath, overrides);
+    }
+
+    /// <summary>The defaults with <paramref name="overrides"/> ("key=value") applied: a config given only on the command line.</summary>
+    public static EvalConfig FromOverrides(IEnumerable<string> overrides)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        return LoadLayers(null, overrides);
+    }
+
+    private static EvalConfig LoadLayers(string? configPath, IEnumerable<string>? overrides)
+    {
+        string? fullPath = configPath is null ? null : Path.GetFullPath(configPath);
         var merged = new JsonObject();
-        MergeFile(fullPath, merged, []);
+        if (fullPath is not null)
+        {
+            MergeFile(fullPath, merged, []);
+        }
+
         if (overrides is not null)
         {
             foreach (string assignment in overrides)
@@ -56,7 +72,7 @@ public static class ConfigLoader
 
         merged.Remove("base");
         EvalConfig config = Deserialize(merged, "the merged config");
-        if (string.IsNullOrEmpty(config.Name))
+        if (string.IsNullOrEmpty(config.Name) && fullPath is not null)
         {
             config = config with { Name = Path.GetFileNameWithoutExtension(fullPath) };
         }

@@ -144,6 +144,12 @@ public sealed record ProtocolConfig
     /// <summary>Short side after resizing, in pixels. Default: <see cref="SegmentationOptions.ShortSide"/>'s (448).</summary>
     public int ShortSide { get; init; } = SegmentationDefaults.ShortSide;
 
+    /// <summary>
+    /// The longest side an image may have after that resize; a longer one (an extreme aspect ratio, a huge image) is bad
+    /// input, skipped under --skip-bad. Default: <see cref="SegmentationOptions.MaxLongSide"/>'s (4096).
+    /// </summary>
+    public int MaxLongSide { get; init; } = SegmentationDefaults.MaxLongSide;
+
     /// <summary>Sliding-window scales. Default: <see cref="SegmentationOptions.Windows"/>' (crop 448 stride 224, and crop 336 stride 224).</summary>
     public IReadOnlyList<SlideWindow> Windows { get; init; } =
         SegmentationDefaults.Windows.Select(w => new SlideWindow { Crop = w.Crop, Stride = w.Stride }).ToArray();

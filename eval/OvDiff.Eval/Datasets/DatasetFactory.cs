@@ -1,3 +1,4 @@
+using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
 
 namespace OvDiff.Eval.Datasets;
@@ -69,28 +70,64 @@ public static class DatasetFactory
         return new LabelFolderDataset(layout, config.Kind.ToString(), config.Split, classes, config.IgnoreIndex, config.ReduceZeroLabel);
     }
 
-    /// <summary>Reads a split file: one id per line, blank lines skipped; an empty or missing split is an error naming the file.</summary>
-    public static IReadOnlyList<string> ReadSplit(string splitFile) => ReadLines(splitFile, "Split file", "no ids (empty split)");
+    /// <summary>
+    /// Reads a split file: one id per line, blank lines skipped; an empty or missing split, or an id listed twice (it
+    /// would be counted twice), is an error naming the file and lines.
+    /// </summary>
+    public static IReadOnlyList<string> ReadSplit(string splitFile)
+    {
+        var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach ((int line, string id) in ReadLines(splitFile, "Split file", "no ids (empty split)"))
+        {
+            if (!lines.TryAdd(id, line))
+            {
+                throw new DatasetException($"Split file '{splitFile}' lists id '{id}' twice (lines {lines[id]} and {line}); each image must be listed once.");
+            }
+        }
+
+        return [.. lines.Keys];
+    }
 
     private static IReadOnlyList<string>? ReadClasses(DatasetConfig config)
     {
         if (config.Classes is { Count: > 0 } classes)
         {
-            return classes;
+            return CheckClassList(classes.Select((name, i) => ($"dataset.classes[{i}]", name)));
         }
 
-        return config.ClassesFile is null ? null : ReadLines(config.ClassesFile, "Classes file", "no class names");
+        return config.ClassesFile is null ? null
+            : CheckClassList(ReadLines(config.ClassesFile, "Classes file", "no class names").Select(l => ($"classes file '{config.ClassesFile}' line {l.Line}", l.Text)));
     }
 
-    /// <summary>The trimmed, non-blank lines of <paramref name="path"/>; a missing file or one with no such line is an error naming it.</summary>
-    private static string[] ReadLines(string path, string what, string emptyMeaning)
+    /// <summary>The class list, each name once (compared as <see cref="ClassNaming"/> says); a repeated name or two spellings differing only in case is an error naming where.</summary>
+    private static string[] CheckClassList(IEnumerable<(string Where, string Name)> entries)
+    {
+        var builder = new ClassListBuilder();
+        var where = new Dictionary<string, string>(ClassNaming.Comparer);
+        foreach ((string place, string name) in entries)
+        {
+            int before = builder.Names.Count;
+            string spelling = builder.Add(name, place);
+            if (builder.Names.Count == before)
+            {
+                throw new DatasetException($"Class '{spelling}' is listed twice ({where[spelling]} and {place}); each label needs its own name.");
+            }
+
+            where[spelling] = place;
+        }
+
+        return [.. builder.Names];
+    }
+
+    /// <summary>The trimmed, non-blank lines of <paramref name="path"/> with their 1-based numbers; a missing file or one with no such line is an error naming it.</summary>
+    private static List<(int Line, string Text)> ReadLines(string path, string what, string emptyMeaning)
     {
         if (!File.Exists(path))
         {
             throw new DatasetException($"{what} '{path}' does not exist.");
         }
 
-        string[] lines = [.. File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0)];
-        return lines.Length == 0 ? throw new DatasetException($"{what} '{path}' lists {emptyMeaning}.") : lines;
+        List<(int Line, string Text)> lines = [.. File.ReadLines(path).Select((text, i) => (Line: i + 1, Text: text.Trim())).Where(l => l.Text.Length > 0)];
+        return lines.Count == 0 ? throw new DatasetException($"{what} '{path}' lists {emptyMeaning}.") : lines;
     }
 }

@@ -84,8 +84,11 @@ public static class ReportWriter
 {
     private static readonly CsvWriterOptions Csv = CsvWriterOptions.Default with { FormatProvider = CultureInfo.InvariantCulture };
 
-    /// <summary>Computes the metrics of <paramref name="counts"/> and writes every report; returns the metrics.</summary>
-    public static SegmentationMetrics WriteReports(string outputDir, string ledgerPath, CountsFile counts)
+    /// <summary>
+    /// Computes the metrics of <paramref name="counts"/> and writes every report; returns the metrics. The summary row is
+    /// appended to the ledger unless <paramref name="appendLedger"/> is false (reports rewritten for a run already there).
+    /// </summary>
+    public static SegmentationMetrics WriteReports(string outputDir, string ledgerPath, CountsFile counts, bool appendLedger = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(outputDir);
         ArgumentException.ThrowIfNullOrEmpty(ledgerPath);
@@ -124,7 +127,11 @@ public static class ReportWriter
             File.Delete(skippedPath);
         }
 
-        AppendLedger(ledgerPath, summary);
+        if (appendLedger)
+        {
+            AppendLedger(ledgerPath, summary);
+        }
+
         HtmlReport.Write(outputDir, counts, ledgerPath);
         return metrics;
     }

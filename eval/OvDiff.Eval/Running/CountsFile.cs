@@ -112,6 +112,17 @@ public sealed record CountsFile
                 throw new InvalidDataException($"{path}: {counts.Counts.Length} counts for {counts.ClassNames.Count} classes.");
             }
 
+            string? inconsistent =
+                counts.ShardCount < 1 || counts.ShardIndex < 0 || counts.ShardIndex >= counts.ShardCount ? $"shard {counts.ShardIndex} of {counts.ShardCount}"
+                : counts.Done < 0 || counts.Done > counts.ShardImages ? $"done = {counts.Done} of {counts.ShardImages} images"
+                : counts.Scored < 0 || counts.Scored + counts.Skipped.Count != counts.Done ? $"scored {counts.Scored} + skipped {counts.Skipped.Count} != done {counts.Done}"
+                : counts.Counts.Any(c => c < 0) ? "a negative count"
+                : null;
+            if (inconsistent is not null)
+            {
+                throw new InvalidDataException($"{path}: inconsistent counts file ({inconsistent}); it was edited or damaged: remove it and rerun.");
+            }
+
             return counts;
         }
         catch (JsonException e)

@@ -42,12 +42,13 @@ public static class EvalRunner
 
         ISegmenter? segmenter = null;
         CountsFile state;
+        bool finishedBefore;
         try
         {
             IImageScorer scorer;
             if (options.PredictionsDir is not null)
             {
-                scorer = new PredictionFolderScorer(options.PredictionsDir);
+                scorer = new PredictionFolderScorer(options.PredictionsDir, dataset.ClassNames);
             }
             else
             {
@@ -65,6 +66,7 @@ public static class EvalRunner
             // The identity needs the segmenter (its model's content hash, its options after the config was applied).
             RunIdentity identity = RunIdentity.For(config, dataset, options.PredictionsDir, segmenter);
             state = StartOrResume(config, options, dataset, DescribeSource(config, options), identity, ids.Count, countsPath);
+            finishedBefore = state.IsComplete;
             AtomicFile.WriteAllBytes(Path.Combine(outputDir, "config.json"), Encoding.UTF8.GetBytes(ConfigLoader.ToJson(config)));
             state = Score(dataset, ids, scorer, state, countsPath, outputDir, config.Output.CheckpointEvery, options, progress, cancellationToken);
         }
@@ -73,13 +75,29 @@ public static class EvalRunner
             (segmenter as IDisposable)?.Dispose();
         }
 
+        ThrowIfNothingScored(state, countsPath);
         SegmentationMetrics? metrics = null;
         if (options.Shard.Count == 1)
         {
-            metrics = ReportWriter.WriteReports(outputDir, config.Output.Ledger ?? DefaultLedger(), state);
+            // A resumed run that had already finished rewrites its reports but is not a new row of the ledger.
+            metrics = ReportWriter.WriteReports(outputDir, config.Output.Ledger ?? DefaultLedger(), state, appendLedger: !finishedBefore);
         }
 
         return new EvalOutcome(state, countsPath, metrics, outputDir);
+    }
+
+    /// <summary>
+    /// A finished run in which every image was skipped as bad input has no metrics (they would be NaN): an error naming
+    /// the first reasons, rather than a report and a ledger row.
+    /// </summary>
+    internal static void ThrowIfNothingScored(CountsFile state, string countsPath)
+    {
+        if (state.IsComplete && state.Scored == 0 && state.Skipped.Count > 0)
+        {
+            string reasons = string.Join("; ", state.Skipped.Take(3).Select(s => s.Reason));
+            throw new BadInputException(state.Skipped[0].Id,
+                $"Every one of the {state.Skipped.Count} images was skipped as bad input, so there is nothing to score (counts in {countsPath}). First: {reasons}");
+        }
     }
 
     /// <summary>The report folder: --out, else output.dir, else runs/&lt;name&gt;.</summary>
@@ -302,11 +320,26 @@ public static class EvalRunner
         Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken);
     }
 
-    private sealed class PredictionFolderScorer(string folder) : IImageScorer
+    /// <summary>
+    /// Reads &lt;id&gt;.png from a folder. When the folder has a label table (labels.csv, written by ovdiff segment) its
+    /// labels are matched to the dataset's classes by name, so a folder written in a model's class order scores right.
+    /// </summary>
+    private sealed class PredictionFolderScorer : IImageScorer
     {
         private readonly LabelPngReader _reader = new();
-        private readonly string _folder = Directory.Exists(folder) ? folder : throw new ConfigException($"Prediction folder '{folder}' does not exist.");
+        private readonly string _folder;
+        private readonly byte[]? _toDataset;
         private byte[] _prediction = [];
+
+        public PredictionFolderScorer(string folder, IReadOnlyList<string> datasetClasses)
+        {
+            _folder = Directory.Exists(folder) ? folder : throw new ConfigException($"Prediction folder '{folder}' does not exist.");
+            if (LabelTable.Read(folder) is { } names && !names.SequenceEqual(datasetClasses, ClassNaming.Comparer))
+            {
+                _toDataset = ClassNaming.MapByName(names, datasetClasses, name => new ConfigException(
+                    $"{Path.Combine(folder, LabelTable.FileName)}: label '{name}' is not one of the dataset's classes ({string.Join(", ", datasetClasses)})."));
+            }
+        }
 
         public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
         {
@@ -329,6 +362,15 @@ public static class EvalRunner
             if (size != groundTruthSize)
             {
                 throw new BadInputException(id, $"{path}: prediction is {size.Width}x{size.Height} but the ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
+            }
+
+            if (_toDataset is not null)
+            {
+                Span<byte> labels = _prediction.AsSpan(0, size.PixelCount);
+                for (int i = 0; i < labels.Length; i++)
+                {
+                    labels[i] = _toDataset[labels[i]];
+                }
             }
 
             return new Prediction(_prediction.AsMemory(0, size.PixelCount), path, null);
@@ -354,7 +396,16 @@ public static class EvalRunner
                 throw new BadInputException(id, $"{imagePath}: image is {image.Width}x{image.Height} but its ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
             }
 
-            SegmentationOutcome outcome = segmenter.SegmentWithPrefilter(image, cancellationToken);
+            SegmentationOutcome outcome;
+            try
+            {
+                outcome = segmenter.SegmentWithPrefilter(image, cancellationToken);
+            }
+            catch (ImageTooLargeException e)
+            {
+                throw new BadInputException(id, $"{imagePath}: {e.Message}", e);
+            }
+
             LabelMap prediction = outcome.Labels;
             string source = $"segmenter output for {imagePath}";
             if (prediction.Width != image.Width || prediction.Height != image.Height)

@@ -97,6 +97,7 @@ public static class ShardMerger
     {
         CountsFile merged = Merge(countsFiles);
         using OutputFolderLock outputLock = OutputFolderLock.Acquire(outputDir, ShardSpec.Whole);
+        EvalRunner.ThrowIfNothingScored(merged, countsFiles[0]);
         merged.Save(Path.Combine(outputDir, CountsFile.FileNameFor(ShardSpec.Whole)));
         CopyReportInputs(countsFiles, outputDir, merged);
         return (merged, ReportWriter.WriteReports(outputDir, ledgerPath, merged));

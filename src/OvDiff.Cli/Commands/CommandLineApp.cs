@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OvDiff.Cli.Infrastructure;
+using OvDiff.Imaging;
 
 namespace OvDiff.Cli.Commands;
 
@@ -26,6 +27,18 @@ public static class CommandLineApp
         return root;
     }
 
+    /// <summary>The image-size bound from OVDIFF_MAX_PIXELS (pixels, e.g. 200000000), when set.</summary>
+    private static void ApplyEnvironment()
+    {
+        string? maxPixels = Environment.GetEnvironmentVariable("OVDIFF_MAX_PIXELS");
+        if (!string.IsNullOrWhiteSpace(maxPixels))
+        {
+            ImageLimits.MaxPixels = long.TryParse(maxPixels, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value) && value > 0 && value <= Array.MaxLength / 4
+                ? value
+                : throw new CommandLineException($"OVDIFF_MAX_PIXELS='{maxPixels}' is not a pixel count between 1 and {Array.MaxLength / 4}.");
+        }
+    }
+
     /// <summary>
     /// Parses and runs <paramref name="args"/>; an exception that escapes a command goes through <see cref="ErrorPolicy"/>
     /// (one <c>error:</c> line, exit code 1 for bad input; the stack trace only with --verbose). Returns the exit code.
@@ -47,6 +60,7 @@ public static class CommandLineApp
 
         try
         {
+            ApplyEnvironment();
             return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)

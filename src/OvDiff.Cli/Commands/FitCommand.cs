@@ -2,6 +2,8 @@ using System.CommandLine;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using OvDiff.Cli.Infrastructure;
+using OvDiff.Core.Images;
+using OvDiff.Core.Numerics;
 using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
 using OvDiff.Eval.Configuration;
@@ -31,15 +33,20 @@ internal static class FitCommand
         var selfPrototypes = new Option<float>("--self-prototypes") { Description = "Inference default stored in the model: weight of the image's own prototypes mixed into the scores (0 = off, the reference).", DefaultValueFactory = _ => 0.5f };
         var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
         var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
+        var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.shortSide=320.", Arity = ArgumentArity.ZeroOrMore };
+        var maxLongSide = new Option<int>("--max-long-side") { Description = "Refuse support images whose long side, once the short side is 448, exceeds this (extreme aspect ratios); also stored as the inference bound.", DefaultValueFactory = _ => new PrototypeFitOptions().MaxLongSide };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out support images that cannot be read or are too large (each named in a warning) instead of stopping." };
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, multiTagRounds, config, classes,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, multiTagRounds, config, set, classes, maxLongSide, skipBad,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             string supportPath = parse.GetRequiredValue(support);
             int maxPerClass = CliParsing.RequirePositive(parse, perClass);
+            int longSideBound = CliParsing.RequirePositive(parse, maxLongSide);
+            TextWriter stderr = parse.InvocationConfiguration.Error;
             ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)
                 : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
@@ -55,6 +62,7 @@ internal static class FitCommand
                     MinimumClassArea = parse.GetValue(minArea),
                     SelfPrototypeWeight = parse.GetValue(selfPrototypes),
                     Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea) },
+                    MaxLongSide = longSideBound,
                 },
                 Fit = new PrototypeFitOptions
                 {
@@ -63,29 +71,42 @@ internal static class FitCommand
                     Levels = fitLevels,
                     PartCount = parse.GetValue(parts),
                     StuffClasses = parse.GetValue(stuff) ?? [],
+                    MaxLongSide = longSideBound,
                 },
             };
+            string[] overrides = parse.GetValue(set) ?? [];
             if (parse.GetValue(config) is FileInfo configFile)
             {
-                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.Load(configFile.FullName, [])) };
+                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.Load(configFile.FullName, overrides)) };
+            }
+            else if (overrides.Length > 0)
+            {
+                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.FromOverrides(overrides)) };
             }
 
-            var wanted = chosen.ToHashSet(StringComparer.Ordinal);
+            if (parse.GetResult(maxLongSide) is { Implicit: false })
+            {
+                options = options with { Segmentation = options.Segmentation with { MaxLongSide = longSideBound } };
+            }
+
+            var wanted = chosen.ToHashSet(ClassNaming.Comparer);
             var examples = source.Enumerate(cancellationToken).Where(e => e.AlsoShows.Prepend(e.ClassName).Any(wanted.Contains)).ToList();
+            HashSet<string> bad = CheckSupportImages(examples.Select(e => e.Source), options.Fit, parse.GetValue(skipBad), stderr, cancellationToken);
+            examples = [.. examples.Where(e => !bad.Contains(e.Source))];
 
             // One row per (image, tag): the estimator takes the rows of one image together as one multi-tag support image.
-            var rows = examples.SelectMany(e => e.AlsoShows.Prepend(e.ClassName).Where(wanted.Contains).Select(tag => new SupportRow { ImagePath = e.Source, Label = tag })).ToList();
-            CheckSupportImages(rows, cancellationToken);
+            var rows = examples.SelectMany(e => e.AlsoShows.Prepend(e.ClassName).Where(wanted.Contains).Select(tag => new SupportRow { ImagePath = Path.GetFullPath(e.Source), Label = tag })).ToList();
             var context = new MLContext(seed: 0);
             IDataView data = examples.Any(e => e.Attribution is not null)
                 ? SupportWithAttribution(context, examples)
                 : context.Data.LoadFromEnumerable(rows);
-            using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
+            using var progress = new ConsoleProgress(stderr);
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
             string outPath = parse.GetRequiredValue(output);
             AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
-            parse.InvocationConfiguration.Error.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
+            progress.Finish();
+            stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
                 + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}.");
             return Task.FromResult(0);
         });
@@ -94,16 +115,48 @@ internal static class FitCommand
 
     /// <summary>The support set's spelling of each class named by --class, in the order given; a class the support set lacks is an error.</summary>
     private static string[] ChooseClasses(string[] named, ISupportSource source, string supportPath) => named.Select(name =>
-        source.ClassNames.FirstOrDefault(known => string.Equals(known, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        source.ClassNames.FirstOrDefault(known => ClassNaming.AreSame(known, name))
         ?? throw new CommandLineException($"--class '{name}' is not a class of the support set {supportPath} (its classes: {string.Join(", ", source.ClassNames)}).")).ToArray();
 
-    /// <summary>Reads the header of every support image before fitting starts, so that a missing or unreadable one stops the run at once, named.</summary>
-    private static void CheckSupportImages(IEnumerable<SupportRow> rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the header of every support image before fitting starts, so that a missing, unreadable or too large one
+    /// (over the pixel bound, or too elongated for <paramref name="fit"/>'s long-side bound) stops the run at once, named;
+    /// with <paramref name="skipBad"/> such images are left out, each named in a warning. Returns those left out.
+    /// </summary>
+    private static HashSet<string> CheckSupportImages(IEnumerable<string> paths, PrototypeFitOptions fit, bool skipBad, TextWriter warnings, CancellationToken cancellationToken)
     {
-        foreach (string path in rows.Select(r => r.ImagePath).Distinct(StringComparer.Ordinal))
+        var bad = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string path in paths.Distinct(StringComparer.Ordinal))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _ = ImageDecoder.ReadSize(path);
+            try
+            {
+                (int width, int height) = ImageDecoder.CheckDecodable(path);
+                (int w, int h) = Resampling.ShortSideSize(width, height, fit.SupportShortSide);
+                ImageTooLargeException.ThrowIfLongSideAbove(width, height, w, h, fit.SupportShortSide, fit.MaxLongSide, "--max-long-side");
+            }
+            catch (ImageTooLargeException e)
+            {
+                Reject(path, e.Message, skipBad, bad, warnings);
+            }
+            catch (ImageFormatException e)
+            {
+                Reject(path, e.Reason, skipBad, bad, warnings);
+            }
+        }
+
+        return bad;
+
+        static void Reject(string path, string reason, bool skipBad, HashSet<string> bad, TextWriter warnings)
+        {
+            string message = $"support image {path}: {reason}";
+            if (!skipBad)
+            {
+                throw new CommandLineException(message + " (--skip-bad leaves such images out)");
+            }
+
+            warnings.WriteLine($"warning: skipped {message}");
+            bad.Add(path);
         }
     }
 

@@ -68,6 +68,7 @@ public static class ModelSegmenterFactory
         options = options with
         {
             ShortSide = config.Protocol.ShortSide,
+            MaxLongSide = config.Protocol.MaxLongSide,
             Windows = config.Protocol.Windows.Select(w => new SlidingWindow(w.Crop, w.Stride)).ToArray(),
             IncludeFullImage = config.Protocol.IncludeFullImage,
         };
@@ -130,6 +131,14 @@ public static class ModelSegmenterFactory
         _ => throw new ConfigException($"'segmenter.options.{key}' must be true or false, got {value.GetRawText()}."),
     };
 
+    /// <summary>
+    /// The table renumbering the labels of a model (label i = <paramref name="modelLabels"/>[i], 0 = background) to
+    /// <paramref name="classes"/> by name; a model class the list lacks is a <see cref="ConfigException"/> naming both.
+    /// </summary>
+    internal static byte[] ToClassOrder(IReadOnlyList<string> modelLabels, IReadOnlyList<string> classes, string model) =>
+        ClassNaming.MapByName(modelLabels, classes, name => new ConfigException(
+            $"Model '{model}' has class '{name}', which the dataset's class list does not have ({string.Join(", ", classes)})."));
+
     /// <summary>An OvDiff segmenter whose labels are renumbered to a dataset's class list by name.</summary>
     private sealed class DatasetLabelSegmenter : IIdentifiedSegmenter, IDisposable
     {
@@ -141,18 +150,12 @@ public static class ModelSegmenterFactory
             _session = session;
             ClassNames = datasetClasses;
             IdentityParts = identity;
-            IReadOnlyList<string> labels = session.Segmenter.ClassNames;
-            _toDataset = new byte[256];
-            for (int l = 0; l < labels.Count; l++)
+            _toDataset = ToClassOrder(session.Segmenter.ClassNames, datasetClasses, model);
+            string[] uncovered = [.. datasetClasses.Where((_, i) => !_toDataset.AsSpan(0, session.Segmenter.ClassNames.Count).Contains((byte)i))];
+            if (uncovered.Length > 0)
             {
-                int index = IndexOf(datasetClasses, labels[l]);
-                if (index < 0)
-                {
-                    throw new ConfigException(string.Create(CultureInfo.InvariantCulture,
-                        $"Model '{model}' has class '{labels[l]}', which the dataset's class list does not have ({string.Join(", ", datasetClasses)})."));
-                }
-
-                _toDataset[l] = (byte)index;
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"warning: model '{model}' has {datasetClasses.Count - uncovered.Length} of the dataset's {datasetClasses.Count} labels; never predicted, these score 0 IoU: {string.Join(", ", uncovered)}."));
             }
         }
 
@@ -184,19 +187,6 @@ public static class ModelSegmenterFactory
             }
 
             _session.Dispose();
-        }
-
-        private static int IndexOf(IReadOnlyList<string> names, string name)
-        {
-            for (int i = 0; i < names.Count; i++)
-            {
-                if (string.Equals(names[i], name, StringComparison.OrdinalIgnoreCase))
-                {
-                    return i;
-                }
-            }
-
-            return -1;
         }
     }
 }

@@ -4,12 +4,16 @@ using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.Images;
 using OvDiff.Core.IO;
 using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
 using OvDiff.Imaging;
 using OvDiff.ML;
 
 namespace OvDiff.Cli.Commands;
 
-/// <summary><c>ovdiff segment</c>: label PNGs, colour overlays with a legend, and optionally score maps.</summary>
+/// <summary>
+/// <c>ovdiff segment</c>: label PNGs (with <c>labels.csv</c>, the index -> class table, beside them), colour overlays
+/// with a legend, and optionally score maps.
+/// </summary>
 internal static class SegmentCommand
 {
     public static Command Create()
@@ -17,25 +21,22 @@ internal static class SegmentCommand
         var images = new Argument<string[]>("images") { Description = "Images to segment.", Arity = ArgumentArity.OneOrMore };
         var model = new Option<string>("--model") { Description = "Model zip written by `ovdiff fit`.", Required = true };
         var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
-        var scores = new Option<bool>("--scores") { Description = "Also write <name>.scores.npy: float32 [labels, height, width] score maps." };
+        var classesFrom = new Option<FileInfo?>("--classes-from") { Description = "An eval config whose dataset class list numbers the labels (as `ovdiff eval` scores them); default: the model's order. labels.csv says which is which either way." };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options replace the model's stored inference defaults (as `ovdiff eval` applies them)." };
+        var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.windows=[].", Arity = ArgumentArity.ZeroOrMore };
+        var levels = new Option<string?>("--levels") { Description = "Prototype levels to match (must be fitted): all, or a comma list of mean,image,parts. Default: the model's." };
+        var scores = new Option<bool>("--scores") { Description = "Also write <name>.scores.npy: float32 [labels, height, width] score maps (in the model's label order)." };
         var noOverlay = new Option<bool>("--no-overlay") { Description = "Do not write <name>.overlay.png." };
         var pamr = new Option<bool>("--pamr") { Description = "Refine scores with PAMR (10 iterations, dilations 1,2,4,8,12,24)." };
-        var command = new Command("segment", "Segment images with a fitted model: writes <name>.png (palette label map), <name>.overlay.png and, with --scores, <name>.scores.npy.")
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Skip images that cannot be read or are too large (each named in a warning) instead of stopping." };
+        var command = new Command("segment", "Segment images with a fitted model: writes <name>.png (palette label map), labels.csv (index,name), <name>.overlay.png and, with --scores, <name>.scores.npy.")
         {
-            images, model, output, scores, noOverlay, pamr,
+            images, model, output, classesFrom, config, set, levels, scores, noOverlay, pamr, skipBad,
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
-            SegmentationOptions options = loaded.State.Segmentation;
-            if (parse.GetValue(pamr))
-            {
-                options = options with { Pamr = new Core.Numerics.PamrOptions() };
-            }
-
-            using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
-            string outDir = parse.GetRequiredValue(output);
-            Directory.CreateDirectory(outDir);
+            TextWriter stderr = parse.InvocationConfiguration.Error;
+            string modelPath = parse.GetRequiredValue(model);
             string[] paths = parse.GetRequiredValue(images);
             string? clash = paths.GroupBy(p => Path.GetFileNameWithoutExtension(p), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
             if (clash is not null)
@@ -43,30 +44,106 @@ internal static class SegmentCommand
                 throw new CommandLineException($"Two input images are named '{clash}' ({string.Join(", ", paths.Where(p => Path.GetFileNameWithoutExtension(p) == clash))}); their outputs would overwrite each other. Segment them into different --out folders.");
             }
 
-            using var progress = new ConsoleProgress(parse.InvocationConfiguration.Error);
+            using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), modelPath);
+            SegmentationOptions options = InferenceOptions(parse, loaded.State.Segmentation, config, set, levels, pamr);
+            using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
+            IReadOnlyList<string> modelLabels = session.Segmenter.ClassNames;
+            (IReadOnlyList<string> labelNames, byte[]? renumber) = parse.GetValue(classesFrom) is FileInfo classesConfig
+                ? DatasetOrder(classesConfig.FullName, modelLabels, modelPath)
+                : (modelLabels, null);
+
+            string outDir = parse.GetRequiredValue(output);
+            Directory.CreateDirectory(outDir);
+            LabelTable.Write(outDir, labelNames);
+            using var progress = new ConsoleProgress(stderr);
             var overlay = new OverlayRenderer();
+            int written = 0, skipped = 0;
             for (int i = 0; i < paths.Length; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                RgbImage image = ImageDecoder.Decode(paths[i]);
-                SegmentationResult result = session.Segmenter.Segment(image, parse.GetValue(scores), cancellationToken);
+                SegmentationResult result;
+                RgbImage image;
+                try
+                {
+                    image = ImageDecoder.Decode(paths[i]);
+                    result = session.Segmenter.Segment(image, parse.GetValue(scores), cancellationToken);
+                }
+                catch (Exception e) when (e is ImageFormatException or ImageTooLargeException)
+                {
+                    string reason = e is ImageFormatException ? e.Message : $"{paths[i]}: {e.Message}";
+                    if (!parse.GetValue(skipBad))
+                    {
+                        throw new CommandLineException(reason + " (--skip-bad skips such images)", e);
+                    }
+
+                    progress.Finish();
+                    stderr.WriteLine($"warning: skipped {reason}");
+                    skipped++;
+                    continue;
+                }
+
+                LabelMap labels = result.Labels;
+                if (renumber is not null)
+                {
+                    labels = new LabelMap(labels.Width, labels.Height, [.. labels.Labels.Select(l => renumber[l])]);
+                }
+
                 string stem = Path.Combine(outDir, Path.GetFileNameWithoutExtension(paths[i]));
-                AtomicFile.Write(stem + ".png", s => LabelPngWriter.Write(s, result.Labels));
+                AtomicFile.Write(stem + ".png", s => LabelPngWriter.Write(s, labels));
                 if (!parse.GetValue(noOverlay))
                 {
-                    AtomicFile.Write(stem + ".overlay.png", s => overlay.Write(s, image, result.Labels, session.Segmenter.ClassNames));
+                    AtomicFile.Write(stem + ".overlay.png", s => overlay.Write(s, image, labels, labelNames));
                 }
 
                 if (result.Scores is not null)
                 {
-                    AtomicFile.Write(stem + ".scores.npy", s => NpyFile.WriteFloat32(s, result.Scores, [session.Segmenter.ClassNames.Count, image.Height, image.Width]));
+                    AtomicFile.Write(stem + ".scores.npy", s => NpyFile.WriteFloat32(s, result.Scores, [modelLabels.Count, image.Height, image.Width]));
                 }
 
+                written++;
                 progress.Report(new StepProgress("segment", i + 1, paths.Length, paths[i]));
             }
 
+            progress.Finish();
+            if (written == 0)
+            {
+                throw new CommandLineException($"No image could be segmented ({skipped} skipped); nothing was written to {outDir} but labels.csv.");
+            }
+
+            string order = renumber is null ? "the model's label order" : $"the label order of {parse.GetValue(classesFrom)!.FullName}";
+            stderr.WriteLine($"Wrote {written} label map{(written == 1 ? "" : "s")} ({order}; {Path.Combine(outDir, LabelTable.FileName)} names them) to {outDir}{(skipped > 0 ? $"; skipped {skipped} bad image{(skipped == 1 ? "" : "s")}" : "")}.");
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>The model's stored inference options, with a config's protocol and segmenter.options, --levels and --pamr applied.</summary>
+    private static SegmentationOptions InferenceOptions(ParseResult parse, SegmentationOptions stored, Option<FileInfo?> config, Option<string[]> set, Option<string?> levels, Option<bool> pamr)
+    {
+        SegmentationOptions options = stored;
+        string[] overrides = parse.GetValue(set) ?? [];
+        if (parse.GetValue(config) is FileInfo configFile)
+        {
+            options = ModelSegmenterFactory.Apply(options, ConfigLoader.Load(configFile.FullName, overrides));
+        }
+        else if (overrides.Length > 0)
+        {
+            options = ModelSegmenterFactory.Apply(options, ConfigLoader.FromOverrides(overrides));
+        }
+
+        if (parse.GetValue(levels) is string levelText)
+        {
+            options = options with { Levels = CliParsing.ParseLevels(levelText) };
+        }
+
+        return parse.GetValue(pamr) ? options with { Pamr = new Core.Numerics.PamrOptions() } : options;
+    }
+
+    /// <summary>The label names and renumbering table that put the model's labels in the class order of <paramref name="configPath"/>'s dataset.</summary>
+    private static (IReadOnlyList<string> Names, byte[] Renumber) DatasetOrder(string configPath, IReadOnlyList<string> modelLabels, string model)
+    {
+        IReadOnlyList<string> classes = ConfigLoader.Load(configPath).Dataset.Classes
+            ?? throw new ConfigException($"{configPath}: --classes-from needs a config whose dataset lists its classes (dataset.classes).");
+        return (classes, ModelSegmenterFactory.ToClassOrder(modelLabels, classes, model));
     }
 }

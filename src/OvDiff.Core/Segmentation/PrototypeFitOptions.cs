@@ -28,6 +28,12 @@ public sealed record PrototypeFitOptions
     /// <summary>Support images are resized so their short side is this many pixels before feature extraction. Default 448 (the inference scale).</summary>
     public int SupportShortSide { get; init; } = 448;
 
+    /// <summary>
+    /// The longest side a support image may have once resized to <see cref="SupportShortSide"/>; a longer one is refused
+    /// with <see cref="Images.ImageTooLargeException"/> naming it, before it is resized. Default 4096.
+    /// </summary>
+    public int MaxLongSide { get; init; } = 4096;
+
     /// <summary>The foreground/background split. Default <see cref="ForegroundSplitMode.NormalizedCut"/>.</summary>
     public ForegroundSplitMode Split { get; init; } = ForegroundSplitMode.NormalizedCut;
 
@@ -75,6 +81,7 @@ public sealed record PrototypeFitOptions
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(SupportShortSide, 16, nameof(SupportShortSide));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxLongSide, nameof(MaxLongSide));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaskCutSegments, nameof(MaskCutSegments));
         ArgumentOutOfRangeException.ThrowIfNegative(BackgroundErosion, nameof(BackgroundErosion));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PartCount, nameof(PartCount));

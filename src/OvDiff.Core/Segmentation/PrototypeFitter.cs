@@ -39,15 +39,20 @@ public static class PrototypeFitter
             throw new ArgumentException("Feature extractor names must be distinct.", nameof(extractors));
         }
 
-        var classIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        // Names compare as ClassNames says: trimmed, ignoring case.
+        classNames = [.. classNames.Select(ClassNaming.Normalize)];
+        var classIndex = new Dictionary<string, int>(ClassNaming.Comparer);
         for (int i = 0; i < classNames.Count; i++)
         {
-            classIndex[classNames[i]] = i;
+            if (!classIndex.TryAdd(classNames[i], i))
+            {
+                throw new ArgumentException($"Class names must be distinct (compared ignoring case and surrounding spaces): '{classNames[i]}' repeats '{classNames[classIndex[classNames[i]]]}'.", nameof(classNames));
+            }
         }
 
         foreach (string stuffClass in options.StuffClasses)
         {
-            if (!classIndex.ContainsKey(stuffClass))
+            if (!classIndex.ContainsKey(ClassNaming.Normalize(stuffClass)))
             {
                 throw new ArgumentException($"Stuff class '{stuffClass}' is not one of the classes ({string.Join(", ", classNames)}).", nameof(options));
             }
@@ -61,7 +66,7 @@ public static class PrototypeFitter
         foreach (SupportExample example in examples)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!classIndex.TryGetValue(example.ClassName, out int cls))
+            if (!classIndex.TryGetValue(ClassNaming.Normalize(example.ClassName), out int cls))
             {
                 throw new ArgumentException($"Support image '{example.Source}' has class '{example.ClassName}', which is not one of the classes ({string.Join(", ", classNames)}).", nameof(examples));
             }
@@ -73,6 +78,15 @@ public static class PrototypeFitter
             if (options.SupportShortSide > 0)
             {
                 (int w, int h) = Resampling.ShortSideSize(image.Width, image.Height, options.SupportShortSide);
+                try
+                {
+                    ImageTooLargeException.ThrowIfLongSideAbove(image.Width, image.Height, w, h, options.SupportShortSide, options.MaxLongSide, "PrototypeFitOptions.MaxLongSide; ovdiff fit --max-long-side");
+                }
+                catch (ImageTooLargeException e)
+                {
+                    throw new ImageTooLargeException($"Support image '{example.Source}': {e.Message}");
+                }
+
                 image = Resampling.ResizeImage(image, w, h, ImageFilter.Lanczos3);
             }
 
@@ -152,7 +166,7 @@ public static class PrototypeFitter
             banks[e] = new PrototypeBank(extractors[e].Name, channels, flat, origins);
         }
 
-        var stuff = new HashSet<string>(options.StuffClasses, StringComparer.Ordinal);
+        var stuff = new HashSet<string>(options.StuffClasses.Select(ClassNaming.Normalize), ClassNaming.Comparer);
         return new PrototypeModel(classNames.ToArray(), classNames.Select(stuff.Contains).ToArray(), supports, banks, options);
     }
 

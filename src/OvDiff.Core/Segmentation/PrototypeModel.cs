@@ -3,7 +3,7 @@ namespace OvDiff.Core.Segmentation;
 /// <summary>
 /// A fitted OVDiff model: the class list, the support images with their masks, and one <see cref="PrototypeBank"/> per
 /// feature extractor. Immutable; saved and loaded with <see cref="PrototypeModelSerializer"/>.
-/// Label 0 of a segmentation is "background"; class <c>i</c> of <see cref="ClassNames"/> is label <c>i + 1</c>.
+/// Label 0 of a segmentation is "background"; class <c>i</c> of <see cref="ClassNaming"/> is label <c>i + 1</c>.
 /// </summary>
 public sealed class PrototypeModel
 {
@@ -35,12 +35,12 @@ public sealed class PrototypeModel
             throw new ArgumentException($"isStuff has {isStuff.Count} entries for {classNames.Count} classes.", nameof(isStuff));
         }
 
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(ClassNaming.Comparer);
         foreach (string name in classNames)
         {
-            if (string.IsNullOrWhiteSpace(name) || !seen.Add(name))
+            if (string.IsNullOrWhiteSpace(name) || !seen.Add(ClassNaming.Normalize(name)))
             {
-                throw new ArgumentException($"Class names must be non-empty and distinct; '{name}' is not.", nameof(classNames));
+                throw new ArgumentException($"Class names must be non-empty and distinct (compared ignoring case and surrounding spaces); '{name}' is not.", nameof(classNames));
             }
 
             if (string.Equals(name, BackgroundName, StringComparison.OrdinalIgnoreCase))
@@ -90,7 +90,7 @@ public sealed class PrototypeModel
     /// <summary>The options the model was fitted with.</summary>
     public PrototypeFitOptions FitOptions { get; }
 
-    /// <summary>Label names: "background" followed by <see cref="ClassNames"/>.</summary>
+    /// <summary>Label names: "background" followed by <see cref="ClassNaming"/>.</summary>
     public IReadOnlyList<string> LabelNames => [BackgroundName, .. ClassNames];
 
     /// <summary>Approximate memory held by the prototype vectors, in bytes.</summary>

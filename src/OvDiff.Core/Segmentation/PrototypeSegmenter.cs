@@ -224,15 +224,21 @@ public sealed class PrototypeSegmenter : ISegmenter
         return matches.OrderByDescending(m => m.Similarity).Take(top).ToArray();
     }
 
-    /// <summary>The image with its short side at <see cref="SegmentationOptions.ShortSide"/> (torchvision's truncating size), or itself when that is its size or the option is 0.</summary>
+    /// <summary>
+    /// The image with its short side at <see cref="SegmentationOptions.ShortSide"/> (torchvision's truncating size), or
+    /// itself when that is its size or the option is 0; <see cref="ImageTooLargeException"/> when its long side would
+    /// exceed <see cref="SegmentationOptions.MaxLongSide"/> or its score planes would not fit one array.
+    /// </summary>
     private RgbImage Rescale(RgbImage image)
     {
-        if (Options.ShortSide <= 0)
+        (int w, int h) = Options.ShortSide <= 0 ? (image.Width, image.Height) : Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
+        ImageTooLargeException.ThrowIfLongSideAbove(image.Width, image.Height, w, h, Options.ShortSide, Options.MaxLongSide, "SegmentationOptions.MaxLongSide; protocol.maxLongSide in an eval config");
+        long scores = (long)(_model.ClassNames.Count + 1) * image.PixelCount;
+        if (scores > Array.MaxLength)
         {
-            return image;
+            throw new ImageTooLargeException($"the {image.Width}x{image.Height} image needs {scores} score values at its own resolution ({_model.ClassNames.Count + 1} labels), more than one array holds; resize it.");
         }
 
-        (int w, int h) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, Options.ShortSide);
         return w == image.Width && h == image.Height ? image : Resampling.ResizeImage(image, w, h, Options.ResizeFilter);
     }
 

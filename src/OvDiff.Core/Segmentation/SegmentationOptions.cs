@@ -20,6 +20,14 @@ public sealed record SegmentationOptions
     /// </summary>
     public int ShortSide { get; init; } = 448;
 
+    /// <summary>
+    /// The longest side an image may have once resized to <see cref="ShortSide"/> (or as is, when that is 0). A longer
+    /// one, from an extreme aspect ratio (2000x3 becomes 298,666x448) or a huge original, is refused with
+    /// <see cref="Images.ImageTooLargeException"/> before anything is allocated for it. Default 4096 (an aspect ratio
+    /// up to 9.1:1 at short side 448).
+    /// </summary>
+    public int MaxLongSide { get; init; } = 4096;
+
     /// <summary>Filter for that resize. Default Lanczos-3 (the reference uses PIL's LANCZOS).</summary>
     public ImageFilter ResizeFilter { get; init; } = ImageFilter.Lanczos3;
 
@@ -64,6 +72,7 @@ public sealed record SegmentationOptions
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ShortSide, nameof(ShortSide));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxLongSide, nameof(MaxLongSide));
         foreach (SlidingWindow window in Windows)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(window.Crop, nameof(Windows));

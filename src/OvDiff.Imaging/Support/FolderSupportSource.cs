@@ -22,6 +22,7 @@ public sealed class FolderSupportSource : ISupportSource
         }
 
         _images = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var classes = new ClassListBuilder();
         foreach (string folder in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
         {
             string[] files = Directory.GetFiles(folder)
@@ -34,7 +35,11 @@ public sealed class FolderSupportSource : ISupportSource
                 throw new InvalidDataException($"Support class folder '{folder}' holds no image ({string.Join(", ", Extensions)}).");
             }
 
-            _images[Path.GetFileName(folder)] = files;
+            string name = classes.Add(Path.GetFileName(folder), $"folder '{folder}'");
+            if (!_images.TryAdd(name, files))
+            {
+                throw new InvalidDataException($"Support folder '{root}': two sub-folders name class '{name}' (one is '{folder}'); merge them.");
+            }
         }
 
         if (_images.Count == 0)

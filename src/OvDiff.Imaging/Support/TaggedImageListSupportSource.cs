@@ -8,7 +8,8 @@ namespace OvDiff.Imaging.Support;
 /// or relative to the CSV's folder) and <c>classes</c> the class names present, separated by <c>|</c>. An image with several
 /// tags is one support image of all of them (<see cref="SupportExample.AlsoShows"/>): the fitter shares its foreground out
 /// among them and keeps each out of the others' backgrounds, so list every class an image shows. Classes are listed in
-/// order of first appearance.
+/// order of first appearance and compared as <see cref="ClassNaming"/> says ("Cat" and "cat" on different lines are an
+/// error naming both); an image listed twice is an error naming both lines.
 /// </summary>
 public sealed class TaggedImageListSupportSource : ISupportSource
 {
@@ -37,7 +38,8 @@ public sealed class TaggedImageListSupportSource : ISupportSource
         }
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var order = new List<string>();
+        var order = new ClassListBuilder();
+        var imageLines = new Dictionary<string, long>(StringComparer.Ordinal);
         while (csv.Read())
         {
             long line = csv.LineNumber;
@@ -49,10 +51,9 @@ public sealed class TaggedImageListSupportSource : ISupportSource
             }
 
             // An image is used while one of its classes has fewer than maxPerClass images, with all its tags.
-            string[] tags = classes.Distinct(StringComparer.Ordinal).ToArray();
+            string[] tags = classes.Select(c => order.Add(c, $"'{csvPath}' line {line}")).Distinct(StringComparer.Ordinal).ToArray();
             foreach (string cls in tags.Where(c => !counts.ContainsKey(c)))
             {
-                order.Add(cls);
                 counts[cls] = 0;
             }
 
@@ -65,7 +66,12 @@ public sealed class TaggedImageListSupportSource : ISupportSource
                 }
             }
 
-            string resolved = Path.IsPathRooted(image) ? image : Path.Combine(folder, image);
+            string resolved = Path.GetFullPath(Path.IsPathRooted(image) ? image : Path.Combine(folder, image));
+            if (!imageLines.TryAdd(resolved, line))
+            {
+                throw new InvalidDataException($"'{csvPath}' line {line}: image '{resolved}' is listed again (first on line {imageLines[resolved]}); list each image once, with all its classes separated by '|'.");
+            }
+
             if (!File.Exists(resolved))
             {
                 throw new FileNotFoundException($"'{csvPath}' line {line}: image '{resolved}' does not exist.", resolved);
@@ -82,7 +88,7 @@ public sealed class TaggedImageListSupportSource : ISupportSource
             throw new InvalidDataException($"'{csvPath}' lists no image.");
         }
 
-        ClassNames = order;
+        ClassNames = order.Names;
     }
 
     /// <inheritdoc />

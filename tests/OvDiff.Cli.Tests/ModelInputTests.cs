@@ -1,0 +1,104 @@
+using OvDiff.Imaging;
+using OvDiff.Testing;
+
+namespace OvDiff.Cli.Tests;
+
+/// <summary>
+/// fit and segment on careless and hostile input: elongated and huge-header images (refused naming the file, skippable),
+/// class names that differ only in case, images listed twice, and segment's label order and label table.
+/// </summary>
+public sealed class ModelInputTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>
+{
+    [Fact]
+    public void Fit_ElongatedSupportImage_RefusedUpFront_SkippedWithSkipBad()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 96, 64, seed: 1);
+        Cli.WriteImage(temp.Combine("support", "cat", "wide.png"), 2000, 3, seed: 2);
+        Cli.WriteImage(temp.Combine("support", "dog", "b.jpg"), 96, 64, seed: 3);
+
+        string error = Cli.Fails("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        Assert.Contains($"support image {temp.Combine("support", "cat", "wide.png")}: the 2000x3 image is too elongated", error, StringComparison.Ordinal);
+        Assert.Contains("--skip-bad", error, StringComparison.Ordinal);
+
+        (int exit, _, string stderr) = Cli.Invoke("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean", "--skip-bad");
+        Assert.Equal(0, exit);
+        Assert.Contains("warning: skipped support image", stderr, StringComparison.Ordinal);
+        Assert.Contains("2 support images", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Segment_BadImages_NamedOrSkipped_LabelTableWritten_SummaryPrinted()
+    {
+        using var temp = new TempFolder();
+        string good = temp.Combine("good.jpg"), empty = temp.Combine("empty.jpg"), wide = temp.Combine("wide.png");
+        Cli.WriteImage(good, 96, 64);
+        Cli.WriteImage(wide, 2000, 3);
+        File.WriteAllBytes(empty, []);
+
+        string error = Cli.Fails("segment", good, wide, "--model", tiny.ModelPath, "--out", temp.Combine("strict"));
+        Assert.Contains($"{wide}: the 2000x3 image is too elongated", error, StringComparison.Ordinal);
+
+        (int exit, _, string stderr) = Cli.Invoke("segment", good, empty, wide, "--model", tiny.ModelPath, "--out", temp.Combine("out"), "--skip-bad", "--no-overlay");
+        Assert.Equal(0, exit);
+        Assert.Contains($"warning: skipped {empty}: empty file", stderr, StringComparison.Ordinal);
+        Assert.Contains($"warning: skipped {wide}:", stderr, StringComparison.Ordinal);
+        Assert.Contains("Wrote 1 label map (the model's label order;", stderr, StringComparison.Ordinal);
+        Assert.Contains("skipped 2 bad images", stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(temp.Combine("out", "good.png")));
+        Assert.Equal(["background", "cat", "dog"], LabelTable.Read(temp.Combine("out")));
+
+        (int noneExit, _, string noneErr) = Cli.Invoke("segment", empty, "--model", tiny.ModelPath, "--out", temp.Combine("none"), "--skip-bad");
+        Assert.Equal(1, noneExit);
+        Assert.Contains("error: No image could be segmented (1 skipped)", noneErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Segment_ClassesFrom_WritesTheDatasetsOrder()
+    {
+        // The model numbers cat = 1, dog = 2; a dataset listing dog first gets dog = 1, cat = 2 in the PNGs.
+        using var temp = new TempFolder();
+        string image = temp.Combine("x.jpg");
+        Cli.WriteImage(image, 96, 64, seed: 2);
+        string config = temp.Combine("c.json");
+        File.WriteAllText(config, """{ "dataset": { "root": "none", "classes": ["background", "Dog", "cat", "horse"] } }""");
+
+        Cli.Run("segment", image, "--model", tiny.ModelPath, "--out", temp.Combine("model"), "--no-overlay");
+        Cli.Run("segment", image, "--model", tiny.ModelPath, "--out", temp.Combine("dataset"), "--no-overlay", "--classes-from", config);
+
+        byte[] inModelOrder = new LabelPngReader().Read(temp.Combine("model", "x.png")).Labels;
+        byte[] inDatasetOrder = new LabelPngReader().Read(temp.Combine("dataset", "x.png")).Labels;
+        Assert.Equal(inModelOrder.Select(l => l switch { 1 => (byte)2, 2 => (byte)1, _ => l }), inDatasetOrder);
+        Assert.Contains(inModelOrder, l => l != 0);
+        Assert.Equal(["background", "Dog", "cat", "horse"], LabelTable.Read(temp.Combine("dataset")));
+    }
+
+    [Fact]
+    public void SupportList_CaseOnlyTwins_AndAnImageListedTwice_AreErrorsNamingBothLines()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("a.jpg"), 64, 48);
+        Cli.WriteImage(temp.Combine("b.jpg"), 64, 48, seed: 2);
+        File.WriteAllLines(temp.Combine("case.csv"), ["image,classes", "a.jpg,cat", "b.jpg,Cat"]);
+        File.WriteAllLines(temp.Combine("twice.csv"), ["image,classes", "a.jpg,cat", "b.jpg,dog", "a.jpg,cat"]);
+
+        string caseError = Cli.Fails("fit", "--support", temp.Combine("case.csv"), "--out", temp.Combine("m.zip"));
+        string twiceError = Cli.Fails("fit", "--support", temp.Combine("twice.csv"), "--out", temp.Combine("m.zip"));
+
+        Assert.Contains($"class 'Cat' ('{temp.Combine("case.csv")}' line 3) and class 'cat' ('{temp.Combine("case.csv")}' line 2) differ only in case", caseError, StringComparison.Ordinal);
+        Assert.Contains("line 4: image", twiceError, StringComparison.Ordinal);
+        Assert.Contains("is listed again (first on line 2)", twiceError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_ClassOptionIgnoresCase_SetOverridesTheStoredProtocol()
+    {
+        using var temp = new TempFolder();
+        string model = temp.Combine("m.zip");
+        Cli.Run("fit", "--support", Path.Combine(tiny.Folder, "support"), "--out", model, "--levels", "mean", "--class", "DOG", "--set", "protocol.shortSide=320");
+
+        using OvDiff.ML.OvDiffModel loaded = OvDiff.ML.OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model);
+        Assert.Equal(["dog"], loaded.State.Model.ClassNames);
+        Assert.Equal(320, loaded.State.Segmentation.ShortSide);
+    }
+}

@@ -1,0 +1,99 @@
+using OvDiff.Core.Images;
+using OvDiff.Core.Segmentation;
+
+namespace OvDiff.Core.Tests.Segmentation;
+
+/// <summary>
+/// Images too elongated or too large are refused before the allocation they would cause (a 2000x3 image once became
+/// 298,666x448 and took 21 GB); class names compare trimmed and ignoring case, with case-only twins an error.
+/// </summary>
+public sealed class SizeBoundAndClassNamingTests
+{
+    private static readonly (int Class, PrototypeRole Role, float[] Vector)[] Prototypes =
+    [
+        (0, PrototypeRole.Foreground, [1f, 0f, 0f]),
+        (1, PrototypeRole.Foreground, [0f, 1f, 0f]),
+    ];
+
+    [Fact]
+    public void Segment_ElongatedImage_RefusedNamingSizesAndBound_BeforeResizing()
+    {
+        using var extractor = new BlockMeanExtractor();
+        var segmenter = new PrototypeSegmenter(PrototypeSegmenterTests.Model(Prototypes), [extractor], new SegmentationOptions { Windows = [] });
+        RgbImage wide = BlockMeanExtractor.Image(2000, 3, Enumerable.Repeat(((byte)200, (byte)100, (byte)100), 6000).ToArray());
+
+        var error = Assert.Throws<ImageTooLargeException>(() => segmenter.Segment(wide, TestContext.Current.CancellationToken));
+
+        Assert.Contains("2000x3", error.Message, StringComparison.Ordinal);
+        Assert.Contains("298666x448", error.Message, StringComparison.Ordinal);   // torchvision's truncating size
+        Assert.Contains("4096", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxLongSide", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, extractor.Calls);
+    }
+
+    [Fact]
+    public void Segment_WithinTheBound_Segments_AndTheBoundIsAnOption()
+    {
+        using var extractor = new BlockMeanExtractor();
+        RgbImage panorama = BlockMeanExtractor.Image(40, 10, Enumerable.Repeat(((byte)200, (byte)100, (byte)100), 400).ToArray());
+        var options = new SegmentationOptions { ShortSide = 10, Windows = [], MaxLongSide = 40 };
+
+        Assert.Equal(400, new PrototypeSegmenter(PrototypeSegmenterTests.Model(Prototypes), [extractor], options).Segment(panorama, TestContext.Current.CancellationToken).PixelCount);
+        Assert.Throws<ImageTooLargeException>(() => new PrototypeSegmenter(PrototypeSegmenterTests.Model(Prototypes), [extractor], options with { MaxLongSide = 39 }).Segment(panorama, TestContext.Current.CancellationToken));
+        Assert.Throws<ArgumentOutOfRangeException>(() => (options with { MaxLongSide = 0 }).Validate());
+    }
+
+    [Fact]
+    public void Fit_ElongatedSupportImage_RefusedNamingIt()
+    {
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        RgbImage wide = BlockMeanExtractor.Image(400, 4, Enumerable.Repeat(((byte)200, (byte)100, (byte)100), 1600).ToArray());
+        var options = new PrototypeFitOptions { SupportShortSide = 16, Split = ForegroundSplitMode.None, Levels = PrototypeLevels.ClassMean, MaxLongSide = 1000 };
+
+        var error = Assert.Throws<ImageTooLargeException>(() => PrototypeFitter.Fit([new SupportExample("cat", "wide.png", _ => wide)], ["cat"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Contains("'wide.png'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("1600x16", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, extractor.Calls);
+    }
+
+    [Fact]
+    public void Fit_LabelsDifferingInCaseAndSpaces_AreTheListedClass()
+    {
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        RgbImage image = BlockMeanExtractor.Image(16, 16, Enumerable.Repeat(((byte)200, (byte)100, (byte)100), 256).ToArray());
+        var options = new PrototypeFitOptions { SupportShortSide = 16, Split = ForegroundSplitMode.None, Levels = PrototypeLevels.ClassMean, StuffClasses = ["SKY"] };
+
+        PrototypeModel model = PrototypeFitter.Fit(
+            [new SupportExample(" Cat", "a.png", _ => image), new SupportExample("sky", "b.png", _ => image)], ["cat", " sky "], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(["cat", "sky"], model.ClassNames);
+        Assert.Equal([false, true], model.IsStuff);
+        Assert.Throws<ArgumentException>(() => PrototypeFitter.Fit([new SupportExample("cat", "a.png", _ => image)], ["cat", "CAT"], [extractor], options with { StuffClasses = [] }, cancellationToken: TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void ClassListBuilder_CaseOnlyTwins_ErrorNamesBothSpellingsAndPlaces_SameSpellingIsOneClass()
+    {
+        var builder = new ClassListBuilder();
+        Assert.Equal("cat", builder.Add("cat", "s.csv line 2"));
+        Assert.Equal("dog", builder.Add(" dog ", "s.csv line 3"));
+        Assert.Equal("cat", builder.Add("cat ", "s.csv line 4"));
+
+        var error = Assert.Throws<InvalidDataException>(() => builder.Add("Cat", "s.csv line 5"));
+
+        Assert.Equal("class 'Cat' (s.csv line 5) and class 'cat' (s.csv line 2) differ only in case; class names are compared ignoring case, so spell them the same way.", error.Message);
+        Assert.Equal(["cat", "dog"], builder.Names);
+        Assert.Throws<InvalidDataException>(() => builder.Add("  ", "s.csv line 6"));
+    }
+
+    [Fact]
+    public void MapByName_RenumbersByName_IgnoringCase_MissingIsTheCallersError()
+    {
+        byte[] map = ClassNaming.MapByName(["background", "Boat", "aeroplane"], ["background", "aeroplane", "bicycle", "boat"], n => new KeyNotFoundException(n));
+
+        Assert.Equal([0, 3, 1, 3, 4], map[..5]);   // labels past the list map to themselves
+        Assert.Equal(255, map[255]);
+        Assert.Equal("zebra", Assert.Throws<KeyNotFoundException>(() => ClassNaming.MapByName(["background", "zebra"], ["background"], n => new KeyNotFoundException(n))).Message);
+    }
+}

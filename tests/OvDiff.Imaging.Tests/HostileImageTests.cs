@@ -1,0 +1,151 @@
+using System.Buffers.Binary;
+using OvDiff.Core.Images;
+using OvDiff.Testing;
+using SkiaSharp;
+
+namespace OvDiff.Imaging.Tests;
+
+/// <summary>
+/// Damaged and hostile image files, as a tester crafts them: cut short and closed with an end marker, bit-flipped,
+/// headers claiming huge sizes. Each is an <see cref="ImageFormatException"/> naming the file, before any large buffer
+/// is allocated; every real JPEG of the shared data still decodes.
+/// </summary>
+public sealed class HostileImageTests
+{
+    [Fact]
+    public void JpegCutShortAndClosedWithEndMarker_IsAnError()
+    {
+        byte[] jpeg = Photo();
+        using var folder = new TempFolder();
+        string path = folder.Combine("cut.jpg");
+        File.WriteAllBytes(path, [.. jpeg[..(jpeg.Length * 6 / 10)], 0xFF, 0xD9]);
+
+        var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(path));
+
+        Assert.Equal(path, error.FilePath);
+        Assert.Contains("corrupt JPEG data: the image data ends early", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void JpegWithFlippedBits_IsAnError_ManyRandomFlipsToo()
+    {
+        byte[] jpeg = Photo();
+        (int start, int end) = EntropyData(jpeg);
+        byte[] flipped = (byte[])jpeg.Clone();
+        for (int k = 1; k <= 5; k++)
+        {
+            flipped[start + ((end - start) * k / 6)] ^= 0x10;
+        }
+
+        Assert.Contains("corrupt JPEG data", Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(flipped, "flipped.jpg")).Message, StringComparison.Ordinal);
+
+        // Random flips in the entropy-coded data of this noisy image (mostly value bits: the hardest case), seeded.
+        Assert.InRange(DetectionRate(jpeg, start, end, flips: 5), 0.8, 1.0);     // measured 0.835
+        Assert.InRange(DetectionRate(jpeg, start, end, flips: 1), 0.25, 1.0);    // measured 0.28
+    }
+
+    [Fact]
+    public void RealJpegWithRandomFlips_MostAreFound()
+    {
+        // A flip in a coefficient's value bits keeps the code stream in step and cannot be seen (JPEG has no checksum),
+        // and Huffman codes often fall back into step; what desynchronises the blocks or drives a DC value out of range
+        // is found. Seeded, so these are fixed measurements of this image.
+        string voc = SharedData.RequireFolder("VOC2012");
+        byte[] jpeg = File.ReadAllBytes(Path.Combine(voc, "JPEGImages", "2007_000033.jpg"));
+        (int start, int end) = EntropyData(jpeg);
+        Assert.InRange(DetectionRate(jpeg, start, end, flips: 5), 0.88, 1.0);    // measured 0.92
+        Assert.InRange(DetectionRate(jpeg, start, end, flips: 1), 0.35, 1.0);    // measured 0.395
+    }
+
+    [Theory]
+    [InlineData(60000, 60000)]
+    [InlineData(20000, 20000)]
+    public void JpegHeaderClaimingHugeSize_IsAnErrorNamingSizeAndBound(int width, int height)
+    {
+        byte[] jpeg = Photo();
+        int sof = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xC0]);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 5), (ushort)height);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 7), (ushort)width);
+
+        var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(jpeg, "huge.jpg"));
+
+        Assert.Contains($"huge.jpg: its header says {width}x{height}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("OVDIFF_MAX_PIXELS", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LabelPngHeaderClaimingHugeSize_IsAnErrorBeforeAllocating()
+    {
+        // A 1x1 grayscale PNG whose IHDR (bytes 16..23, CRC after) then claims 60000x60000.
+        byte[] png = PngBuilder.Build(1, 1, 8, 0, [[0]], [0]);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(16), 60000);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(20), 60000);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), Crc32.Compute(png.AsSpan(12, 4), png.AsSpan(16, 13)));
+        using var folder = new TempFolder();
+        string path = folder.Combine("huge.png");
+        File.WriteAllBytes(path, png);
+
+        var error = Assert.Throws<ImageFormatException>(() => new LabelPngReader().Read(path));
+
+        Assert.Contains("60000x60000", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EveryRealJpegOfTheSharedData_PassesTheScanCheck()
+    {
+        string root = SharedData.RequireFolder(".");
+        string[] files = Directory.GetFiles(root, "*.jpg", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        string[] failing = [.. files.Where(f => JpegScanCheck.FindProblem(File.ReadAllBytes(f)) is not null)];
+        Assert.Empty(failing);
+    }
+
+    private static double DetectionRate(byte[] jpeg, int start, int end, int flips)
+    {
+        var random = new Random(7);
+        int found = 0, trials = 200;
+        for (int t = 0; t < trials; t++)
+        {
+            byte[] copy = (byte[])jpeg.Clone();
+            for (int f = 0; f < flips; f++)
+            {
+                int at;
+                do
+                {
+                    at = random.Next(start, end);
+                }
+                while (copy[at] == 0xFF || copy[at - 1] == 0xFF);   // keep byte stuffing and markers intact
+                copy[at] ^= (byte)(1 << random.Next(8));
+            }
+
+            found += JpegScanCheck.FindProblem(copy) is null ? 0 : 1;
+        }
+
+        return (double)found / trials;
+    }
+
+    /// <summary>A 160x120 baseline JPEG of a noisy gradient.</summary>
+    private static byte[] Photo()
+    {
+        var random = new Random(3);
+        using var bitmap = new SKBitmap(160, 120, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        for (int y = 0; y < 120; y++)
+        {
+            for (int x = 0; x < 160; x++)
+            {
+                bitmap.SetPixel(x, y, new SKColor((byte)(x + random.Next(40)), (byte)(2 * y), (byte)random.Next(256)));
+            }
+        }
+
+        using SKData data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
+        return data.ToArray();
+    }
+
+    /// <summary>The entropy-coded data of a single-scan JPEG: after the SOS segment, up to EOI.</summary>
+    private static (int Start, int End) EntropyData(byte[] jpeg)
+    {
+        int sos = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
+        int start = sos + 2 + BinaryPrimitives.ReadUInt16BigEndian(jpeg.AsSpan(sos + 2));
+        return (start, jpeg.Length - 2);
+    }
+}
