@@ -23,7 +23,7 @@ public sealed class SupportStoreTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private static SupportSamplingSettings Settings(int steps = 30, float guidance = 8f, int batch = 4) =>
-        new("sha256:model", "dpm++2m", steps, guidance, 42, SupportSamplingSettings.DefaultPromptTemplate, SupportSamplingSettings.DefaultNegativePrompt, 16, 12, batch, "test/v1");
+        new("sha256:model", "dpm++2m", steps, guidance, 42, SupportImageRequest.ReferencePromptTemplate, SupportImageRequest.ReferenceNegativePrompt, 16, 12, batch, "test/v1");
 
     private static (string, IReadOnlyList<int>)[] Classes(params string[] names) => names.Select(n => (n, (IReadOnlyList<int>)[5])).ToArray();
 
@@ -36,11 +36,11 @@ public sealed class SupportStoreTests : IDisposable
             .ToDictionary(f => Path.GetRelativePath(folder, f), File.ReadAllBytes);
 
     [Fact]
-    public void ItemSeed_IsTheDocumentedHash()
+    public void DeriveSeed_IsTheDocumentedHash()
     {
         // python3: struct.unpack('<Q', hashlib.sha256(b'ovdiff-support/1|42|cat|0').digest()[:8])[0]
-        Assert.Equal(8352766655309203627UL, SupportStore.ItemSeed(42, "cat", 0));
-        Assert.Equal(9767193761096094988UL, SupportStore.ItemSeed(42, "traffic cone", 31));
+        Assert.Equal(8352766655309203627UL, SupportImageRequest.DeriveSeed(42, "cat", 0));
+        Assert.Equal(9767193761096094988UL, SupportImageRequest.DeriveSeed(42, "traffic cone", 31));
     }
 
     [Fact]
@@ -74,9 +74,9 @@ public sealed class SupportStoreTests : IDisposable
         Assert.Equal([4, 4, 2, 4, 4, 2], generator.Batches.Select(b => b.Count));   // fixed groups 0-3, 4-7, 8-9 per class
         SupportItemPaths item = store.PathsOf(store.Class("cat"), 5);
         RgbImage decoded = ImageDecoder.Decode(item.Image);
-        Assert.Equal(SeedPatternGenerator.ImageFor(SupportStore.ItemSeed(42, "cat", 5)).Pixels, decoded.Pixels);
+        Assert.Equal(SeedPatternGenerator.ImageFor(SupportImageRequest.DeriveSeed(42, "cat", 5)).Pixels, decoded.Pixels);
         Assert.Equal("A good picture of a cat", generator.Batches[1][1].Prompt);
-        Assert.Equal(SupportSamplingSettings.DefaultNegativePrompt, generator.Batches[1][1].NegativePrompt);
+        Assert.Equal(SupportImageRequest.ReferenceNegativePrompt, generator.Batches[1][1].NegativePrompt);
         Dictionary<string, byte[]> before = Snapshot(store.Root);
         Assert.Equal(61, before.Count);   // manifest + 20 x 3
 
@@ -161,12 +161,12 @@ public sealed class SupportStoreTests : IDisposable
 
         Assert.Equal(3, examples.Count);
         Assert.All(examples, e => Assert.Equal("traffic cone", e.ClassName));
-        AttributionMap raw = SeedPatternGenerator.AttributionFor(SupportStore.ItemSeed(42, "traffic cone", 2));
+        AttributionMap raw = SeedPatternGenerator.AttributionFor(SupportImageRequest.DeriveSeed(42, "traffic cone", 2));
         float min = raw.Values.Min(), max = raw.Values.Max();
         Assert.Equal(raw.Values.Select(v => (v - min) / (max - min)), examples[2].Attribution!.Values);
         Assert.Equal((raw.Height, raw.Width), (examples[2].Attribution!.Height, examples[2].Attribution!.Width));
         Assert.Equal(store.PathsOf(store.Class("traffic cone"), 2).Image, examples[2].Source);
-        Assert.Equal(SeedPatternGenerator.ImageFor(SupportStore.ItemSeed(42, "traffic cone", 2)).Pixels, examples[2].Load(CancellationToken.None).Pixels);
+        Assert.Equal(SeedPatternGenerator.ImageFor(SupportImageRequest.DeriveSeed(42, "traffic cone", 2)).Pixels, examples[2].Load(CancellationToken.None).Pixels);
     }
 
     [Fact]

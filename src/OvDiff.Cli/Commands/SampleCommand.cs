@@ -31,8 +31,8 @@ internal static class SampleCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (CUDA needs the GPU build).", DefaultValueFactory = _ => "cpu" };
         var scheduler = new Option<SchedulerKind>("--scheduler") { Description = "Sampler (the reference: DpmSolverMultistep, DPM-Solver++ 2M).", DefaultValueFactory = _ => SchedulerKind.DpmSolverMultistep };
         var batch = new Option<int>("--batch") { Description = "Images per UNet call (each twice with guidance); part of the store's settings.", DefaultValueFactory = _ => 8 };
-        var prompt = new Option<string>("--prompt") { Description = "Prompt template with {class}.", DefaultValueFactory = _ => SupportSamplingSettings.DefaultPromptTemplate };
-        var negative = new Option<string>("--negative-prompt") { Description = "Negative prompt (\"\" for none).", DefaultValueFactory = _ => SupportSamplingSettings.DefaultNegativePrompt };
+        var prompt = new Option<string>("--prompt") { Description = "Prompt template with {class}.", DefaultValueFactory = _ => SupportImageRequest.ReferencePromptTemplate };
+        var negative = new Option<string>("--negative-prompt") { Description = "Negative prompt (\"\" for none).", DefaultValueFactory = _ => SupportImageRequest.ReferenceNegativePrompt };
         var size = new Option<int?>("--size") { Description = "Image width and height in pixels (default: the UNet's fixed size, else 512)." };
         var fuse = new Option<bool>("--fuse-attn1") { Description = "Fuse the self-attention layers (faster on CUDA; maps unchanged)." };
         var command = new Command("sample", "Sample support images for class names with Stable Diffusion, with attribution maps and fg/bg masks, into a resumable store.")
@@ -66,7 +66,7 @@ internal static class SampleCommand
                     FuseSelfAttention = parse.GetValue(fuse),
                 },
                 Seed = parse.GetValue(seed),
-                PromptTemplate = parse.GetValue(prompt) ?? SupportSamplingSettings.DefaultPromptTemplate,
+                PromptTemplate = parse.GetValue(prompt) ?? SupportImageRequest.ReferencePromptTemplate,
                 NegativePrompt = parse.GetValue(negative) ?? "",
             };
 

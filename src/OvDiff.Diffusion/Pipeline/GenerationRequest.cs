@@ -19,10 +19,10 @@ public sealed record GenerationRequest(string Prompt, string NegativePrompt, ulo
 public sealed record SupportPrompts
 {
     /// <summary>The reference's negative prompt.</summary>
-    public const string ReferenceNegativePrompt = "text, low quality, blurry, cartoon, meme, low resolution, bad, poor, faded";
+    public const string ReferenceNegativePrompt = SupportImageRequest.ReferenceNegativePrompt;
 
     /// <summary>The reference's template: "A good picture of a {class}".</summary>
-    public const string ReferenceTemplate = "A good picture of a {class}";
+    public const string ReferenceTemplate = SupportImageRequest.ReferencePromptTemplate;
 
     /// <summary>The reference's prompts.</summary>
     public static SupportPrompts Reference { get; } = new();

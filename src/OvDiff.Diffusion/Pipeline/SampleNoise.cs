@@ -1,4 +1,4 @@
-using System.Text;
+using OvDiff.Core.Segmentation;
 
 namespace OvDiff.Diffusion.Pipeline;
 
@@ -6,8 +6,8 @@ namespace OvDiff.Diffusion.Pipeline;
 /// The randomness of sampling, as documented, platform-independent functions of integers (no System.Random, no
 /// ONNX Runtime random operator), so that one seed regenerates the same image on any machine, alone or in any batch.
 /// <list type="bullet">
-/// <item><see cref="Derive"/>: the 64-bit seed of support image (seed, class, index):
-/// Mix(seed ^ Mix(FNV-1a-64(UTF-8 of the class name) ^ Mix(index))), Mix being SplitMix64's finaliser.</item>
+/// <item><see cref="Derive"/>: the 64-bit seed of support image (seed, class, index), <see cref="SupportImageRequest.DeriveSeed"/>
+/// (the one derivation, shared with the support store).</item>
 /// <item><see cref="FillGaussian"/>: standard normal values from a 64-bit seed: SplitMix64 from the seed gives uniform
 /// u = (x &gt;&gt; 11) * 2^-53; each pair (u1, u2) gives sqrt(-2 ln(1 - u1)) * (cos, sin)(2 pi u2) (Box-Muller, float64,
 /// rounded to float32).</item>
@@ -17,18 +17,8 @@ public static class SampleNoise
 {
     private const ulong Golden = 0x9E3779B97F4A7C15UL;
 
-    /// <summary>The seed of image <paramref name="index"/> of class <paramref name="className"/> under base seed <paramref name="seed"/> (case-sensitive name).</summary>
-    public static ulong Derive(ulong seed, string className, long index)
-    {
-        ArgumentNullException.ThrowIfNull(className);
-        ulong hash = 0xCBF29CE484222325UL;
-        foreach (var b in Encoding.UTF8.GetBytes(className))
-        {
-            hash = (hash ^ b) * 0x100000001B3UL;
-        }
-
-        return Mix(seed ^ Mix(hash ^ Mix(unchecked((ulong)index))));
-    }
+    /// <summary>The seed of image <paramref name="index"/> of class <paramref name="className"/> under base seed <paramref name="seed"/> (case-sensitive name): <see cref="SupportImageRequest.DeriveSeed"/>.</summary>
+    public static ulong Derive(ulong seed, string className, long index) => SupportImageRequest.DeriveSeed(seed, className, index);
 
     /// <summary>Fills <paramref name="destination"/> with standard normal values drawn from <paramref name="seed"/> (see the type's remarks).</summary>
     public static void FillGaussian(ulong seed, Span<float> destination)

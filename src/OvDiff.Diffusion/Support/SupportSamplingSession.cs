@@ -14,14 +14,14 @@ public sealed record SupportSamplingOptions
     /// <summary>Sampler, steps, guidance, batch size, image size and device. Default <see cref="StableDiffusionOptions.Default"/> (DPM-Solver++ 2M, 30 steps, 8.0, batch 8, CPU).</summary>
     public StableDiffusionOptions Diffusion { get; init; } = StableDiffusionOptions.Default;
 
-    /// <summary>Base seed; image (class, index) uses <see cref="SupportStore.ItemSeed"/>. Default 42 (the reference's).</summary>
+    /// <summary>Base seed; image (class, index) uses <see cref="SupportImageRequest.DeriveSeed"/>. Default 42 (the reference's).</summary>
     public long Seed { get; init; } = 42;
 
     /// <summary>Prompt template with <c>{class}</c>. Default "A good picture of a {class}".</summary>
-    public string PromptTemplate { get; init; } = SupportSamplingSettings.DefaultPromptTemplate;
+    public string PromptTemplate { get; init; } = SupportImageRequest.ReferencePromptTemplate;
 
     /// <summary>Negative prompt. Default the reference's.</summary>
-    public string NegativePrompt { get; init; } = SupportSamplingSettings.DefaultNegativePrompt;
+    public string NegativePrompt { get; init; } = SupportImageRequest.ReferenceNegativePrompt;
 }
 
 /// <summary>

@@ -92,7 +92,7 @@ public static class SupportSampling
         {
             cancellationToken.ThrowIfCancellationRequested();
             var requests = Enumerable.Range(first, count)
-                .Select(i => new SupportImageRequest(storeClass.Prompt, settings.NegativePrompt, SupportStore.ItemSeed(settings.Seed, storeClass.Name, i), storeClass.NameTokens))
+                .Select(i => new SupportImageRequest(storeClass.Prompt, settings.NegativePrompt, SupportImageRequest.DeriveSeed(unchecked((ulong)settings.Seed), storeClass.Name, i), storeClass.NameTokens))
                 .ToList();
             long before = generated * steps;
             string what = $"{storeClass.Name} #{first}-{first + count - 1}";

@@ -16,7 +16,7 @@ namespace OvDiff.Imaging.Support;
 /// <param name="Scheduler">Sampler name, e.g. "dpm++2m".</param>
 /// <param name="Steps">Denoising steps.</param>
 /// <param name="Guidance">Classifier-free guidance scale.</param>
-/// <param name="Seed">Base seed; each image's seed is derived from (seed, class, index): <see cref="SupportStore.ItemSeed"/>.</param>
+/// <param name="Seed">Base seed; each image's seed is derived from (seed, class, index): <see cref="SupportImageRequest.DeriveSeed"/>.</param>
 /// <param name="PromptTemplate">Prompt with <c>{class}</c>.</param>
 /// <param name="NegativePrompt">Negative prompt ("" for none).</param>
 /// <param name="Width">Image width in pixels.</param>
@@ -36,12 +36,6 @@ public sealed record SupportSamplingSettings(
     int BatchSize,
     string Attribution)
 {
-    /// <summary>The reference's prompt template.</summary>
-    public const string DefaultPromptTemplate = "A good picture of a {class}";
-
-    /// <summary>The reference's negative prompt.</summary>
-    public const string DefaultNegativePrompt = "text, low quality, blurry, cartoon, meme, low resolution, bad, poor, faded";
-
     /// <summary>The prompt for <paramref name="className"/>.</summary>
     public string PromptFor(string className) => PromptTemplate.Replace("{class}", className, StringComparison.Ordinal);
 
@@ -218,17 +212,6 @@ public sealed class SupportStore
     {
         SupportItemPaths paths = PathsOf(storeClass, index);
         return File.Exists(paths.Attribution) && File.Exists(paths.Mask) && File.Exists(paths.Image);
-    }
-
-    /// <summary>
-    /// The 64-bit seed of item (<paramref name="className"/>, <paramref name="index"/>): the first 8 bytes (little-endian)
-    /// of SHA-256("ovdiff-support/1|{seed}|{class}|{index}"), so any item can be regenerated alone on any machine.
-    /// </summary>
-    public static ulong ItemSeed(long seed, string className, int index)
-    {
-        ArgumentNullException.ThrowIfNull(className);
-        byte[] hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{FormatVersion}|{seed}|{className}|{index}")));
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(hash);
     }
 
     /// <summary>
