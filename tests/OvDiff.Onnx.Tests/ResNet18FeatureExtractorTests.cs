@@ -1,3 +1,4 @@
+using OvDiff.Core.Features;
 using Microsoft.ML.OnnxRuntime;
 using OvDiff.Core.Images;
 
@@ -104,6 +105,31 @@ public sealed class ResNet18FeatureExtractorTests
         Assert.Equal(channels, extractor.Channels);
         Assert.All(map.Data, v => Assert.True(float.IsFinite(v)));
         Assert.True(map.Data.Max() > 0f);
+    }
+
+    [Theory]
+    [InlineData(ResNet18Layers.Layer4)]
+    [InlineData(ResNet18Layers.Layer3And4)]
+    public void ExtractBatch_SameSizeImages_EqualOneCallEach(ResNet18Layers layers)
+    {
+        using var extractor = new ResNet18FeatureExtractor(new ResNet18Options { Layers = layers });
+        RgbImage[] images = [TestImages.Create(100, 70, seed: 1), TestImages.Create(100, 70, seed: 2), TestImages.Create(100, 70, seed: 3)];
+
+        IReadOnlyList<FeatureMap> batch = extractor.ExtractBatch(images, TestContext.Current.CancellationToken);
+
+        Assert.Equal(3, batch.Count);
+        for (int i = 0; i < images.Length; i++)
+        {
+            FeatureMap single = extractor.Extract(images[i], TestContext.Current.CancellationToken);
+            Assert.Equal((single.Height, single.Width, single.Channels), (batch[i].Height, batch[i].Width, batch[i].Channels));
+            float largest = 0;
+            for (int k = 0; k < single.Data.Length; k++)
+            {
+                largest = Math.Max(largest, Math.Abs(single.Data[k] - batch[i].Data[k]) / Math.Max(1f, Math.Abs(single.Data[k])));
+            }
+
+            Assert.True(largest <= 1e-5f, $"image {i}: batched features differ from one call by {largest} (relative)");
+        }
     }
 
     [Fact]

@@ -30,4 +30,11 @@ public interface IDenseFeatureExtractor : IDisposable
     /// its grid is about image size / <see cref="Stride"/> (implementations may pad to a multiple of the stride and crop back).
     /// </summary>
     FeatureMap Extract(RgbImage image, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Extracts features for several images (callers pass images of one size); implementations may run them as one
+    /// batch. The default extracts them one by one.
+    /// </summary>
+    IReadOnlyList<FeatureMap> ExtractBatch(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default) =>
+        [.. images.Select(image => Extract(image, cancellationToken))];
 }

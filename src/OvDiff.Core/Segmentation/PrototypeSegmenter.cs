@@ -88,6 +88,26 @@ public sealed class PrototypeSegmenter : ISegmenter
         var extracted = new List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)>(crops.Count * _plans.Length);
         foreach (BankPlan plan in _plans)
         {
+            if (Options.BatchWindows)
+            {
+                // One batch per window size; the features keep the windows' order.
+                var features = new FeatureMap[crops.Count];
+                foreach (IGrouping<(int, int), int> size in Enumerable.Range(0, crops.Count).GroupBy(i => (crops[i].Image.Width, crops[i].Image.Height)))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int[] members = [.. size];
+                    IReadOnlyList<FeatureMap> batch = plan.Extractor.ExtractBatch([.. members.Select(i => crops[i].Image)], cancellationToken);
+                    for (int k = 0; k < members.Length; k++)
+                    {
+                        features[members[k]] = batch[k];
+                    }
+                }
+
+                extracted.AddRange(crops.Select((crop, i) => (plan, crop.Window, features[i])));
+                clock.Lap(SegmentationStage.Extraction);
+                continue;
+            }
+
             foreach (((int x1, int y1, int x2, int y2) window, RgbImage crop) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();

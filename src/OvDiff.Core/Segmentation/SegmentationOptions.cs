@@ -34,6 +34,13 @@ public sealed record SegmentationOptions
     /// <summary>Sliding windows (crop, stride). Default (448, 224) and (336, 224).</summary>
     public IReadOnlyList<SlidingWindow> Windows { get; init; } = [new(448, 224), new(336, 224)];
 
+    /// <summary>
+    /// Windows of one size go to each extractor as one batch (<see cref="Features.IDenseFeatureExtractor.ExtractBatch"/>)
+    /// instead of one call each; the features, and so the labels, are the same. Default false: on a 2-core CPU with
+    /// ResNet18 the batch was not faster (docs/results.md); worth trying on a GPU.
+    /// </summary>
+    public bool BatchWindows { get; init; }
+
     /// <summary>Also score the whole image as one window. Default true.</summary>
     public bool IncludeFullImage { get; init; } = true;
 

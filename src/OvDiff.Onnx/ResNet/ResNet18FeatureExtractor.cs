@@ -81,47 +81,91 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
     public FeatureMap Extract(RgbImage image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var paddedHeight = RoundUp(image.Height, SizeMultiple);
-        var paddedWidth = RoundUp(image.Width, SizeMultiple);
-        var input = Preprocess(image, MeanAt(image.Height, image.Width), paddedHeight, paddedWidth);
-        using var inputValue = _session.CreateFloatInput(ResNet18ModelFiles.InputName, input, [1, 3, paddedHeight, paddedWidth]);
+        return Run([image], cancellationToken)[0];
+    }
+
+    /// <summary>
+    /// Images of one size go through ONNX Runtime as one batch [N, 3, H, W] (the same features as one call each: the
+    /// network treats every image of a batch alike); images of different sizes are extracted one by one.
+    /// </summary>
+    public IReadOnlyList<FeatureMap> ExtractBatch(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0)
+        {
+            return [];
+        }
+
+        return images.All(i => i.Width == images[0].Width && i.Height == images[0].Height)
+            ? Run(images, cancellationToken)
+            : [.. images.Select(i => Extract(i, cancellationToken))];
+    }
+
+    private FeatureMap[] Run(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken)
+    {
+        int count = images.Count, imageHeight = images[0].Height, imageWidth = images[0].Width;
+        var paddedHeight = RoundUp(imageHeight, SizeMultiple);
+        var paddedWidth = RoundUp(imageWidth, SizeMultiple);
+        int inputSize = 3 * paddedHeight * paddedWidth;
+        var input = new float[(long)count * inputSize];
+        float[] mean = MeanAt(imageHeight, imageWidth);
+        for (int i = 0; i < count; i++)
+        {
+            Preprocess(images[i], mean, paddedHeight, paddedWidth, input.AsSpan(i * inputSize, inputSize));
+        }
+
+        using var inputValue = _session.CreateFloatInput(ResNet18ModelFiles.InputName, input, [count, 3, paddedHeight, paddedWidth]);
         using var outputs = _session.Run(
             new Dictionary<string, OrtValue> { [ResNet18ModelFiles.InputName] = inputValue },
             _outputNames,
             cancellationToken);
 
-        var gridHeight = CeilDiv(image.Height, Stride);
-        var gridWidth = CeilDiv(image.Width, Stride);
-        var data = new float[gridHeight * gridWidth * Channels];
+        var gridHeight = CeilDiv(imageHeight, Stride);
+        var gridWidth = CeilDiv(imageWidth, Stride);
+        var maps = new FeatureMap[count];
         switch (_options.Layers)
         {
             case ResNet18Layers.Layer3:
             case ResNet18Layers.Layer4:
             {
-                var planar = ReadPlanar(outputs.First(), Channels, paddedHeight / Stride, paddedWidth / Stride);
-                DenseLayout.CropPlanarToInterleaved(planar, Channels, paddedHeight / Stride, paddedWidth / Stride, gridHeight, gridWidth, data, Channels, 0);
+                int height = paddedHeight / Stride, width = paddedWidth / Stride, size = Channels * height * width;
+                var planar = ReadPlanar(outputs.First(), count, Channels, height, width);
+                for (int i = 0; i < count; i++)
+                {
+                    var data = new float[gridHeight * gridWidth * Channels];
+                    DenseLayout.CropPlanarToInterleaved(planar.AsSpan(i * size, size), Channels, height, width, gridHeight, gridWidth, data, Channels, 0);
+                    maps[i] = new FeatureMap(gridHeight, gridWidth, Channels, data);
+                }
+
                 break;
             }
 
             case ResNet18Layers.Layer3And4:
             {
-                int height3 = paddedHeight / 16, width3 = paddedWidth / 16;
-                var layer3 = ReadPlanar(outputs.First(), 256, height3, width3);
-                var layer4 = ReadPlanar(outputs.Last(), 512, paddedHeight / 32, paddedWidth / 32);
-                var layer4Upsampled = DenseLayout.ResizeBilinearPlanar(layer4, 512, paddedHeight / 32, paddedWidth / 32, height3, width3);
-                DenseLayout.CropPlanarToInterleaved(layer3, 256, height3, width3, gridHeight, gridWidth, data, Channels, 0);
-                DenseLayout.CropPlanarToInterleaved(layer4Upsampled, 512, height3, width3, gridHeight, gridWidth, data, Channels, 256);
-                if (_options.NormalizeLayersBeforeConcatenation)
+                int height3 = paddedHeight / 16, width3 = paddedWidth / 16, height4 = paddedHeight / 32, width4 = paddedWidth / 32;
+                int size3 = 256 * height3 * width3, size4 = 512 * height4 * width4;
+                var layer3 = ReadPlanar(outputs.First(), count, 256, height3, width3);
+                var layer4 = ReadPlanar(outputs.Last(), count, 512, height4, width4);
+                for (int i = 0; i < count; i++)
                 {
-                    DenseLayout.NormalizeCells(data, Channels, 0, 256);
-                    DenseLayout.NormalizeCells(data, Channels, 256, 512);
+                    var data = new float[gridHeight * gridWidth * Channels];
+                    var layer4Upsampled = DenseLayout.ResizeBilinearPlanar(layer4.AsSpan(i * size4, size4), 512, height4, width4, height3, width3);
+                    DenseLayout.CropPlanarToInterleaved(layer3.AsSpan(i * size3, size3), 256, height3, width3, gridHeight, gridWidth, data, Channels, 0);
+                    DenseLayout.CropPlanarToInterleaved(layer4Upsampled, 512, height3, width3, gridHeight, gridWidth, data, Channels, 256);
+                    if (_options.NormalizeLayersBeforeConcatenation)
+                    {
+                        DenseLayout.NormalizeCells(data, Channels, 0, 256);
+                        DenseLayout.NormalizeCells(data, Channels, 256, 512);
+                    }
+
+                    maps[i] = new FeatureMap(gridHeight, gridWidth, Channels, data);
                 }
 
                 break;
             }
         }
 
-        return new FeatureMap(gridHeight, gridWidth, Channels, data);
+        return maps;
     }
 
     /// <summary>
@@ -130,9 +174,17 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
     /// </summary>
     internal static float[] Preprocess(RgbImage image, ReadOnlySpan<float> meanAtImageSize, int paddedHeight, int paddedWidth)
     {
+        var result = new float[3 * paddedHeight * paddedWidth];
+        Preprocess(image, meanAtImageSize, paddedHeight, paddedWidth, result);
+        return result;
+    }
+
+    /// <summary>As <see cref="Preprocess(RgbImage, ReadOnlySpan{float}, int, int)"/>, into <paramref name="result"/> (3 x padded size, zeroed here).</summary>
+    internal static void Preprocess(RgbImage image, ReadOnlySpan<float> meanAtImageSize, int paddedHeight, int paddedWidth, Span<float> result)
+    {
         int height = image.Height, width = image.Width;
         var plane = paddedHeight * paddedWidth;
-        var result = new float[3 * plane];
+        result[..(3 * plane)].Clear();
         var pixels = image.Pixels.AsSpan();
         for (var y = 0; y < height; y++)
         {
@@ -141,15 +193,13 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
             {
                 var rgb = 2 - bgr;
                 var mean = meanAtImageSize.Slice((bgr * height * width) + (y * width), width);
-                var target = result.AsSpan((bgr * plane) + (y * paddedWidth), width);
+                var target = result.Slice((bgr * plane) + (y * paddedWidth), width);
                 for (var x = 0; x < width; x++)
                 {
                     target[x] = row[(x * 3) + rgb] - mean[x];
                 }
             }
         }
-
-        return result;
     }
 
     private float[] MeanAt(int height, int width)
@@ -202,13 +252,13 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         return means;
     }
 
-    private float[] ReadPlanar(OrtValue value, int channels, int height, int width)
+    private float[] ReadPlanar(OrtValue value, int count, int channels, int height, int width)
     {
         var data = OnnxModelSession.ReadFloatTensor(value, out var shape);
-        if (shape.Length != 4 || shape[0] != 1 || shape[1] != channels || shape[2] != height || shape[3] != width)
+        if (shape.Length != 4 || shape[0] != count || shape[1] != channels || shape[2] != height || shape[3] != width)
         {
             throw new OnnxModelMismatchException(
-                $"'{_session.ModelDescription}' returned a tensor of shape [{string.Join(",", shape)}], expected [1,{channels},{height},{width}].");
+                $"'{_session.ModelDescription}' returned a tensor of shape [{string.Join(",", shape)}], expected [{count},{channels},{height},{width}].");
         }
 
         return data;
