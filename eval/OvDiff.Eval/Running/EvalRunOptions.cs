@@ -32,6 +32,12 @@ public sealed record EvalRunOptions
     /// <summary>Leave out (and count) images with bad input instead of stopping. Default: false.</summary>
     public bool SkipBad { get; init; }
 
+    /// <summary>
+    /// How many images are read and decoded ahead on another thread while the current one is segmented and scored;
+    /// 0 reads each in the scoring loop. Default: 3.
+    /// </summary>
+    public int ReadAhead { get; init; } = 3;
+
     /// <summary>The longest time between two checkpoints. Default: 2 seconds.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

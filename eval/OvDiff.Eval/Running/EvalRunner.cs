@@ -158,9 +158,7 @@ public static class EvalRunner
         var images = new List<ImageResult>(state.Images);
         var imageMatrix = new ConfusionMatrix(dataset.ClassNames.Count);
         var extremes = new ReportImages.Tracker(state.Images);
-        IGroundTruthReader groundTruth = dataset.CreateGroundTruthReader();
         var counter = new PixelPairCounter();
-        byte[] labels = [];
         int done = state.Done, scored = state.Scored, sinceCheckpoint = 0, sessionStart = state.Done;
         var session = Stopwatch.StartNew();
         TimeSpan lastCheckpoint = TimeSpan.Zero;
@@ -175,15 +173,19 @@ public static class EvalRunner
             Seconds = state.Seconds + session.Elapsed.TotalSeconds,
         };
 
+        // The next images are read and decoded on another thread while this one segments and scores the current one.
+        using var prefetch = new Prefetcher(dataset, scorer, ids, done, options.ReadAhead, cancellationToken);
         try
         {
             while (done < ids.Count)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 string id = ids[done];
+                PreparedImage prepared = prefetch.Next();
+                byte[] labels = prepared.Labels;
                 try
                 {
-                    ScoredImage prediction = ScoreOne(dataset, groundTruth, scorer, counter, imageMatrix, id, ref labels, cancellationToken);
+                    ScoredImage prediction = ScoreOne(dataset, scorer, counter, imageMatrix, prepared, cancellationToken);
                     matrix.Add(imageMatrix);
                     ImageResult result = ImageResult.FromCounts(id, imageMatrix) with { Prefilter = prediction.Prefilter };
                     images.Add(result);
@@ -276,32 +278,121 @@ public static class EvalRunner
         }
     }
 
-    /// <summary>Scores one image into <paramref name="matrix"/>, which is cleared first and holds only this image's counts after.</summary>
-    private static ScoredImage ScoreOne(IEvalDataset dataset, IGroundTruthReader groundTruth, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, string id, ref byte[] labels, CancellationToken cancellationToken)
+    /// <summary>Scores one prepared image into <paramref name="matrix"/>, which is cleared first and holds only this image's counts after.</summary>
+    private static ScoredImage ScoreOne(IEvalDataset dataset, IImageScorer scorer, PixelPairCounter counter, ConfusionMatrix matrix, PreparedImage prepared, CancellationToken cancellationToken)
     {
         matrix.Clear();
-        string imagePath = dataset.GetImagePath(id);
-        LabelImageSize size;
-        try
+        if (prepared.Error is { } failed)
         {
-            size = groundTruth.Read(id, ref labels);
-        }
-        catch (Exception e) when (e is ImageFormatException or DatasetException)
-        {
-            throw new BadInputException(id, $"ground truth of '{id}': {e.Message}", e);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed).Throw();
         }
 
-        Prediction prediction = scorer.Predict(id, imagePath, size, groundTruth.DescribeSource(id), cancellationToken);
-        LabelRangeError? error = counter.Accumulate(labels.AsSpan(0, size.PixelCount), prediction.Labels.Span, matrix, dataset.IgnoreIndex);
+        string id = prepared.Id;
+        LabelImageSize size = prepared.Size;
+        Prediction prediction = scorer.Predict(id, prepared.ImagePath, size, prepared.GroundTruthSource, prepared.Input, cancellationToken);
+        LabelRangeError? error = counter.Accumulate(prepared.Labels.AsSpan(0, size.PixelCount), prediction.Labels.Span, matrix, dataset.IgnoreIndex);
         if (error is { } bad)
         {
-            string file = bad.Source == LabelSource.GroundTruth ? groundTruth.DescribeSource(id) : prediction.Source;
+            string file = bad.Source == LabelSource.GroundTruth ? prepared.GroundTruthSource : prediction.Source;
             string which = bad.Source == LabelSource.GroundTruth ? "ground-truth" : "predicted";
             throw new BadInputException(id, $"{file}: {which} label value {bad.Value} is outside the {matrix.ClassCount} classes 0..{matrix.ClassCount - 1} (and is not the ignore label {dataset.IgnoreIndex}) at {bad.PixelCount} scored pixels.");
         }
 
         ImagePrefilter? prefilter = prediction.Prefilter is { } p ? new ImagePrefilter(p.Method, p.Kept, p.Dropped, p.Milliseconds) : null;
         return new ScoredImage(prediction.Labels, prediction.Image, size, prefilter);
+    }
+
+    /// <summary>One image read ahead: its ground truth and what the scorer prepared (decoded image or prediction), or the error reading them gave.</summary>
+    private sealed record PreparedImage(string Id, string ImagePath, string GroundTruthSource, byte[] Labels, LabelImageSize Size, object? Input, Exception? Error);
+
+    /// <summary>
+    /// Reads the ground truth and the scorer's input of the next images on a background thread, a few ahead of the
+    /// scoring loop, in split order (so decoding overlaps segmentation and counting). Errors travel with their image.
+    /// </summary>
+    private sealed class Prefetcher : IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<PreparedImage> _queue;
+        private readonly CancellationTokenSource _stop;
+        private readonly Task _producer;
+        private readonly Func<PreparedImage>? _inline;
+
+        public Prefetcher(IEvalDataset dataset, IImageScorer scorer, IReadOnlyList<string> ids, int start, int ahead, CancellationToken cancellationToken)
+        {
+            _queue = new(Math.Max(ahead, 1));
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (ahead <= 0)
+            {
+                // No read-ahead: each image is read when the loop asks for it.
+                IGroundTruthReader reader = dataset.CreateGroundTruthReader();
+                int next = start;
+                _inline = () => Prepare(dataset, scorer, reader, ids[next++]);
+                _producer = Task.CompletedTask;
+                return;
+            }
+
+            CancellationToken stop = _stop.Token;
+            _producer = Task.Run(() =>
+            {
+                IGroundTruthReader groundTruth = dataset.CreateGroundTruthReader();
+                try
+                {
+                    for (int i = start; i < ids.Count && !stop.IsCancellationRequested; i++)
+                    {
+                        _queue.Add(Prepare(dataset, scorer, groundTruth, ids[i]), stop);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                finally
+                {
+                    _queue.CompleteAdding();
+                }
+            }, CancellationToken.None);
+        }
+
+        /// <summary>The next image in order (blocks until it is read).</summary>
+        public PreparedImage Next() => _inline is not null ? _inline() : _queue.Take(_stop.Token);
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            try
+            {
+                _producer.Wait();
+            }
+            catch (AggregateException)
+            {
+            }
+
+            _queue.Dispose();
+            _stop.Dispose();
+        }
+
+        private static PreparedImage Prepare(IEvalDataset dataset, IImageScorer scorer, IGroundTruthReader groundTruth, string id)
+        {
+            string imagePath = dataset.GetImagePath(id);
+            string source = groundTruth.DescribeSource(id);
+            byte[] labels = [];
+            try
+            {
+                LabelImageSize size;
+                try
+                {
+                    size = groundTruth.Read(id, ref labels);
+                }
+                catch (Exception e) when (e is ImageFormatException or DatasetException)
+                {
+                    throw new BadInputException(id, $"ground truth of '{id}': {e.Message}", e);
+                }
+
+                return new PreparedImage(id, imagePath, source, labels, size, scorer.Prepare(id, imagePath, size, source), null);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return new PreparedImage(id, imagePath, source, labels, default, null, e);
+            }
+        }
     }
 
     private static string DescribeSource(EvalConfig config, EvalRunOptions options) =>
@@ -315,9 +406,12 @@ public static class EvalRunner
     /// <summary>A scored image's prediction, size and pre-filter decision, valid until the next image is scored.</summary>
     private readonly record struct ScoredImage(ReadOnlyMemory<byte> Labels, RgbImage? Image, LabelImageSize Size, ImagePrefilter? Prefilter);
 
+    /// <summary>Predictions for images: <see cref="Prepare"/> runs on the read-ahead thread (decoding), <see cref="Predict"/> on the scoring loop.</summary>
     private interface IImageScorer
     {
-        Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken);
+        object? Prepare(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource);
+
+        Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, object? prepared, CancellationToken cancellationToken);
     }
 
     /// <summary>
@@ -329,7 +423,6 @@ public static class EvalRunner
         private readonly LabelPngReader _reader = new();
         private readonly string _folder;
         private readonly byte[]? _toDataset;
-        private byte[] _prediction = [];
 
         public PredictionFolderScorer(string folder, IReadOnlyList<string> datasetClasses)
         {
@@ -341,7 +434,7 @@ public static class EvalRunner
             }
         }
 
-        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        public object? Prepare(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource)
         {
             if (!File.Exists(imagePath))
             {
@@ -349,10 +442,11 @@ public static class EvalRunner
             }
 
             string path = Path.Combine(_folder, id + ".png");
+            byte[] labels = [];
             LabelImageSize size;
             try
             {
-                size = _reader.ReadInto(path, ref _prediction);
+                size = _reader.ReadInto(path, ref labels);
             }
             catch (ImageFormatException e)
             {
@@ -366,20 +460,23 @@ public static class EvalRunner
 
             if (_toDataset is not null)
             {
-                Span<byte> labels = _prediction.AsSpan(0, size.PixelCount);
-                for (int i = 0; i < labels.Length; i++)
+                Span<byte> mapped = labels.AsSpan(0, size.PixelCount);
+                for (int i = 0; i < mapped.Length; i++)
                 {
-                    labels[i] = _toDataset[labels[i]];
+                    mapped[i] = _toDataset[mapped[i]];
                 }
             }
 
-            return new Prediction(_prediction.AsMemory(0, size.PixelCount), path, null);
+            return new Prediction(labels.AsMemory(0, size.PixelCount), path, null);
         }
+
+        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, object? prepared, CancellationToken cancellationToken) =>
+            (Prediction)prepared!;
     }
 
     private sealed class SegmenterScorer(ISegmenter segmenter, string? saveFolder) : IImageScorer
     {
-        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, CancellationToken cancellationToken)
+        public object? Prepare(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource)
         {
             RgbImage image;
             try
@@ -396,6 +493,12 @@ public static class EvalRunner
                 throw new BadInputException(id, $"{imagePath}: image is {image.Width}x{image.Height} but its ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
             }
 
+            return image;
+        }
+
+        public Prediction Predict(string id, string imagePath, LabelImageSize groundTruthSize, string groundTruthSource, object? prepared, CancellationToken cancellationToken)
+        {
+            var image = (RgbImage)prepared!;
             SegmentationOutcome outcome;
             try
             {

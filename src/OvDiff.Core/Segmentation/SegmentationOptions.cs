@@ -36,10 +36,11 @@ public sealed record SegmentationOptions
 
     /// <summary>
     /// Windows of one size go to each extractor as one batch (<see cref="Features.IDenseFeatureExtractor.ExtractBatch"/>)
-    /// instead of one call each; the features, and so the labels, are the same. Default false: on a 2-core CPU with
-    /// ResNet18 the batch was not faster (docs/results.md); worth trying on a GPU.
+    /// instead of one call each; the features agree within float rounding (1e-5 relative) and the labels came out the
+    /// same. Default true: with ResNet18 on 2 CPU cores the official protocol's feature passes took 17 % less time
+    /// batched (docs/results.md).
     /// </summary>
-    public bool BatchWindows { get; init; }
+    public bool BatchWindows { get; init; } = true;
 
     /// <summary>Also score the whole image as one window. Default true.</summary>
     public bool IncludeFullImage { get; init; } = true;

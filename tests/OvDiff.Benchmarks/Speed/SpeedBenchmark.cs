@@ -46,7 +46,8 @@ internal static class SpeedBenchmark
         Variant[] variants =
         [
             new("whole image", new PrototypeSegmenter(model, [extractor], whole)),
-            new("official protocol", new PrototypeSegmenter(model, [extractor], whole with { Windows = new SegmentationOptions().Windows })),
+            new("official protocol, one ONNX call per window", new PrototypeSegmenter(model, [extractor], whole with { Windows = new SegmentationOptions().Windows, BatchWindows = false })),
+            new("official protocol, windows of one size as one batch", new PrototypeSegmenter(model, [extractor], whole with { Windows = new SegmentationOptions().Windows, BatchWindows = true })),
             new("whole image + PAMR", new PrototypeSegmenter(model, [extractor], whole with { Pamr = new() })),
             new("whole image + PAMR, pre-filter keeping the image's classes", new PrototypeSegmenter(model, [extractor], whole with { Pamr = new() }, tags)),
         ];
@@ -78,8 +79,10 @@ internal static class SpeedBenchmark
             variant.Print();
         }
 
+        long differing = decoded.Sum(image => variants[1].Segmenter.Segment(image).Labels.Zip(variants[2].Segmenter.Segment(image).Labels).LongCount(p => p.First != p.Second));
+        Console.WriteLine($"Batched windows vs one call each: {differing} of {decoded.Sum(i => i.PixelCount)} pixels labelled differently.");
         Variant wholeImage = variants[0];
-        foreach (Variant pamr in variants[2..4])
+        foreach (Variant pamr in variants[3..5])
         {
             double[] pamrRatios = [.. pamr.Rounds.Select((t, r) => t.PerImage(t.Refinement) / wholeImage.Rounds[r].ExtractionMillisecondsPerImage)];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -87,6 +90,11 @@ internal static class SpeedBenchmark
         }
 
         double ovdiffWholeMs = Median(wholeImage.Rounds.Select(t => t.PerImage(t.FeatureExtraction + t.Other)));
+        if (!args.Contains("--no-eval"))
+        {
+            RunEval(voc, test, wholeImage.Segmenter, rounds);
+        }
+
         if (!args.Contains("--no-peer"))
         {
             RunPeer(voc, test, rounds, variants[0].Segmenter.ActivePrototypeCounts[0], ovdiffWholeMs);
@@ -123,6 +131,55 @@ internal static class SpeedBenchmark
         }
 
         return (support, [.. ids.Where(id => !used.Contains(id)).Take(testCount)]);
+    }
+
+    /// <summary>ovdiff eval over the timed images with the whole-image segmenter: reading ahead on another thread or not.</summary>
+    private static void RunEval(string voc, IReadOnlyList<string> test, PrototypeSegmenter segmenter, int rounds)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "ovdiff-speed-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string split = Path.Combine(folder, "split.txt");
+            File.WriteAllLines(split, test);
+            var config = new EvalConfig
+            {
+                Name = "speed",
+                Dataset = new DatasetConfig { Kind = DatasetKind.Voc, Root = voc, SplitFile = split, Classes = ["background", .. VocClasses] },
+                Output = new OutputConfig { Ledger = Path.Combine(folder, "ledger.csv") },
+            };
+            var results = new Dictionary<int, List<(double Rate, double Busy)>> { [0] = [], [3] = [] };
+            for (int round = 0; round < rounds; round++)
+            {
+                foreach (int ahead in results.Keys)
+                {
+                    using var process = Process.GetCurrentProcess();
+                    TimeSpan cpu = process.TotalProcessorTime;
+                    var watch = Stopwatch.StartNew();
+                    EvalRunner.Run(config, new EvalRunOptions { SegmenterFactory = _ => new Borrowed(segmenter), OutputDir = Path.Combine(folder, $"out{ahead}-{round}"), ReadAhead = ahead });
+                    process.Refresh();
+                    results[ahead].Add((test.Count / watch.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu).TotalSeconds / watch.Elapsed.TotalSeconds));
+                }
+            }
+
+            foreach ((int ahead, List<(double Rate, double Busy)> r) in results)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"ovdiff eval, whole image, {(ahead == 0 ? "images read in the loop" : $"images read {ahead} ahead on another thread")}: {Median(r.Select(x => x.Rate)):F2} images/s, {Median(r.Select(x => x.Busy)):F2} of {Environment.ProcessorCount} cores busy (rounds {Join(r.Select(x => x.Rate))} images/s)"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>The benchmark's segmenter lent to an eval run (which disposes what its factory returns).</summary>
+    private sealed class Borrowed(PrototypeSegmenter segmenter) : ISegmenter
+    {
+        public IReadOnlyList<string> ClassNames => segmenter.ClassNames;
+
+        public LabelMap Segment(RgbImage image, CancellationToken cancellationToken = default) => segmenter.Segment(image, cancellationToken);
     }
 
     private static void RunPeer(string voc, IReadOnlyList<string> test, int rounds, int prototypes, double ovdiffMs)

@@ -110,6 +110,21 @@ public sealed class EvalRunnerTests
     }
 
     [Fact]
+    public void Run_ReadAheadOrNot_SameResults()
+    {
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(9));
+        string predictions = dataset.WritePredictions("shifted", m => new LabelMap(m.Width, m.Height, [.. m.Labels.Select(v => (byte)(v == 255 ? 0 : (v + 1) % 3))]));
+
+        EvalOutcome ahead = Run(dataset.Config("ahead"), new EvalRunOptions { PredictionsDir = predictions, ReadAhead = 3 });
+        EvalOutcome inline = Run(dataset.Config("inline"), new EvalRunOptions { PredictionsDir = predictions, ReadAhead = 0 });
+        EvalOutcome segmented = Run(dataset.Config("segmented"), new EvalRunOptions { SegmenterFactory = _ => new BrightnessSegmenter(), ReadAhead = 2 });
+
+        Assert.Equal(inline.Counts.Counts, ahead.Counts.Counts);
+        Assert.Equal(File.ReadAllText(Path.Combine(inline.OutputDir, "per_image.csv")), File.ReadAllText(Path.Combine(ahead.OutputDir, "per_image.csv")));
+        Assert.Equal(9, segmented.Counts.Scored);
+    }
+
+    [Fact]
     public void Merge_MissingShard_IsAnError()
     {
         using var dataset = new SyntheticDataset(DatasetKind.Voc, ManyImages(4));
