@@ -68,6 +68,42 @@ public sealed class ModelSegmenterFactoryTests
         Assert.Equal(key == "prefilterMinimumArea" ? 0.05f : new ClassPrefilterOptions().SupportMinimumArea, p.SupportMinimumArea);
     }
 
+    [Fact]
+    public void DatasetStuffClasses_OverrideTheModels_AndMustBeDatasetClasses()
+    {
+        using var temp = new TempFolder();
+        string model = Cli.FitTinyModel(temp.Path);
+        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        Assert.Equal([false, false], state.Model.IsStuff);
+        Assert.Same(state, ModelSegmenterFactory.WithConfigStuff(state, config with { Dataset = config.Dataset with { StuffClasses = null } }));
+
+        EvalConfig withDog = config with { Dataset = config.Dataset with { Classes = ["background", "cat", "dog"], StuffClasses = ["Dog"] } };
+        Assert.Equal([false, true], ModelSegmenterFactory.WithConfigStuff(state, withDog).Model.IsStuff);
+
+        var error = Assert.Throws<ConfigException>(() => ModelSegmenterFactory.WithConfigStuff(state, withDog with { Dataset = withDog.Dataset with { StuffClasses = ["sky"] } }));
+        Assert.Contains("'dataset.stuffClasses' names 'sky'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ShippedConfigs_ListTheirStuffClasses_AndTheReferenceOnesLoad()
+    {
+        Assert.Empty(ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21.json")).Dataset.StuffClasses!);
+        Assert.Empty(ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "coco-object81.json")).Dataset.StuffClasses!);
+        EvalConfig context = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "context60.json"));
+        Assert.Contains("sky", context.Dataset.StuffClasses!);
+        Assert.All(context.Dataset.StuffClasses!, s => Assert.Contains(s, context.Dataset.Classes!));
+        foreach (string name in new[] { "voc21-reference.json", "context60-reference.json", "coco-object81-reference.json" })
+        {
+            EvalConfig reference = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, name));
+            Assert.Equal(["sd15-q", "dino-vitb8-keys", "clip-vitb16-keys"], reference.Fit.Extractors);
+            SegmentationOptions options = ModelSegmenterFactory.Apply(new SegmentationOptions(), reference);
+            Assert.Equal(ClassPrefilterKind.Clip, options.Prefilter.Kind);
+            Assert.NotNull(options.Pamr);
+            Assert.Equal(PrototypeLevels.All, options.Levels);
+        }
+    }
+
     private static EvalConfig WithOptions(string key, string json)
     {
         EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));

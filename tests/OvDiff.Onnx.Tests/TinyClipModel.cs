@@ -47,8 +47,12 @@ internal sealed class TinyClipModel
 
     public float[] TextProjection { get; }
 
-    /// <summary>Writes the image tower; <paramref name="size"/> fixes H and W (the exports have 224), null leaves them symbolic.</summary>
-    public void WriteVision(string path, int? size = 224)
+    /// <summary>
+    /// Writes the image tower; <paramref name="size"/> fixes H and W (the exports have 224), null leaves them symbolic.
+    /// <paramref name="keyTensorName"/> adds a ViT-style key tensor [B, 1 + patches, <paramref name="keyChannels"/>] (a CLS
+    /// token prepended to the patch tokens, then a linear map) under that name, as the dense CLIP key extractor reads it.
+    /// </summary>
+    public void WriteVision(string path, int? size = 224, string? keyTensorName = null, int keyChannels = 768)
     {
         var graph = new GraphProto { Name = "tiny-clip-vision" };
         graph.Input.Add(TinyVitModel.Tensor("pixel_values", TensorProto.Types.DataType.Float, [null, 3, size, size]));
@@ -59,6 +63,22 @@ internal sealed class TinyClipModel
         graph.Node.Add(TinyVitModel.Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
         graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_w"], ["image_embeds"]));
         graph.Output.Add(TinyVitModel.Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        if (keyTensorName is not null)
+        {
+            var random = new Random(Dim + keyChannels);
+            graph.Initializer.Add(new TensorProto { Name = "flat_shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { 0, Dim, -1 } });
+            graph.Initializer.Add(TinyVitModel.Initializer("cls", [1, 1, Dim], [.. Enumerable.Range(0, Dim).Select(_ => (float)random.NextDouble())]));
+            graph.Initializer.Add(TinyVitModel.Initializer("key_w", [Dim, keyChannels], [.. Enumerable.Range(0, Dim * keyChannels).Select(_ => (float)((random.NextDouble() * 2) - 1))]));
+            graph.Initializer.Add(TinyVitModel.Initializer("key_b", [keyChannels], [.. Enumerable.Range(0, keyChannels).Select(_ => (float)random.NextDouble())]));
+            graph.Node.Add(TinyVitModel.Node("Reshape", "flatten", ["patches", "flat_shape"], ["flat"]));
+            graph.Node.Add(TinyVitModel.Node("Transpose", "tokens", ["flat"], ["tokens"], Ints("perm", 0, 2, 1)));
+            graph.Node.Add(TinyVitModel.Node("Concat", "with_cls", ["cls", "tokens"], ["with_cls"], Int("axis", 1)));
+            graph.Node.Add(TinyVitModel.Node("MatMul", "key_mm", ["with_cls", "key_w"], ["key_mm"]));
+            graph.Node.Add(TinyVitModel.Node("Add", "key_add", ["key_mm", "key_b"], [keyTensorName]));
+            graph.Node.Add(TinyVitModel.Node("ReduceMean", "key_pool", [keyTensorName], ["last_hidden_state"], Ints("axes", 2), Int("keepdims", 1)));
+            graph.Output.Add(TinyVitModel.Tensor("last_hidden_state", TensorProto.Types.DataType.Float, [null, null, 1]));
+        }
+
         Save(graph, path);
     }
 

@@ -28,6 +28,9 @@ public sealed record EvalConfig
     /// <summary>The segmenter to evaluate when no prediction folder is given.</summary>
     public SegmenterConfig Segmenter { get; init; } = new();
 
+    /// <summary>How <c>ovdiff fit --config</c> fits a model for this benchmark (extractors, prototype levels, ...).</summary>
+    public FitConfig Fit { get; init; } = new();
+
     /// <summary>Where reports, counts and checkpoints are written.</summary>
     public OutputConfig Output { get; init; } = new();
 }
@@ -72,6 +75,14 @@ public sealed record DatasetConfig
 
     /// <summary>The class names in label order (index 0 first). Required unless <see cref="ClassesFile"/> is set.</summary>
     public IReadOnlyList<string>? Classes { get; init; }
+
+    /// <summary>
+    /// The dataset's "stuff" classes (sky, wall, grass, ...: no language model is here to tell them from things, so each
+    /// benchmark config lists them): they skip the class pre-filter (always candidates) and get no background prototypes
+    /// of their own. Used by <c>ovdiff fit --config</c> and, when given, overrides a model's own list at evaluation.
+    /// Default: null (the model's own).
+    /// </summary>
+    public IReadOnlyList<string>? StuffClasses { get; init; }
 
     /// <summary>A text file with one class name per line, used when <see cref="Classes"/> is not given.</summary>
     [ConfigPath]
@@ -167,6 +178,25 @@ public sealed record SegmenterConfig
 
     /// <summary>Free-form options for the segmenter (strings, numbers, booleans), passed through uninterpreted. Default: none.</summary>
     public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? Options { get; init; }
+}
+
+/// <summary>
+/// How <c>ovdiff fit --config</c> fits a model for a benchmark; every field is optional and a command-line option given
+/// explicitly wins. The reference configuration (configs/*-reference.json) sets them all.
+/// </summary>
+public sealed record FitConfig
+{
+    /// <summary>Feature extractor names (their cosine similarities are averaged). Default: null (fit's default, ResNet18 layer 4).</summary>
+    public IReadOnlyList<string>? Extractors { get; init; }
+
+    /// <summary>Prototype levels to fit: "all", or a comma list of mean, image, parts. Default: null (fit's default).</summary>
+    public string? Levels { get; init; }
+
+    /// <summary>k-means part prototypes per class and role. Default: null (fit's default, 32).</summary>
+    public int? Parts { get; init; }
+
+    /// <summary>Rounds of sharing multi-tag support images out among their classes. Default: null (fit's default).</summary>
+    public int? MultiTagRounds { get; init; }
 }
 
 /// <summary>Where results go.</summary>

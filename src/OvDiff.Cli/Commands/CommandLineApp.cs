@@ -46,6 +46,9 @@ public static class CommandLineApp
     public static async Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
+
+        // Models and configs may name Stable Diffusion's features ("sd15-q"), which live in OvDiff.Diffusion.
+        Diffusion.Features.StableDiffusionFeatureExtractor.Register();
         ParseResult parse = CreateRoot().Parse(args);
         var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (output is not null)

@@ -32,7 +32,7 @@ internal static class FitCommand
         var prefilterArea = new Option<float>("--prefilter-min-area") { Description = "Inference default stored in the model: the support pre-filter keeps classes winning at least this share of the first pass's cells.", DefaultValueFactory = _ => new ClassPrefilterOptions().SupportMinimumArea };
         var selfPrototypes = new Option<float>("--self-prototypes") { Description = "Inference default stored in the model: weight of the image's own prototypes mixed into the scores (0 = off, the reference).", DefaultValueFactory = _ => 0.5f };
         var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config: its fit section (extractors, levels, parts, multiTagRounds) and dataset.stuffClasses set the fit where no option is given; its protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.shortSide=320.", Arity = ArgumentArity.ZeroOrMore };
         var maxLongSide = new Option<int>("--max-long-side") { Description = "Refuse support images whose long side, once the short side is 448, exceeds this (extreme aspect ratios); also stored as the inference bound.", DefaultValueFactory = _ => new PrototypeFitOptions().MaxLongSide };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out support images that cannot be read or are too large (each named in a warning) instead of stopping." };
@@ -51,11 +51,20 @@ internal static class FitCommand
                 : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
             string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? ChooseClasses(c, source, supportPath) : source.ClassNames.ToArray();
-            PrototypeLevels fitLevels = CliParsing.ParseLevels(parse.GetValue(levels) ?? "all");
+            string[] overrides = parse.GetValue(set) ?? [];
+            EvalConfig? benchmark = parse.GetValue(config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
+                : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
+            FitConfig fromConfig = benchmark?.Fit ?? new FitConfig();
+
+            // An option given on the command line wins over the config's fit section, which wins over the option's default.
+            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            PrototypeLevels fitLevels = CliParsing.ParseLevels((Given(levels) ? parse.GetValue(levels) : fromConfig.Levels ?? parse.GetValue(levels)) ?? "all");
+            string[] stuffClasses = Given(stuff) ? parse.GetValue(stuff) ?? []
+                : benchmark?.Dataset.StuffClasses?.Where(s => chosen.Contains(s, ClassNaming.Comparer)).ToArray() ?? [];
             var options = new OvDiffSegmentOptions
             {
                 ClassNames = chosen,
-                FeatureExtractors = parse.GetValue(extractors) ?? [Onnx.DenseFeatureExtractors.Default],
+                FeatureExtractors = (Given(extractors) ? parse.GetValue(extractors) : fromConfig.Extractors?.ToArray()) ?? [Onnx.DenseFeatureExtractors.Default],
                 Segmentation = new SegmentationOptions
                 {
                     Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels),
@@ -66,22 +75,17 @@ internal static class FitCommand
                 },
                 Fit = new PrototypeFitOptions
                 {
-                    MultiTagIterations = parse.GetValue(multiTagRounds),
+                    MultiTagIterations = Given(multiTagRounds) ? parse.GetValue(multiTagRounds) : fromConfig.MultiTagRounds ?? parse.GetValue(multiTagRounds),
                     Split = parse.GetValue(split),
                     Levels = fitLevels,
-                    PartCount = parse.GetValue(parts),
-                    StuffClasses = parse.GetValue(stuff) ?? [],
+                    PartCount = Given(parts) ? parse.GetValue(parts) : fromConfig.Parts ?? parse.GetValue(parts),
+                    StuffClasses = stuffClasses,
                     MaxLongSide = longSideBound,
                 },
             };
-            string[] overrides = parse.GetValue(set) ?? [];
-            if (parse.GetValue(config) is FileInfo configFile)
+            if (benchmark is not null)
             {
-                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.Load(configFile.FullName, overrides)) };
-            }
-            else if (overrides.Length > 0)
-            {
-                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, ConfigLoader.FromOverrides(overrides)) };
+                options = options with { Segmentation = ModelSegmenterFactory.Apply(options.Segmentation, benchmark) };
             }
 
             if (parse.GetResult(maxLongSide) is { Implicit: false })

@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterMaxClasses", "prefilterMinimumArea", "selfPrototypes"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "selfPrototypes"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -29,7 +29,8 @@ public static class ModelSegmenterFactory
             ?? throw new ConfigException("No segmenter.model in the config: set it (e.g. --set segmenter.model=model.zip or --model), or pass --predictions DIR.");
         OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), model);
         SegmentationOptions options = Apply(loaded.State.Segmentation, config);
-        OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
+        OvDiffModelState state = WithConfigStuff(loaded.State, config);
+        OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(state, options);
         try
         {
             return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model, Identity(model, loaded.State, options));
@@ -39,6 +40,29 @@ public static class ModelSegmenterFactory
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The model with the config's <c>dataset.stuffClasses</c> as its stuff classes, when the config lists them (each must
+    /// be one of the dataset's classes); the model's own otherwise.
+    /// </summary>
+    internal static OvDiffModelState WithConfigStuff(OvDiffModelState state, EvalConfig config)
+    {
+        if (config.Dataset.StuffClasses is not { } stuff)
+        {
+            return state;
+        }
+
+        IReadOnlyList<string> classes = config.Dataset.Classes ?? [];
+        string[] unknown = [.. stuff.Where(s => !classes.Contains(s, StringComparer.OrdinalIgnoreCase))];
+        if (unknown.Length > 0)
+        {
+            throw new ConfigException($"'dataset.stuffClasses' names {string.Join(", ", unknown.Select(u => $"'{u}'"))}, not among the dataset's classes ({string.Join(", ", classes)}).");
+        }
+
+        var model = state.Model;
+        string[] byModelName = [.. model.ClassNames.Where(name => stuff.Contains(name, StringComparer.OrdinalIgnoreCase))];
+        return state with { Model = model.WithStuffClasses(byModelName) };
     }
 
     /// <summary>
@@ -85,6 +109,7 @@ public static class ModelSegmenterFactory
                 "selfPrototypes" => options with { SelfPrototypeWeight = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "prefilter" => options with { Prefilter = options.Prefilter with { Kind = ParsePrefilter(key, Expect(key, value, JsonValueKind.String).GetString()!) } },
                 "prefilterPrompt" => options with { Prefilter = options.Prefilter with { ClipPrompt = Expect(key, value, JsonValueKind.String).GetString()! } },
+                "prefilterClassNames" => options with { Prefilter = options.Prefilter with { ClipClassNames = Expect(key, value, JsonValueKind.Object).EnumerateObject().ToDictionary(p => p.Name, p => Expect($"{key}.{p.Name}", p.Value, JsonValueKind.String).GetString()!, StringComparer.Ordinal) } },
                 "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },
                 "prefilterMinimumArea" => options with { Prefilter = options.Prefilter with { SupportMinimumArea = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),

@@ -93,6 +93,17 @@ public sealed class PrototypeModel
     /// <summary>Label names: "background" followed by <see cref="ClassNaming"/>.</summary>
     public IReadOnlyList<string> LabelNames => [BackgroundName, .. ClassNames];
 
+    /// <summary>
+    /// The same model with <paramref name="stuffClasses"/> as its stuff classes (names not among <see cref="ClassNames"/>
+    /// are ignored): at inference stuff classes skip the pre-filter and their background prototypes are not used.
+    /// </summary>
+    public PrototypeModel WithStuffClasses(IEnumerable<string> stuffClasses)
+    {
+        ArgumentNullException.ThrowIfNull(stuffClasses);
+        var stuff = new HashSet<string>(stuffClasses, StringComparer.Ordinal);
+        return new PrototypeModel(ClassNames, ClassNames.Select(stuff.Contains).ToArray(), SupportImages, Banks, FitOptions with { StuffClasses = [.. ClassNames.Where(stuff.Contains)] });
+    }
+
     /// <summary>Approximate memory held by the prototype vectors, in bytes.</summary>
     public long PrototypeBytes => Banks.Sum(b => b.Vectors.LongLength * sizeof(float));
 }

@@ -87,7 +87,7 @@ public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
         }
 
         float[] image = _image.Encode(input.Image, cancellationToken);
-        float[][] classEmbeddings = Embed(scored.Select(c => ClipClassSelection.ClassPrompt(_options.ClipPrompt, input.ClassNames[c])).ToArray(), cancellationToken);
+        float[][] classEmbeddings = Embed(scored.Select(c => ClipClassSelection.ClassPrompt(_options.ClipPrompt, _options.PromptName(input.ClassNames[c]))).ToArray(), cancellationToken);
         float[] cosines = classEmbeddings.Select(e => Dot(image, e)).ToArray();
         ClipFirstStage first = ClipClassSelection.FirstStage(cosines, _options.ClipMaxClasses);
         for (int i = 0; i < scored.Length; i++)
@@ -96,7 +96,7 @@ public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
         }
 
         int[][] subsets = ClipClassSelection.Subsets(first.Candidates).ToArray();
-        string[] prompts = subsets.Select(s => ClipClassSelection.SubsetPrompt(s.Select(i => input.ClassNames[scored[i]]), _options.ClipPrompt, _options.ClipConnector)).ToArray();
+        string[] prompts = subsets.Select(s => ClipClassSelection.SubsetPrompt(s.Select(i => _options.PromptName(input.ClassNames[scored[i]])), _options.ClipPrompt, _options.ClipConnector)).ToArray();
         float[] similarity = Embed(prompts, cancellationToken).Select(e => Dot(image, e)).ToArray();
         int best = ClipClassSelection.ArgMax(similarity);
         int[] kept = subsets[best].Select(i => scored[i]).Order().ToArray();

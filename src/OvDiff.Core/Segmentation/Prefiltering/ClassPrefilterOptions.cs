@@ -25,6 +25,15 @@ public sealed record ClassPrefilterOptions
     /// <summary>CLIP: the prompt of one class, "{class}" replaced by its name (reference <c>"a {c}"</c>). Default "a {class}".</summary>
     public string ClipPrompt { get; init; } = "a {class}";
 
+    /// <summary>
+    /// CLIP: the name a class goes by in prompts, where it differs from the class name (the reference writes "airplane",
+    /// "table", "monitor" and "potted plant" for VOC's aeroplane, diningtable, tvmonitor and pottedplant). Default none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ClipClassNames { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>CLIP: the name <paramref name="className"/> goes by in prompts (<see cref="ClipClassNames"/>, else itself).</summary>
+    public string PromptName(string className) => ClipClassNames.TryGetValue(className, out string? name) ? name : className;
+
     /// <summary>CLIP: how class prompts are joined into one subset prompt (reference " and "). Default " and ".</summary>
     public string ClipConnector { get; init; } = " and ";
 
@@ -48,6 +57,7 @@ public sealed record ClassPrefilterOptions
         }
 
         ArgumentNullException.ThrowIfNull(ClipConnector, nameof(ClipConnector));
+        ArgumentNullException.ThrowIfNull(ClipClassNames, nameof(ClipClassNames));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ClipMaxClasses, nameof(ClipMaxClasses));
         if (ClipMaxClasses > 16)
         {
