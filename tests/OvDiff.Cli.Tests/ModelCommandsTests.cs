@@ -88,6 +88,22 @@ public sealed class ModelCommandsTests
     }
 
     [Fact]
+    public void SupportFromLabels_OrderSplit_TakesTheFirstImagesOfEachClassInSplitOrder()
+    {
+        string voc = SharedData.DatasetRootOverride("VOC2012");
+        string vocFolder = SharedData.RequireFolder("VOC2012");
+        using var temp = new TempFolder();
+        _ = Cli.Run("support", "from-labels", "-c", Path.Combine(RepoPaths.Configs, "voc21-mini.json"), "--set", voc, "--per-class", "1", "--order", "split", "-o", temp.Path);
+
+        string[] ids = File.ReadAllLines(Path.Combine(vocFolder, "ImageSets", "Segmentation", "mini.txt")).Where(l => l.Length > 0).ToArray();
+        var reader = new LabelPngReader();
+        Dictionary<string, HashSet<byte>> tags = ids.ToDictionary(id => id, id => reader.Read(Path.Combine(vocFolder, "SegmentationClass", id + ".png")).Labels.Where(l => l is > 0 and < 255).ToHashSet());
+        string[] expected = [.. Enumerable.Range(1, 20).Select(c => ids.First(id => tags[id].Contains((byte)c))).Distinct().Order(StringComparer.Ordinal)];
+        string[] chosen = [.. File.ReadAllLines(temp.Combine("support.csv")).Skip(1).Select(line => Path.GetFileNameWithoutExtension(line.Split(',')[0])).Order(StringComparer.Ordinal)];
+        Assert.Equal(expected, chosen);
+    }
+
+    [Fact]
     public void Fit_UnknownExtractor_FailsNamingItAndTheKnownOnes()
     {
         using var temp = new TempFolder();

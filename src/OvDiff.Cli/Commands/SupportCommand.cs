@@ -21,9 +21,11 @@ internal static class SupportCommand
         var set = new Option<string[]>("--set") { Description = "Override a config field: key=value (repeatable).", Arity = ArgumentArity.ZeroOrMore };
         var perClass = new Option<int>("--per-class") { Description = "Support images per class.", DefaultValueFactory = _ => 16 };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Writes support.csv (image,classes) and holdout.txt (the other ids) here.", Required = true };
-        var fromLabels = new Command("from-labels", "Pick support images per class from a labelled split, preferring images tagged with that class alone; each is listed with every class it shows. The masks give tags only.")
+        var order = new Option<string>("--order") { Description = "Which images a class gets: alone-first (images showing the class alone first, then the others) or split (the first ones in the split file that show it).", DefaultValueFactory = _ => "alone-first" };
+        order.AcceptOnlyFromAmong("alone-first", "split");
+        var fromLabels = new Command("from-labels", "Pick support images per class from a labelled split, preferring images tagged with that class alone (or in split order); each is listed with every class it shows. The masks give tags only.")
         {
-            config, set, perClass, output,
+            config, set, perClass, output, order,
         };
         fromLabels.SetAction((parse, cancellationToken) =>
         {
@@ -52,10 +54,12 @@ internal static class SupportCommand
             var chosen = new Dictionary<string, SortedSet<int>>(StringComparer.Ordinal);
             for (int c = 1; c < dataset.ClassNames.Count; c++)
             {
-                // Images showing this class alone first, then any image showing it; split-file order within each.
+                // Images showing this class alone first, then any image showing it; split-file order within each
+                // (--order split: split-file order only, as a user taking the first images of each class would).
                 IEnumerable<string> alone = dataset.Ids.Where(id => tags[id].Count == 1 && tags[id].Contains(c));
                 IEnumerable<string> any = dataset.Ids.Where(id => tags[id].Count > 1 && tags[id].Contains(c));
-                foreach (string id in alone.Concat(any).Where(id => !chosen.TryGetValue(id, out var used) || !used.Contains(c)).Take(n))
+                IEnumerable<string> candidates = parse.GetValue(order) == "split" ? dataset.Ids.Where(id => tags[id].Contains(c)) : alone.Concat(any);
+                foreach (string id in candidates.Where(id => !chosen.TryGetValue(id, out var used) || !used.Contains(c)).Take(n))
                 {
                     if (!chosen.TryGetValue(id, out SortedSet<int>? classes))
                     {
