@@ -101,4 +101,25 @@ public sealed class ModelInputTests(TinyModelFixture tiny) : IClassFixture<TinyM
         Assert.Equal(["dog"], loaded.State.Model.ClassNames);
         Assert.Equal(320, loaded.State.Segmentation.ShortSide);
     }
+
+    [Fact]
+    public void Fit_FromARelativeSupportPath_StoresRootedPaths_MasksWorkFromAnywhere_AndSaySo()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 96, 64, seed: 1);
+        Cli.WriteImage(temp.Combine("support", "dog", "b.jpg"), 96, 64, seed: 2);
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, temp.Combine("support"));
+        Assert.False(Path.IsPathRooted(relative));
+
+        Cli.Run("fit", "--support", relative, "--out", temp.Combine("m.zip"), "--levels", "mean");
+        using (OvDiff.ML.OvDiffModel loaded = OvDiff.ML.OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), temp.Combine("m.zip")))
+        {
+            Assert.All(loaded.State.Model.SupportImages, s => Assert.True(Path.IsPathRooted(s.Source), s.Source));
+        }
+
+        (int exit, _, string stderr) = Cli.Invoke("masks", "--model", temp.Combine("m.zip"), "--out", temp.Combine("masks"));
+        Assert.Equal(0, exit);
+        Assert.Contains($"Wrote 2 mask overlays (foreground red, background green) to {temp.Combine("masks")}", stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(temp.Combine("masks", "cat", "a.masks.png")));
+    }
 }

@@ -27,7 +27,7 @@ internal static class ExplainCommand
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter stdout = parse.InvocationConfiguration.Output;
-            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
+            using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
             SegmentationOptions options = loaded.State.Segmentation;
             if (parse.GetValue(prefilter) is { } kind)
             {
@@ -61,7 +61,7 @@ internal static class ExplainCommand
                     stdout.WriteLine($"  stuff (always candidates): {string.Join(", ", stuff)}");
                 }
             }
-            stdout.WriteLine("Most similar prototypes (whole image, resized):");
+            stdout.WriteLine("Most similar prototypes among those the segmenter matches (whole image, resized):");
             PrototypeModel m = loaded.State.Model;
             foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))
             {
@@ -69,7 +69,7 @@ internal static class ExplainCommand
                 string source = o.Level switch
                 {
                     PrototypeLevels.PerImage => $"support image {m.SupportImages[o.SupportImage].Source} ({Region(m.SupportImages[o.SupportImage], o.Role)})",
-                    PrototypeLevels.Parts => $"k-means part {o.Cluster} of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
+                    PrototypeLevels.Parts => $"k-means part #{o.Cluster}, a centroid of {o.CellCount} cells from the '{m.ClassNames[o.ClassIndex]}' support images",
                     _ => $"mean of {o.CellCount} cells over all '{m.ClassNames[o.ClassIndex]}' support images",
                 };
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {match.Similarity:F3}  {m.ClassNames[o.ClassIndex]} {o.Role.ToString().ToLowerInvariant()} [{match.ExtractorName} #{match.PrototypeIndex}]: {source}"));

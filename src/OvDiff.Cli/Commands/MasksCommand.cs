@@ -39,7 +39,7 @@ internal static class MasksCommand
                 return Task.FromResult(0);
             }
 
-            OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetValue(model)!);
+            using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetValue(model)!);
             PrototypeModel prototypes = loaded.State.Model;
             string outDir = parse.GetRequiredValue(output);
             var overlay = new OverlayRenderer(Opacity: 0.5f);
@@ -63,6 +63,8 @@ internal static class MasksCommand
                 progress.Report(new StepProgress("masks", i + 1, prototypes.SupportImages.Count, support.Source));
             }
 
+            progress.Finish();
+            parse.InvocationConfiguration.Error.WriteLine($"Wrote {prototypes.SupportImages.Count} mask overlay{(prototypes.SupportImages.Count == 1 ? "" : "s")} (foreground red, background green) to {outDir}, one folder per class.");
             return Task.FromResult(0);
         });
         return command;

@@ -27,7 +27,7 @@ public static class ModelSegmenterFactory
     {
         string model = config.Segmenter.Model
             ?? throw new ConfigException("No segmenter.model in the config: set it (e.g. --set segmenter.model=model.zip or --model), or pass --predictions DIR.");
-        OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), model);
+        using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), model);
         SegmentationOptions options = Apply(loaded.State.Segmentation, config);
         OvDiffModelState state = WithConfigStuff(loaded.State, config);
         OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(state, options);

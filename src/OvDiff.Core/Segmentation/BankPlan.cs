@@ -14,9 +14,10 @@ internal sealed class BankPlan
     private int _selectedColumns;
     private (int Start, int Length, int Class, bool Background)[] _selectedRuns = [];
 
-    private BankPlan(PrototypeBank bank, IDenseFeatureExtractor extractor, float[] matrix, int[] columnClass, bool[] columnIsBackground)
+    private BankPlan(PrototypeBank bank, IDenseFeatureExtractor extractor, float[] matrix, int[] prototypeIndices, int[] columnClass, bool[] columnIsBackground)
     {
         Bank = bank;
+        PrototypeIndices = prototypeIndices;
         Extractor = extractor;
         Matrix = matrix;
         ColumnClass = columnClass;
@@ -51,6 +52,9 @@ internal sealed class BankPlan
     public bool[] ColumnIsBackground { get; }
 
     public int Columns => ColumnClass.Length;
+
+    /// <summary>The bank row of each selected prototype (column), in column order.</summary>
+    public int[] PrototypeIndices { get; }
 
     public static BankPlan Create(PrototypeBank bank, IDenseFeatureExtractor extractor, PrototypeModel model, SegmentationOptions options)
     {
@@ -111,6 +115,7 @@ internal sealed class BankPlan
             bank,
             extractor,
             matrix,
+            [.. selected],
             selected.Select(p => bank.Origins[p].ClassIndex).ToArray(),
             selected.Select(p => bank.Origins[p].Role == PrototypeRole.Background).ToArray());
     }

@@ -213,7 +213,8 @@ public sealed class PrototypeSegmenter : ISegmenter
 
     /// <summary>
     /// The prototypes most similar to the features at pixel (<paramref name="x"/>, <paramref name="y"/>) of the whole
-    /// (resized) image, best first, over every bank: what a prediction at that pixel rests on.
+    /// (resized) image, best first, over every bank and only among the prototypes this segmenter matches (the levels in
+    /// use, background prototypes when on, after the stuff filter): what a prediction at that pixel rests on.
     /// </summary>
     public IReadOnlyList<PrototypeMatch> Explain(RgbImage image, int x, int y, int top = 5, CancellationToken cancellationToken = default)
     {
@@ -233,11 +234,13 @@ public sealed class PrototypeSegmenter : ISegmenter
             int gx = Math.Min(features.Width - 1, (int)((long)x * features.Width / image.Width));
             float[] cell = features.Cell(gy, gx).ToArray();
             Matrix.NormalizeRows(cell, 1, cell.Length, 1e-6f);
-            var similarities = new float[plan.Bank.Count];
-            Matrix.MultiplyByTransposed(cell, 1, plan.Bank.Vectors, plan.Bank.Count, plan.Bank.Channels, similarities);
-            for (int p = 0; p < similarities.Length; p++)
+            // Only the prototypes the segmenter matches (levels in use, background on or off, the stuff filter).
+            var similarities = new float[plan.Columns];
+            Matrix.MultiplyByTransposed(cell, 1, plan.Matrix, plan.Columns, plan.Bank.Channels, similarities);
+            for (int column = 0; column < similarities.Length; column++)
             {
-                matches.Add(new PrototypeMatch(plan.Bank.ExtractorName, p, plan.Bank.Origins[p], similarities[p]));
+                int p = plan.PrototypeIndices[column];
+                matches.Add(new PrototypeMatch(plan.Bank.ExtractorName, p, plan.Bank.Origins[p], similarities[column]));
             }
         }
 

@@ -96,4 +96,46 @@ public sealed class SizeBoundAndClassNamingTests
         Assert.Equal(255, map[255]);
         Assert.Equal("zebra", Assert.Throws<KeyNotFoundException>(() => ClassNaming.MapByName(["background", "zebra"], ["background"], n => new KeyNotFoundException(n))).Message);
     }
+
+    [Fact]
+    public void MinimumClassArea_AClassBroughtUnderTheBoundByReassignment_IsDroppedToo()
+    {
+        // 10 pixels, labels background, a, b, c. a wins pixel 0 only (10 % < 15 %), b is second there and wins nowhere
+        // else, c wins pixels 1..9. Dropping a hands pixel 0 to b, now at 10 %: one pass left b standing; b goes too and
+        // the pixel falls to background.
+        const int pixels = 10;
+        var scores = new float[4 * pixels];
+        for (int i = 0; i < pixels; i++)
+        {
+            scores[i] = 0.1f;                                  // background
+            scores[pixels + i] = i == 0 ? 0.9f : 0f;           // a
+            scores[(2 * pixels) + i] = i == 0 ? 0.8f : 0f;     // b
+            scores[(3 * pixels) + i] = i == 0 ? 0f : 0.7f;     // c
+        }
+
+        LabelMap labels = SmallClassDropping.Apply(scores, 4, pixels, 1, 0f, 0.15f, null, out bool[] active);
+
+        Assert.Equal([0, 3, 3, 3, 3, 3, 3, 3, 3, 3], labels.Labels);
+        Assert.Equal([true, false, false, true], active);
+    }
+
+    [Fact]
+    public void Explain_ListsOnlyThePrototypesTheSegmenterMatches()
+    {
+        (int Class, PrototypeRole Role, float[] Vector)[] prototypes =
+        [
+            (0, PrototypeRole.Foreground, [1f, 0f, 0f]),
+            (0, PrototypeRole.Background, [0.9f, 0.1f, 0f]),
+            (1, PrototypeRole.Foreground, [0f, 1f, 0f]),
+        ];
+        using var extractor = new BlockMeanExtractor();
+        RgbImage image = BlockMeanExtractor.Image(1, 1, ((byte)200, (byte)100, (byte)100));
+        var options = new SegmentationOptions { ShortSide = 0, Windows = [] };
+
+        var withBackground = new PrototypeSegmenter(PrototypeSegmenterTests.Model(prototypes), [extractor], options).Explain(image, 0, 0, top: 3, TestContext.Current.CancellationToken);
+        var withoutBackground = new PrototypeSegmenter(PrototypeSegmenterTests.Model(prototypes), [extractor], options with { UseBackgroundPrototypes = false }).Explain(image, 0, 0, top: 3, TestContext.Current.CancellationToken);
+
+        Assert.Equal([0, 1, 2], withBackground.Select(m => m.PrototypeIndex));
+        Assert.Equal([0, 2], withoutBackground.Select(m => m.PrototypeIndex));   // bank rows, background left out
+    }
 }
