@@ -119,7 +119,8 @@ public sealed class ModelManifestTests : IDisposable
         {
             string path = TinyOnnx.Write(_temp.Combine(Guid.NewGuid().ToString("N") + ".onnx"),
                 [new TinyTensor("sample", floats, "b", 4, 64, 64), new TinyTensor("timestep", timestepType, timestepDims), new TinyTensor("encoder_hidden_states", floats, "b", 77, 768)],
-                [(new TinyTensor("out_sample", floats, "b", 4, 64, 64), "sample")]);
+                [(new TinyTensor("out_sample", floats, "b", 4, 64, 64), "sample")],
+                operators: [("Softmax", 32)]);
             Assert.Empty(OnnxSignatureCheck.Compare(OnnxGraphInfo.Read(path), unet));
         }
     }
@@ -134,7 +135,8 @@ public sealed class ModelManifestTests : IDisposable
 
         IReadOnlyList<string> problems = OnnxSignatureCheck.Compare(OnnxGraphInfo.Read(path), unet);
 
-        Assert.Equal(5, problems.Count);
+        Assert.Equal(6, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("0 Softmax operators, expected at least 16 (one per cross-attention (attn2) layer", StringComparison.Ordinal) && p.Contains("fused attention", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("input 'sample': expected sample: float32|float16[batch,4,height,width], found sample: float32[b,4,64] (rank 3, expected 4)", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("input 'timestep': expected timestep: int64|float32|float16[] or [?], found timestep: int32[1] (element type int32)", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("input 'encoder_hidden_states'", StringComparison.Ordinal) && p.Contains("(size 1024 on axis 2, expected 768)", StringComparison.Ordinal));

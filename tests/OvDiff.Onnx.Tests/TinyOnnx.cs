@@ -21,8 +21,10 @@ internal static class TinyOnnx
     /// <param name="intermediates">Names of extra tensors produced by Identity nodes (e.g. a ViT key tensor).</param>
     /// <param name="externalData">If set, an initializer whose data lives in this file beside the model (written too).</param>
     /// <param name="initializerInputs">Inputs that also have an initializer (old exports list weights as inputs).</param>
+    /// <param name="operators">Extra nodes by op type and count, each applied to the first input (e.g. 16 Softmax, as an unfused UNet has).</param>
     public static string Write(string path, IEnumerable<TinyTensor> inputs, IEnumerable<(TinyTensor Output, string From)> outputs,
-        IEnumerable<string>? intermediates = null, string? externalData = null, IEnumerable<string>? initializerInputs = null)
+        IEnumerable<string>? intermediates = null, string? externalData = null, IEnumerable<string>? initializerInputs = null,
+        IEnumerable<(string Type, int Count)>? operators = null)
     {
         var graph = new GraphProto { Name = "tiny" };
         List<TinyTensor> inputList = inputs.ToList();
@@ -43,6 +45,14 @@ internal static class TinyOnnx
             cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)output.Type });
             graph.Node.Add(cast);
             graph.Output.Add(ValueInfo(output));
+        }
+
+        foreach ((string type, int count) in operators ?? [])
+        {
+            for (int i = 0; i < count; i++)
+            {
+                graph.Node.Add(new NodeProto { OpType = type, Name = $"/{type}_{i}", Input = { inputList[0].Name }, Output = { $"/{type}_{i}_output_0" } });
+            }
         }
 
         foreach (string name in intermediates ?? [])

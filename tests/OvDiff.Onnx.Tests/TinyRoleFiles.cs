@@ -32,7 +32,8 @@ internal static class TinyRoleFiles
             OnnxSignature signature = file.Onnx!;
             var inputs = signature.Inputs.Where(r => !r.Optional).Select(r => Tensor(r.Alternatives[0])).ToList();
             var outputs = signature.Outputs.Select(r => (Tensor(r.Alternatives[0]), inputs[0].Name)).ToList();
-            TinyOnnx.Write(path, inputs, outputs, signature.Tensors, weights is null ? null : Path.GetFileName(weights));
+            TinyOnnx.Write(path, inputs, outputs, signature.Tensors, weights is null ? null : Path.GetFileName(weights),
+                operators: signature.Operators.Select(o => (o.Type, o.AtLeast)));
             files[file.Path] = File.ReadAllBytes(path);
             if (weights is not null)
             {

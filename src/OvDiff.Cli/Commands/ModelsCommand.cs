@@ -57,9 +57,16 @@ internal static class ModelsCommand
             foreach (ModelRole role in Select(m, parse.GetValue(roles), parse.GetValue(all), requireSome: true))
             {
                 IReadOnlyList<InstalledModelFile> installed;
-                using (var display = new ByteProgressDisplay())
+                try
                 {
+                    using var display = new ByteProgressDisplay();
                     installed = await installer.InstallAsync(role, parse.GetValue(requiredOnly), display, cancellationToken);
+                }
+                catch (ModelsUnavailableException unavailable)
+                {
+                    // Kept on several lines (the error policy would join them): one file per line, to copy from.
+                    parse.InvocationConfiguration.Error.WriteLine($"error: {unavailable.Message}");
+                    return ErrorPolicy.BadInputExitCode;
                 }
 
                 foreach (InstalledModelFile file in installed)

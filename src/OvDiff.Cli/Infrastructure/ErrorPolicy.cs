@@ -60,7 +60,7 @@ internal static class ErrorPolicy
     /// or files; a null argument is always a bug).
     /// </summary>
     public static bool IsBadInput(Exception exception) => exception is CommandLineException or ConfigException or DatasetException or BadInputException
-        or OnnxModelMismatchException or ExecutionProviderUnavailableException
+        or OnnxModelMismatchException or ExecutionProviderUnavailableException or Diffusion.Surgery.FusedAttentionException
         or IOException or InvalidDataException or UnauthorizedAccessException or JsonException or FormatException or System.Net.Http.HttpRequestException
         or (ArgumentException and not ArgumentNullException);
 

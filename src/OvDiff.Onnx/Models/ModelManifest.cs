@@ -183,10 +183,28 @@ public sealed record ModelManifest(IReadOnlyList<ModelRole> Roles, string Source
 
         public List<string>? Tensors { get; set; }
 
+        public List<OperatorDto>? Operators { get; set; }
+
         public OnnxSignature ToSignature(string where) => new(
             (Inputs ?? []).Select((t, i) => t.ToRequirement($"{where}.inputs[{i}]")).ToArray(),
             (Outputs ?? []).Select((t, i) => t.ToRequirement($"{where}.outputs[{i}]")).ToArray(),
-            Tensors ?? []);
+            Tensors ?? [])
+        {
+            Operators = (Operators ?? []).Select((o, i) => o.ToRequirement($"{where}.operators[{i}]")).ToArray(),
+        };
+    }
+
+    private sealed class OperatorDto
+    {
+        public string? Type { get; set; }
+
+        public int? AtLeast { get; set; }
+
+        public string? Why { get; set; }
+
+        public OperatorRequirement ToRequirement(string where) =>
+            AtLeast is > 0 ? new OperatorRequirement(Require(Type, where, "type"), AtLeast.Value, Why)
+            : throw new InvalidDataException($"{where}.atLeast must be a positive count.");
     }
 
     private sealed class TensorDto
@@ -312,8 +330,15 @@ public sealed record ModelFileEntry(
     string? Note,
     OnnxSignature? Onnx);
 
-/// <summary>The inputs and outputs an ONNX file must have, and intermediate tensors OvDiff reads from it.</summary>
-public sealed record OnnxSignature(IReadOnlyList<TensorRequirement> Inputs, IReadOnlyList<TensorRequirement> Outputs, IReadOnlyList<string> Tensors);
+/// <summary>The inputs and outputs an ONNX file must have, intermediate tensors OvDiff reads from it, and operators it must contain.</summary>
+public sealed record OnnxSignature(IReadOnlyList<TensorRequirement> Inputs, IReadOnlyList<TensorRequirement> Outputs, IReadOnlyList<string> Tensors)
+{
+    /// <summary>Minimum counts of operator types (e.g. the UNet's Softmax nodes, absent from fused-attention exports).</summary>
+    public IReadOnlyList<OperatorRequirement> Operators { get; init; } = [];
+}
+
+/// <summary>At least <paramref name="AtLeast"/> nodes of <paramref name="Type"/> (ONNX op type); <paramref name="Why"/> explains a shortfall.</summary>
+public sealed record OperatorRequirement(string Type, int AtLeast, string? Why);
 
 /// <summary>One required (or optional) input/output: any one of <paramref name="Alternatives"/> must be present.</summary>
 public sealed record TensorRequirement(IReadOnlyList<TensorSpecification> Alternatives, bool Optional)

@@ -6,7 +6,8 @@ public static class OnnxSignatureCheck
     /// <summary>
     /// The differences, one sentence each naming the tensor, what was expected and what was found; empty when the file
     /// fits. Checked: every required input and output is present (one of its alternatives) with an allowed element type
-    /// and shape; no model input is one OvDiff would not feed; every listed intermediate tensor is produced by some node.
+    /// and shape; no model input is one OvDiff would not feed; every listed intermediate tensor is produced by some node;
+    /// operator types occur at least as often as required.
     /// </summary>
     public static IReadOnlyList<string> Compare(OnnxGraphInfo graph, OnnxSignature signature)
     {
@@ -25,6 +26,15 @@ public static class OnnxSignatureCheck
         foreach (string tensor in signature.Tensors.Where(t => !graph.NodeOutputs.Contains(t) && !inputNames.Contains(t)))
         {
             problems.Add($"tensor '{tensor}' is produced by no node (an export with fused attention or other node names?)");
+        }
+
+        foreach (OperatorRequirement op in signature.Operators)
+        {
+            int found = graph.OperatorCounts.GetValueOrDefault(op.Type);
+            if (found < op.AtLeast)
+            {
+                problems.Add($"{found} {op.Type} operators, expected at least {op.AtLeast}{(op.Why is null ? "" : $" ({op.Why})")}");
+            }
         }
 
         return problems;
