@@ -83,7 +83,7 @@ internal static class ModelsCommand
             return 0;
         });
 
-        var noHash = new Option<bool>("--no-hash") { Description = "Check presence, sizes and signatures only (hashing reads every byte: about 10 s per GB)." };
+        var noHash = new Option<bool>("--no-hash") { Description = "Check presence, sizes and signatures only (hashing reads every byte: about 1 s per GB from cache, the disk's speed otherwise)." };
         var verify = new Command("verify", "Check the files of the given roles (default: every role with a folder): present, sizes and SHA-256 as expected, ONNX inputs/outputs as OvDiff needs.")
         {
             roles, noHash, models, manifest,
