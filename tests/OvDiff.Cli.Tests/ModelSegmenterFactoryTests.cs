@@ -52,6 +52,15 @@ public sealed class ModelSegmenterFactoryTests
         Assert.Contains("inference.windows", first.Keys);
     }
 
+    [Fact]
+    public void CoverageWarning_ModelWithFewOfTheDatasetsClasses_NamesTheMissingOnes()
+    {
+        string? warning = ModelSegmenterFactory.CoverageWarning(["background", "Cat", "dog"], ["background", "aeroplane", "cat", "dog", "horse"], "m.zip");
+
+        Assert.Equal("warning: model 'm.zip' has 3 of the dataset's 5 labels; never predicted, these score 0 IoU: aeroplane, horse.", warning);
+        Assert.Null(ModelSegmenterFactory.CoverageWarning(["background", "cat"], ["background", "CAT"], "m.zip"));
+    }
+
     private static string RunIdentityHash(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
 
     [Theory]

@@ -164,6 +164,18 @@ public static class ModelSegmenterFactory
         ClassNaming.MapByName(modelLabels, classes, name => new ConfigException(
             $"Model '{model}' has class '{name}', which the dataset's class list does not have ({string.Join(", ", classes)})."));
 
+    /// <summary>
+    /// A warning when the model's labels cover only part of the dataset's (a model fitted on 2 of 20 classes evaluated on
+    /// all 20): the others can never be predicted and score 0 IoU. Null when every dataset label is covered.
+    /// </summary>
+    internal static string? CoverageWarning(IReadOnlyList<string> modelLabels, IReadOnlyList<string> classes, string model)
+    {
+        byte[] map = ToClassOrder(modelLabels, classes, model);
+        string[] uncovered = [.. classes.Where((_, i) => !map.AsSpan(0, modelLabels.Count).Contains((byte)i))];
+        return uncovered.Length == 0 ? null : string.Create(CultureInfo.InvariantCulture,
+            $"warning: model '{model}' has {classes.Count - uncovered.Length} of the dataset's {classes.Count} labels; never predicted, these score 0 IoU: {string.Join(", ", uncovered)}.");
+    }
+
     /// <summary>An OvDiff segmenter whose labels are renumbered to a dataset's class list by name.</summary>
     private sealed class DatasetLabelSegmenter : IIdentifiedSegmenter, IDisposable
     {
@@ -176,11 +188,9 @@ public static class ModelSegmenterFactory
             ClassNames = datasetClasses;
             IdentityParts = identity;
             _toDataset = ToClassOrder(session.Segmenter.ClassNames, datasetClasses, model);
-            string[] uncovered = [.. datasetClasses.Where((_, i) => !_toDataset.AsSpan(0, session.Segmenter.ClassNames.Count).Contains((byte)i))];
-            if (uncovered.Length > 0)
+            if (CoverageWarning(session.Segmenter.ClassNames, datasetClasses, model) is string warning)
             {
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"warning: model '{model}' has {datasetClasses.Count - uncovered.Length} of the dataset's {datasetClasses.Count} labels; never predicted, these score 0 IoU: {string.Join(", ", uncovered)}."));
+                Console.Error.WriteLine(warning);
             }
         }
 
