@@ -55,9 +55,14 @@ public sealed class SupportStoreTests : IDisposable
         Assert.Contains("guidance: 8 in the store, 7.5 now", error.Message, StringComparison.Ordinal);
         Assert.Contains(first.Root, error.Message, StringComparison.Ordinal);
 
-        SupportStore grown = Create("s", 12, null, "Cat", "cat", "traffic_cone");
-        Assert.Equal(["cat", "traffic cone", "Cat", "traffic_cone"], grown.Manifest.Classes.Select(c => c.Name));
-        Assert.Equal(["cat", "traffic_cone", "Cat-2", "traffic_cone-2"], grown.Manifest.Classes.Select(c => c.Folder));
+        // Class names are compared ignoring case (ClassNaming): "Cat" is the store's "cat" misspelt, not a new class.
+        var caseError = Assert.Throws<SupportStoreMismatchException>(() => Create("s", 12, null, "Cat"));
+        Assert.Contains("has the class 'cat'; 'Cat' differs from it only in case", caseError.Message, StringComparison.Ordinal);
+        Assert.Equal(8, SupportStore.Open(_temp.Combine("s")).Manifest.PerClass);   // the refused call changed nothing
+
+        SupportStore grown = Create("s", 12, null, "cat", "traffic_cone");
+        Assert.Equal(["cat", "traffic cone", "traffic_cone"], grown.Manifest.Classes.Select(c => c.Name));
+        Assert.Equal(["cat", "traffic_cone", "traffic_cone-2"], grown.Manifest.Classes.Select(c => c.Folder));
         Assert.Equal(12, grown.Manifest.PerClass);
         Assert.Equal(12, SupportStore.Open(_temp.Combine("s")).Manifest.PerClass);
         Assert.Equal(12, Create("s", 4).Manifest.PerClass);   // a smaller count never shrinks the store

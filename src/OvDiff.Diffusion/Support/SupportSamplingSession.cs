@@ -116,34 +116,29 @@ public sealed class SupportSamplingSession : IDisposable
     /// <inheritdoc />
     public void Dispose() => _generator.Dispose();
 
-    /// <summary>Trimmed, distinct class names; empty names and names that differ only in case are errors.</summary>
+    /// <summary>
+    /// Trimmed, distinct class names in the order given (<see cref="ClassListBuilder"/>: the same name twice is kept once;
+    /// empty names and names that differ only in case are errors).
+    /// </summary>
     public static IReadOnlyList<string> CheckClassNames(IEnumerable<string> classNames)
     {
         ArgumentNullException.ThrowIfNull(classNames);
-        var names = new List<string>();
+        var names = new ClassListBuilder();
+        int position = 0;
         foreach (string raw in classNames)
         {
-            string name = raw?.Trim() ?? "";
-            if (name.Length == 0)
+            position++;
+            try
             {
-                throw new ArgumentException("A class name is empty.", nameof(classNames));
+                names.Add(raw ?? "", $"class name {position}");
             }
-
-            if (names.Contains(name, StringComparer.Ordinal))
+            catch (InvalidDataException error)
             {
-                continue;
+                throw new ArgumentException(error.Message, nameof(classNames), error);
             }
-
-            string? twin = names.FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
-            if (twin is not null)
-            {
-                throw new ArgumentException($"The class names '{twin}' and '{name}' differ only in case; the prompt is the same class. Keep one.", nameof(classNames));
-            }
-
-            names.Add(name);
         }
 
-        return names.Count > 0 ? names : throw new ArgumentException("No class names were given.", nameof(classNames));
+        return names.Names.Count > 0 ? names.Names : throw new ArgumentException("No class names were given.", nameof(classNames));
     }
 
     /// <summary>What decides the sampler's arithmetic besides steps and guidance: scheduler, its overrides, fused attention, VAE scale.</summary>

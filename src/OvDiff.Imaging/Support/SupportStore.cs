@@ -177,8 +177,14 @@ public sealed class SupportStore
         var all = new List<SupportStoreClass>(existing?.Classes ?? []);
         foreach ((string name, IReadOnlyList<int> tokens) in classes)
         {
-            if (all.Any(c => c.Name == name))
+            if (all.FirstOrDefault(c => ClassNaming.AreSame(c.Name, name)) is { } known)
             {
+                if (!string.Equals(known.Name, ClassNaming.Normalize(name), StringComparison.Ordinal))
+                {
+                    throw new SupportStoreMismatchException(
+                        $"The support store '{root}' has the class '{known.Name}'; '{name}' differs from it only in case (class names are compared ignoring case): spell it '{known.Name}'.");
+                }
+
                 continue;
             }
 
@@ -196,7 +202,7 @@ public sealed class SupportStore
 
     /// <summary>The class called <paramref name="name"/>; an unknown name is an error listing the store's classes.</summary>
     public SupportStoreClass Class(string name) =>
-        Manifest.Classes.FirstOrDefault(c => c.Name == name)
+        Manifest.Classes.FirstOrDefault(c => ClassNaming.AreSame(c.Name, name))
         ?? throw new ArgumentException($"The support store '{Root}' has no class '{name}'; it has: {string.Join(", ", Manifest.Classes.Select(c => c.Name))}.", nameof(name));
 
     /// <summary>The files of item <paramref name="index"/> of <paramref name="storeClass"/>.</summary>
