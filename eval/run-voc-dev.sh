@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on real data: build, pick support images from VOC 2012 dev by image-level tags only,
 # fit ResNet18 prototypes, evaluate on the held-out dev images with the official protocol, write CSV reports.
-#   bash eval/run-voc-dev.sh [OUT_DIR]        (default runs/voc-dev; FAST=1 scores the whole image only)
+#   bash eval/run-voc-dev.sh [OUT_DIR]        (default runs/voc-dev; FAST=1 scores the whole image only;
+#                                             ORDER=split takes each class's first images in split order instead of alone-first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-runs/voc-dev}"
@@ -12,7 +13,7 @@ ovdiff=(dotnet "src/OvDiff.Cli/bin/Release/net10.0/linux-x64/ovdiff.dll")
 config=configs/voc21-dev.json
 sets=(--set "dataset.root=$data/VOC2012")
 mkdir -p "$out"
-"${ovdiff[@]}" support from-labels -c "$config" "${sets[@]}" --per-class "${PER_CLASS:-16}" -o "$out/support"
+"${ovdiff[@]}" support from-labels -c "$config" "${sets[@]}" --per-class "${PER_CLASS:-16}" --order "${ORDER:-alone-first}" -o "$out/support"
 "${ovdiff[@]}" fit --support "$out/support/support.csv" --out "$out/model.zip"
 protocol=()
 [ "${FAST:-0}" = 1 ] && protocol=(--set 'protocol.windows=[]')
