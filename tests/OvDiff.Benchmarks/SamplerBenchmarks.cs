@@ -1,6 +1,8 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using OvDiff.Core.Segmentation;
 using OvDiff.Diffusion.Pipeline;
+using OvDiff.Imaging.Support;
 
 namespace OvDiff.Benchmarks;
 
@@ -16,7 +18,7 @@ public class SamplerBenchmarks
 {
     private string _folder = string.Empty;
     private StableDiffusionPipeline _pipeline = null!;
-    private List<GenerationRequest> _requests = [];
+    private List<SupportImageRequest> _requests = [];
 
     [Params(false, true)]
     public bool FuseSelfAttention { get; set; }
@@ -34,7 +36,10 @@ public class SamplerBenchmarks
         }
 
         _pipeline = StableDiffusionPipeline.Open(_folder, new StableDiffusionOptions { FuseSelfAttention = FuseSelfAttention });
-        _requests = Enumerable.Range(0, 8).Select(i => SupportPrompts.Reference.Request(_pipeline.Tokenizer, "traffic cone", i, 42)).ToList();
+        var prompt = SupportSamplingSettings.DefaultPromptTemplate.Replace("{class}", "traffic cone", StringComparison.Ordinal);
+        _requests = Enumerable.Range(0, 8)
+            .Select(i => new SupportImageRequest(prompt, SupportSamplingSettings.DefaultNegativePrompt, SupportStore.ItemSeed(42, "traffic cone", i), _pipeline.Tokenizer.FindPhrase(prompt, "traffic cone")))
+            .ToList();
         _pipeline.Generate(_requests);
         _pipeline.ResetStatistics();
     }

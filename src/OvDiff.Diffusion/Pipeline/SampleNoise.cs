@@ -1,24 +1,15 @@
-using OvDiff.Core.Segmentation;
-
 namespace OvDiff.Diffusion.Pipeline;
 
 /// <summary>
-/// The randomness of sampling, as documented, platform-independent functions of integers (no System.Random, no
-/// ONNX Runtime random operator), so that one seed regenerates the same image on any machine, alone or in any batch.
-/// <list type="bullet">
-/// <item><see cref="Derive"/>: the 64-bit seed of support image (seed, class, index), <see cref="SupportImageRequest.DeriveSeed"/>
-/// (the one derivation, shared with the support store).</item>
-/// <item><see cref="FillGaussian"/>: standard normal values from a 64-bit seed: SplitMix64 from the seed gives uniform
-/// u = (x &gt;&gt; 11) * 2^-53; each pair (u1, u2) gives sqrt(-2 ln(1 - u1)) * (cos, sin)(2 pi u2) (Box-Muller, float64,
-/// rounded to float32).</item>
-/// </list>
+/// The randomness of sampling: a documented, platform-independent function of the request's 64-bit seed (no
+/// System.Random, no ONNX Runtime random operator), so that one seed regenerates the same image on any machine, alone or
+/// in any batch. (Each support image's seed comes from (seed, class, index): SupportImageRequest.DeriveSeed.)
+/// <see cref="FillGaussian"/>: SplitMix64 from the seed gives uniforms u = (x &gt;&gt; 11) * 2^-53; each pair (u1, u2)
+/// gives sqrt(-2 ln(1 - u1)) * (cos, sin)(2 pi u2) (Box-Muller in float64, rounded to float32).
 /// </summary>
 public static class SampleNoise
 {
     private const ulong Golden = 0x9E3779B97F4A7C15UL;
-
-    /// <summary>The seed of image <paramref name="index"/> of class <paramref name="className"/> under base seed <paramref name="seed"/> (case-sensitive name): <see cref="SupportImageRequest.DeriveSeed"/>.</summary>
-    public static ulong Derive(ulong seed, string className, long index) => SupportImageRequest.DeriveSeed(seed, className, index);
 
     /// <summary>Fills <paramref name="destination"/> with standard normal values drawn from <paramref name="seed"/> (see the type's remarks).</summary>
     public static void FillGaussian(ulong seed, Span<float> destination)

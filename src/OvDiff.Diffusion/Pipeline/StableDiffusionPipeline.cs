@@ -25,7 +25,7 @@ namespace OvDiff.Diffusion.Pipeline;
 /// </para>
 /// <para>Not thread-safe: one <see cref="Generate"/> at a time per instance.</para>
 /// </summary>
-public sealed class StableDiffusionPipeline : IDisposable
+public sealed class StableDiffusionPipeline : ISupportImageGenerator
 {
     private const string SampleInput = "sample";
     private const string TimestepInput = "timestep";
@@ -101,6 +101,11 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>Where the sessions run.</summary>
     public ExecutionProviderKind ExecutionProvider => _unet.ActiveExecutionProvider;
 
+    /// <inheritdoc/>
+    public string Description => string.Create(
+        CultureInfo.InvariantCulture,
+        $"Stable Diffusion '{Folder.Root}', {Options.Scheduler} {Options.Steps} steps, guidance {Options.GuidanceScale}, {Width}x{Height}, {ExecutionProvider}");
+
     /// <summary>Where the time of every <see cref="Generate"/> since <see cref="Open"/> (or <see cref="ResetStatistics"/>) went.</summary>
     public SamplingStatistics Statistics => _statistics.Snapshot();
 
@@ -172,7 +177,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// batch one UNet call per step, unconditional and conditional halves together). Results are in request order and do
     /// not depend on the batching. Cancellation is observed before every model call and terminates a running one.
     /// </summary>
-    public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<GenerationRequest> requests, IProgress<SamplingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public IReadOnlyList<GeneratedImage> Generate(IReadOnlyList<SupportImageRequest> requests, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(requests);
@@ -181,10 +186,10 @@ public sealed class StableDiffusionPipeline : IDisposable
             ArgumentNullException.ThrowIfNull(request);
             ArgumentNullException.ThrowIfNull(request.Prompt);
             ArgumentNullException.ThrowIfNull(request.NegativePrompt);
-            ArgumentNullException.ThrowIfNull(request.FocusTokens);
-            if (request.FocusTokens.Any(t => t is < 0 or >= ClipTokenizer.DefaultContextLength))
+            ArgumentNullException.ThrowIfNull(request.NameTokens);
+            if (request.NameTokens.Any(t => t is < 0 or >= ClipTokenizer.DefaultContextLength))
             {
-                throw new ArgumentException($"Focus token positions must be in [0, {ClipTokenizer.DefaultContextLength}); got {string.Join(", ", request.FocusTokens)} for '{request.Prompt}'.", nameof(requests));
+                throw new ArgumentException($"Name token positions must be in [0, {ClipTokenizer.DefaultContextLength}); got {string.Join(", ", request.NameTokens)} for '{request.Prompt}'.", nameof(requests));
             }
         }
 
@@ -207,7 +212,23 @@ public sealed class StableDiffusionPipeline : IDisposable
         return results;
     }
 
-    private List<GeneratedImage> GenerateBatch(List<GenerationRequest> batch, IProgress<SamplingProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="ISupportImageGenerator"/>: one batch, each image with its min-max normalised attribution map (latent
+    /// size). Needs <see cref="StableDiffusionOptions.AttributionMaps"/> and name tokens in every request.
+    /// </summary>
+    IReadOnlyList<GeneratedSupportImage> ISupportImageGenerator.Generate(IReadOnlyList<SupportImageRequest> batch, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
+    {
+        if (!Options.AttributionMaps)
+        {
+            throw new InvalidOperationException("Support images need attribution maps: open the pipeline with AttributionMaps = true.");
+        }
+
+        return Generate(batch, progress, cancellationToken)
+            .Select(g => new GeneratedSupportImage(g.Image, g.Attribution ?? throw new ArgumentException($"The request '{g.Request.Prompt}' names no tokens, so it has no attribution map.", nameof(batch))))
+            .ToList();
+    }
+
+    private List<GeneratedImage> GenerateBatch(List<SupportImageRequest> batch, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
         var count = batch.Count;
         var guided = Options.GuidanceScale > 1.0;
@@ -216,8 +237,8 @@ public sealed class StableDiffusionPipeline : IDisposable
         var perImage = LatentChannels * latentHeight * latentWidth;
         var scheduler = DiffusionScheduler.Create(Options.Scheduler, _schedulerConfig, Options.Steps);
 
-        // Token positions: the union of the batch's focus tokens (one graph input per call), each image averaging its own.
-        var tokens = batch.SelectMany(r => r.FocusTokens).Distinct().Order().ToArray();
+        // Token positions: the union of the batch's name tokens (one graph input per call), each image averaging its own.
+        var tokens = batch.SelectMany(r => r.NameTokens).Distinct().Order().ToArray();
         var maps = Options.AttributionMaps && tokens.Length > 0;
         var tokenSlot = tokens.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
 
@@ -316,21 +337,21 @@ public sealed class StableDiffusionPipeline : IDisposable
                 }
             }
 
-            progress?.Report(new SamplingProgress(step + 1, scheduler.StepCount, count, "denoising"));
+            progress?.Report(new StepProgress("denoising", step + 1, scheduler.StepCount));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
         var images = Decode(latents, count, cancellationToken);
-        progress?.Report(new SamplingProgress(scheduler.StepCount, scheduler.StepCount, count, "decoded"));
+        progress?.Report(new StepProgress("decoded", count, count));
         var results = new List<GeneratedImage>(count);
         for (var i = 0; i < count; i++)
         {
             float[]? raw = null;
             AttributionMap? map = null;
-            if (maps && batch[i].FocusTokens.Count > 0)
+            if (maps && batch[i].NameTokens.Count > 0)
             {
                 raw = new float[mapSize];
-                var focus = batch[i].FocusTokens.Distinct().ToList();
+                var focus = batch[i].NameTokens.Distinct().ToList();
                 foreach (var token in focus)
                 {
                     var source = ((i * tokens.Length) + tokenSlot[token]) * mapSize;

@@ -1,3 +1,4 @@
+using OvDiff.Core.Segmentation;
 using OvDiff.Diffusion.Pipeline;
 using OvDiff.Diffusion.Schedulers;
 using OvDiff.Diffusion.Surgery;
@@ -21,9 +22,9 @@ public sealed class StableDiffusionPipelineTests
         var folder = TinyStableDiffusion.CopyTo(temp, variant);
         using var pipeline = StableDiffusionPipeline.Open(folder, Fast);
         Assert.Equal(16, pipeline.PatchedUNet!.CrossAttentionLayers.Count);
-        var requests = new[] { "cat", "traffic cone", "dog" }.Select((c, i) => SupportPrompts.Reference.Request(pipeline.Tokenizer, c, i, 42)).ToList();
-        var steps = new List<SamplingProgress>();
-        var images = Generate(pipeline, requests, new SynchronousProgress<SamplingProgress>(steps.Add));
+        var requests = new[] { "cat", "traffic cone", "dog" }.Select((c, i) => SupportRequests.For(pipeline.Tokenizer, c, i, 42)).ToList();
+        var steps = new List<StepProgress>();
+        var images = Generate(pipeline, requests, new SynchronousProgress<StepProgress>(steps.Add));
         Assert.Equal(3, images.Count);
         foreach (var (image, request) in images.Zip(requests))
         {
@@ -39,7 +40,8 @@ public sealed class StableDiffusionPipelineTests
 
         // Two batches (2 + 1 images), three steps each, then one "decoded" report per batch.
         Assert.Equal(8, steps.Count);
-        Assert.Equal(new SamplingProgress(3, 3, 1, "decoded"), steps[^1]);
+        Assert.Equal(new StepProgress("denoising", 3, 3), steps[6]);
+        Assert.Equal(new StepProgress("decoded", 1, 1), steps[^1]);
 
         // The time is accounted for: 6 UNet calls, and the parts add up to no more than the whole.
         var statistics = pipeline.Statistics;
@@ -57,7 +59,7 @@ public sealed class StableDiffusionPipelineTests
         var folder = TinyStableDiffusion.CopyTo(temp, "opset14-folded");
         using var batched = StableDiffusionPipeline.Open(folder, Fast with { BatchSize = 3 });
         using var single = StableDiffusionPipeline.Open(folder, Fast with { BatchSize = 1 });
-        var requests = new[] { "cat", "potted plant", "cat" }.Select((c, i) => SupportPrompts.Reference.Request(batched.Tokenizer, c, i, 7)).ToList();
+        var requests = new[] { "cat", "potted plant", "cat" }.Select((c, i) => SupportRequests.For(batched.Tokenizer, c, i, 7)).ToList();
         var together = Generate(batched, requests);
         var alone = Generate(single, requests);
         var reordered = Generate(batched, [requests[2], requests[0]]);
@@ -85,7 +87,7 @@ public sealed class StableDiffusionPipelineTests
         using var unguided = StableDiffusionPipeline.Open(folder, Fast with { GuidanceScale = 1 });
 
         // With the negative prompt equal to the prompt both halves agree, so any scale gives the unguided image exactly.
-        var same = new GenerationRequest("a cat", "a cat", 5, [2]);
+        var same = new SupportImageRequest("a cat", "a cat", 5, [2]);
         Assert.Equal(Generate(unguided, [same])[0].Image.Pixels, Generate(guided, [same])[0].Image.Pixels);
         var different = same with { NegativePrompt = "blurry" };
         Assert.NotEqual(Generate(unguided, [different])[0].Image.Pixels, Generate(guided, [different])[0].Image.Pixels);
@@ -100,7 +102,7 @@ public sealed class StableDiffusionPipelineTests
         var folder = TinyStableDiffusion.CopyTo(temp, "opset17-split");
         using var dpm = StableDiffusionPipeline.Open(folder, Fast);
         using var other = StableDiffusionPipeline.Open(folder, Fast with { Scheduler = kind });
-        var request = SupportPrompts.Reference.Request(dpm.Tokenizer, "bird", 0, 1);
+        var request = SupportRequests.For(dpm.Tokenizer, "bird", 0, 1);
         Assert.NotEqual(Generate(dpm, [request])[0].Image.Pixels, Generate(other, [request])[0].Image.Pixels);
     }
 
@@ -112,14 +114,14 @@ public sealed class StableDiffusionPipelineTests
         using var pipeline = StableDiffusionPipeline.Open(folder, Fast with { Steps = 20 });
         using var cancellation = new CancellationTokenSource();
         var seen = 0;
-        var progress = new SynchronousProgress<SamplingProgress>(_ =>
+        var progress = new SynchronousProgress<StepProgress>(_ =>
         {
             if (++seen == 2)
             {
                 cancellation.Cancel();
             }
         });
-        var request = SupportPrompts.Reference.Request(pipeline.Tokenizer, "cat", 0, 1);
+        var request = SupportRequests.For(pipeline.Tokenizer, "cat", 0, 1);
         Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Generate([request], progress, cancellation.Token));
         Assert.Equal(2, seen);
     }
@@ -215,7 +217,7 @@ public sealed class StableDiffusionPipelineTests
         Assert.Contains("16x16", error.Message, StringComparison.Ordinal);
     }
 
-    private static IReadOnlyList<GeneratedImage> Generate(StableDiffusionPipeline pipeline, IReadOnlyList<GenerationRequest> requests, IProgress<SamplingProgress>? progress = null) =>
+    private static IReadOnlyList<GeneratedImage> Generate(StableDiffusionPipeline pipeline, IReadOnlyList<SupportImageRequest> requests, IProgress<StepProgress>? progress = null) =>
         pipeline.Generate(requests, progress, TestContext.Current.CancellationToken);
 
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

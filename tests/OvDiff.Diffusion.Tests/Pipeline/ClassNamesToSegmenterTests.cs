@@ -6,7 +6,7 @@ using OvDiff.Testing;
 namespace OvDiff.Diffusion.Tests.Pipeline;
 
 /// <summary>From class names alone to a fitted segmenter: generated support images, their maps ranking the segments.</summary>
-public sealed class DiffusionSupportSourceTests
+public sealed class ClassNamesToSegmenterTests
 {
     [Fact]
     public void ClassNamesBecomeAFittedSegmenter()
@@ -16,15 +16,15 @@ public sealed class DiffusionSupportSourceTests
         using var pipeline = StableDiffusionPipeline.Open(folder, new StableDiffusionOptions { Steps = 2, Width = 128, Height = 128, BatchSize = 2 });
         using var extractor = new StableDiffusionFeatureExtractor(new StableDiffusionFeatureOptions { ModelFolder = folder, InputSize = 128 });
         string[] classes = ["cat", "traffic cone"];
-        var source = new DiffusionSupportSource(pipeline, classes, imagesPerClass: 3, seed: 11);
-        var examples = source.Enumerate(TestContext.Current.CancellationToken).ToList();
-        Assert.Equal(6, examples.Count);
-        Assert.Equal(["cat", "cat", "cat", "traffic cone", "traffic cone", "traffic cone"], examples.Select(e => e.ClassName));
-        Assert.Equal("sd:traffic cone#2", examples[5].Source);
-        Assert.All(examples, e => Assert.Equal((16, 16), (e.Attribution!.Height, e.Attribution.Width)));
+        ISupportImageGenerator generator = pipeline;
+        var requests = classes.SelectMany(c => Enumerable.Range(0, 3).Select(i => SupportRequests.For(pipeline.Tokenizer, c, i, 11))).ToList();
+        var generated = generator.Generate(requests, null, TestContext.Current.CancellationToken);
+        var examples = generated.Select((g, i) => new SupportExample(classes[i / 3], $"sd:{classes[i / 3]}#{i % 3}", _ => g.Image, g.Attribution)).ToList();
+        Assert.All(generated, g => Assert.Equal((16, 16), (g.Attribution.Height, g.Attribution.Width)));
+        Assert.Contains("Stable Diffusion", generator.Description, StringComparison.Ordinal);
 
         // The same (seed, class, index) regenerates the same image on its own.
-        var alone = pipeline.Generate([SupportPrompts.Reference.Request(pipeline.Tokenizer, "traffic cone", 2, 11)], cancellationToken: TestContext.Current.CancellationToken)[0];
+        var alone = generator.Generate([SupportRequests.For(pipeline.Tokenizer, "traffic cone", 2, 11)], null, TestContext.Current.CancellationToken)[0];
         Assert.Equal(alone.Image.Pixels, examples[5].Load(TestContext.Current.CancellationToken).Pixels);
 
         var model = PrototypeFitter.Fit(examples, classes, [extractor], new PrototypeFitOptions(), cancellationToken: TestContext.Current.CancellationToken);
