@@ -25,7 +25,7 @@ namespace OvDiff.Diffusion.Pipeline;
 /// </para>
 /// <para>Not thread-safe: one <see cref="Generate"/> at a time per instance.</para>
 /// </summary>
-public sealed class StableDiffusionPipeline : ISupportImageGenerator
+public sealed class StableDiffusionPipeline : IDisposable
 {
     private const string SampleInput = "sample";
     private const string TimestepInput = "timestep";
@@ -100,11 +100,6 @@ public sealed class StableDiffusionPipeline : ISupportImageGenerator
 
     /// <summary>Where the sessions run.</summary>
     public ExecutionProviderKind ExecutionProvider => _unet.ActiveExecutionProvider;
-
-    /// <inheritdoc/>
-    public string Description => string.Create(
-        CultureInfo.InvariantCulture,
-        $"Stable Diffusion '{Folder.Root}', {Options.Scheduler} {Options.Steps} steps, guidance {Options.GuidanceScale}, {Width}x{Height}, {ExecutionProvider}");
 
     /// <summary>Where the time of every <see cref="Generate"/> since <see cref="Open"/> (or <see cref="ResetStatistics"/>) went.</summary>
     public SamplingStatistics Statistics => _statistics.Snapshot();
@@ -210,22 +205,6 @@ public sealed class StableDiffusionPipeline : ISupportImageGenerator
 
         _statistics.Images += results.Count;
         return results;
-    }
-
-    /// <summary>
-    /// <see cref="ISupportImageGenerator"/>: one batch, each image with its min-max normalised attribution map (latent
-    /// size). Needs <see cref="StableDiffusionOptions.AttributionMaps"/> and name tokens in every request.
-    /// </summary>
-    IReadOnlyList<GeneratedSupportImage> ISupportImageGenerator.Generate(IReadOnlyList<SupportImageRequest> batch, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
-    {
-        if (!Options.AttributionMaps)
-        {
-            throw new InvalidOperationException("Support images need attribution maps: open the pipeline with AttributionMaps = true.");
-        }
-
-        return Generate(batch, progress, cancellationToken)
-            .Select(g => new GeneratedSupportImage(g.Image, g.Attribution ?? throw new ArgumentException($"The request '{g.Request.Prompt}' names no tokens, so it has no attribution map.", nameof(batch))))
-            .ToList();
     }
 
     private List<GeneratedImage> GenerateBatch(List<SupportImageRequest> batch, IProgress<StepProgress>? progress, CancellationToken cancellationToken)

@@ -4,9 +4,8 @@ using OvDiff.Diffusion.Pipeline;
 namespace OvDiff.Diffusion.Support;
 
 /// <summary>
-/// Stable Diffusion as OVDiff's support-image generator: each <see cref="SupportImageRequest"/> becomes a
-/// <see cref="GenerationRequest"/> (same prompt, negative prompt, seed; the class-name tokens as the attribution focus)
-/// and comes back with its image and cross-attention attribution map. The pipeline is opened on first use, so a run that
+/// Stable Diffusion as OVDiff's support-image generator: each <see cref="SupportImageRequest"/> (prompt, negative prompt,
+/// seed, the class-name tokens as the attribution focus) comes back with its image and cross-attention attribution map. The pipeline is opened on first use, so a run that
 /// finds everything already sampled never loads the models. Owns the pipeline; one <see cref="Generate"/> at a time.
 /// </summary>
 public sealed class StableDiffusionSupportGenerator : ISupportImageGenerator
@@ -43,9 +42,7 @@ public sealed class StableDiffusionSupportGenerator : ISupportImageGenerator
     public IReadOnlyList<GeneratedSupportImage> Generate(IReadOnlyList<SupportImageRequest> batch, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var requests = batch.Select(r => new GenerationRequest(r.Prompt, r.NegativePrompt, r.Seed, r.NameTokens)).ToList();
-        var relay = progress is null ? null : new Relay(p => progress.Report(new StepProgress(p.Stage, p.Step, p.Steps)));
-        IReadOnlyList<GeneratedImage> images = Pipeline.Generate(requests, relay, cancellationToken);
+        IReadOnlyList<GeneratedImage> images = Pipeline.Generate(batch, progress, cancellationToken);
         return images.Select((image, i) => new GeneratedSupportImage(
             image.Image,
             image.Attribution ?? throw new InvalidOperationException($"No attribution map for \"{batch[i].Prompt}\": the class name's tokens were not found in the prompt (cut at 77 tokens?).")))
@@ -60,10 +57,5 @@ public sealed class StableDiffusionSupportGenerator : ISupportImageGenerator
             _disposed = true;
             _pipeline?.Dispose();
         }
-    }
-
-    private sealed class Relay(Action<SamplingProgress> report) : IProgress<SamplingProgress>
-    {
-        public void Report(SamplingProgress value) => report(value);
     }
 }

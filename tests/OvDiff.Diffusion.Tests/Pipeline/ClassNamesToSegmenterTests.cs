@@ -1,6 +1,7 @@
 using OvDiff.Core.Segmentation;
 using OvDiff.Diffusion.Features;
 using OvDiff.Diffusion.Pipeline;
+using OvDiff.Diffusion.Support;
 using OvDiff.Testing;
 
 namespace OvDiff.Diffusion.Tests.Pipeline;
@@ -13,10 +14,10 @@ public sealed class ClassNamesToSegmenterTests
     {
         using var temp = new TempFolder();
         var folder = TinyStableDiffusion.CopyTo(temp, "opset17-split");
-        using var pipeline = StableDiffusionPipeline.Open(folder, new StableDiffusionOptions { Steps = 2, Width = 128, Height = 128, BatchSize = 2 });
+        using var generator = new StableDiffusionSupportGenerator(folder, new StableDiffusionOptions { Steps = 2, Width = 128, Height = 128, BatchSize = 6 });
+        var pipeline = generator.Pipeline;
         using var extractor = new StableDiffusionFeatureExtractor(new StableDiffusionFeatureOptions { ModelFolder = folder, InputSize = 128 });
         string[] classes = ["cat", "traffic cone"];
-        ISupportImageGenerator generator = pipeline;
         var requests = classes.SelectMany(c => Enumerable.Range(0, 3).Select(i => SupportRequests.For(pipeline.Tokenizer, c, i, 11))).ToList();
         var generated = generator.Generate(requests, null, TestContext.Current.CancellationToken);
         var examples = generated.Select((g, i) => new SupportExample(classes[i / 3], $"sd:{classes[i / 3]}#{i % 3}", _ => g.Image, g.Attribution)).ToList();
