@@ -2,7 +2,6 @@ using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using OvDiff.Core.Segmentation;
 using OvDiff.Diffusion.Pipeline;
-using OvDiff.Imaging.Support;
 
 namespace OvDiff.Benchmarks;
 
@@ -36,9 +35,9 @@ public class SamplerBenchmarks
         }
 
         _pipeline = StableDiffusionPipeline.Open(_folder, new StableDiffusionOptions { FuseSelfAttention = FuseSelfAttention });
-        var prompt = SupportSamplingSettings.DefaultPromptTemplate.Replace("{class}", "traffic cone", StringComparison.Ordinal);
+        var prompt = SupportImageRequest.ReferencePromptTemplate.Replace("{class}", "traffic cone", StringComparison.Ordinal);
         _requests = Enumerable.Range(0, 8)
-            .Select(i => new SupportImageRequest(prompt, SupportSamplingSettings.DefaultNegativePrompt, SupportStore.ItemSeed(42, "traffic cone", i), _pipeline.Tokenizer.FindPhrase(prompt, "traffic cone")))
+            .Select(i => new SupportImageRequest(prompt, SupportImageRequest.ReferenceNegativePrompt, SupportImageRequest.DeriveSeed(42, "traffic cone", i), _pipeline.Tokenizer.FindPhrase(prompt, "traffic cone")))
             .ToList();
         _pipeline.Generate(_requests);
         _pipeline.ResetStatistics();
