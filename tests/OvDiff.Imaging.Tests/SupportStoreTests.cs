@@ -174,6 +174,37 @@ public sealed class SupportStoreTests : IDisposable
         Assert.Equal(SeedPatternGenerator.ImageFor(SupportImageRequest.DeriveSeed(42, "traffic cone", 2)).Pixels, examples[2].Load(CancellationToken.None).Pixels);
     }
 
+    [Theory]
+    [InlineData("\"folder\": \"cat\"", "\"folder\": \"../escape\"", "classes[0] ('cat') has folder '../escape', which is not one folder name inside the store")]
+    [InlineData("\"folder\": \"cat\"", "\"folder\": \"\"", "classes[0] ('cat') has folder '', which is not one folder name")]
+    [InlineData("\"folder\": \"traffic_cone\"", "\"folder\": \"CAT\"", "classes[1] ('traffic cone') and classes[0] share the folder 'CAT'")]
+    [InlineData("\"name\": \"traffic cone\"", "\"name\": \"Cat \"", "classes[1] repeats the class 'Cat ' of classes[0]")]
+    [InlineData("\"width\": 16", "\"width\": 0", "settings steps 30, width 0, height 12")]
+    [InlineData("\"promptTemplate\": \"A good picture of a {class}\",", "", "settings need modelFingerprint")]
+    public void Open_EditedManifest_IsOneErrorNamingTheFileAndTheEntry_AndNothingIsWrittenOutsideTheStore(string find, string replace, string expected)
+    {
+        SupportStore store = Create("s", 2);
+        string manifest = Path.Combine(store.Root, SupportStore.ManifestFileName);
+        string text = File.ReadAllText(manifest);
+        Assert.Contains(find, text, StringComparison.Ordinal);
+        File.WriteAllText(manifest, text.Replace(find, replace, StringComparison.Ordinal));
+
+        var open = Assert.Throws<InvalidDataException>(() => SupportStore.Open(store.Root));
+        Assert.Contains($"'{manifest}': {expected}", open.Message, StringComparison.Ordinal);
+        var resume = Assert.Throws<InvalidDataException>(() => Create("s", 2));
+        Assert.Equal(open.Message, resume.Message);
+        Assert.False(Directory.Exists(_temp.Combine("escape")));
+    }
+
+    [Fact]
+    public void Open_EmptyManifest_SaysItIsEmpty()
+    {
+        SupportStore store = Create("s", 2);
+        File.WriteAllText(Path.Combine(store.Root, SupportStore.ManifestFileName), "\n");
+        var open = Assert.Throws<InvalidDataException>(() => SupportStore.Open(store.Root));
+        Assert.Contains("manifest.json' is empty (1 bytes)", open.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ThresholdMask_HandWorkedExample()
     {

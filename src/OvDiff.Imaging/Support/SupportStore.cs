@@ -332,7 +332,13 @@ public sealed class SupportStore
     {
         try
         {
-            SupportStoreManifest manifest = JsonSerializer.Deserialize<SupportStoreManifest>(File.ReadAllBytes(path), Json)
+            byte[] bytes = File.ReadAllBytes(path);
+            if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+            {
+                throw new InvalidDataException($"'{path}' is empty ({bytes.Length} bytes); it was cut short or damaged: restore it, or sample into a new store.");
+            }
+
+            SupportStoreManifest manifest = JsonSerializer.Deserialize<SupportStoreManifest>(bytes, Json)
                 ?? throw new InvalidDataException($"'{path}' is empty.");
             if (manifest.Format != FormatVersion)
             {
@@ -344,12 +350,75 @@ public sealed class SupportStore
                 throw new InvalidDataException($"'{path}': settings, classes (each with name and folder) and a positive perClass are required.");
             }
 
+            if (ManifestProblem(manifest) is { } problem)
+            {
+                throw new InvalidDataException($"'{path}': {problem}; it was edited or damaged (ovdiff sample writes a valid one).");
+            }
+
             return manifest;
         }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"'{path}': {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// What is wrong with a manifest that parsed, or null: a setting missing or out of range, a class without name
+    /// tokens, a class folder that is not one plain folder name inside the store (a "../x" would write outside it, ""
+    /// into the store's root), two classes with one name or one folder (one class's images fitted as another's).
+    /// </summary>
+    private static string? ManifestProblem(SupportStoreManifest manifest)
+    {
+        SupportSamplingSettings s = manifest.Settings;
+        if (s.ModelFingerprint is null || s.Scheduler is null || s.PromptTemplate is null || s.NegativePrompt is null || s.Attribution is null)
+        {
+            return "settings need modelFingerprint, scheduler, promptTemplate, negativePrompt and attribution";
+        }
+
+        if (s.Steps <= 0 || s.Width <= 0 || s.Height <= 0 || s.BatchSize <= 0 || !float.IsFinite(s.Guidance))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"settings steps {s.Steps}, width {s.Width}, height {s.Height}, batchSize {s.BatchSize} must be positive and guidance {s.Guidance} finite");
+        }
+
+        if (manifest.Classes.Count == 0)
+        {
+            return "it lists no class";
+        }
+
+        var names = new Dictionary<string, int>(ClassNaming.Comparer);
+        var folders = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < manifest.Classes.Count; i++)
+        {
+            SupportStoreClass c = manifest.Classes[i];
+            string folder = c.Folder;
+            if (string.IsNullOrWhiteSpace(c.Name))
+            {
+                return $"classes[{i}] has an empty name";
+            }
+
+            if (folder.Length == 0 || folder is "." or ".." || folder.IndexOfAny(['/', '\\']) >= 0 || folder.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            {
+                return $"classes[{i}] ('{c.Name}') has folder '{folder}', which is not one folder name inside the store";
+            }
+
+            if (c.NameTokens is null || c.NameTokens.Count == 0)
+            {
+                return $"classes[{i}] ('{c.Name}') has no nameTokens";
+            }
+
+            if (!names.TryAdd(ClassNaming.Normalize(c.Name), i))
+            {
+                return $"classes[{i}] repeats the class '{c.Name}' of classes[{names[ClassNaming.Normalize(c.Name)]}]";
+            }
+
+            if (!folders.TryAdd(folder, i))
+            {
+                return $"classes[{i}] ('{c.Name}') and classes[{folders[folder]}] share the folder '{folder}'";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A file-system-safe folder name for a class, distinct (ignoring case) from <paramref name="taken"/>.</summary>
