@@ -44,15 +44,15 @@ public static class LabelTable
             return null;
         }
 
-        using CsvHelper.CsvReader csv = CsvHelper.CsvReader.FromFile(path, new CsvHelper.CsvReaderOptions { Separator = ',', TrimWhitespace = true, TrackLineNumbers = true });
-        csv.ReadHeader();
+        using CsvHelper.CsvReader csv = StrictCsv.Open(path);
+        StrictCsv.ReadHeader(csv, path);
         if (!csv.TryGetFieldIndex("index", out int indexField) || !csv.TryGetFieldIndex("name", out int nameField))
         {
             throw new InvalidDataException($"{path}: the first line must be the header 'index,name'.");
         }
 
         var names = new List<string>();
-        while (csv.Read())
+        while (StrictCsv.Read(csv, path, "index,name", "quote a class name that holds a comma"))
         {
             string index = csv.GetString(indexField), name = csv.GetString(nameField);
             if (!int.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out int label) || label != names.Count || name.Length == 0)

@@ -30,8 +30,8 @@ public sealed class TaggedImageListSupportSource : ISupportSource
         }
 
         string folder = Path.GetDirectoryName(Path.GetFullPath(csvPath))!;
-        using CsvReader csv = CsvReader.FromFile(csvPath, new CsvReaderOptions { Separator = ',', TrimWhitespace = true, TrackLineNumbers = true });
-        csv.ReadHeader();
+        using CsvReader csv = StrictCsv.Open(csvPath);
+        StrictCsv.ReadHeader(csv, csvPath);
         if (!csv.TryGetFieldIndex("image", out int imageField) || !csv.TryGetFieldIndex("classes", out int classesField))
         {
             throw new InvalidDataException($"'{csvPath}': the first line must be the header 'image,classes'.");
@@ -40,7 +40,7 @@ public sealed class TaggedImageListSupportSource : ISupportSource
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var order = new ClassListBuilder();
         var imageLines = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (csv.Read())
+        while (StrictCsv.Read(csv, csvPath, "image,classes", "separate an image's classes with '|', and quote a path or class name that holds a comma"))
         {
             long line = csv.LineNumber;
             string image = csv.GetString(imageField);
