@@ -152,6 +152,37 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal("error: x.jpg: truncated", wrapped.ToString().Trim());
     }
 
+    [Fact]
+    public void UnparsableCommandLine_IsOneErrorLineNamingEveryProblem_NotTheHelpPage()
+    {
+        Assert.Equal("error: Option '--support' is required; Option '--out' is required ('ovdiff fit --help' lists the options).", Cli.Fails("fit"));
+        Assert.Equal("error: Cannot parse argument 'abc' for option '--parts' as expected type 'integer' ('ovdiff fit --help' lists the options).",
+            Cli.Fails("fit", "--support", "s.csv", "--out", "m.zip", "--parts", "abc"));
+        Assert.Contains("Unrecognized command or argument '--bogus' ('ovdiff eval report --help'", Cli.Fails("eval", "report", "run", "--bogus"), StringComparison.Ordinal);
+        Assert.Contains("Description:", Cli.Run("fit", "--help"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FitOptionsOutOfRange_AndAnUnwritableOut_AreNamedBeforeTheSupportIsRead()
+    {
+        using var temp = new TempFolder();
+        string[] Fit(params string[] extra) => ["fit", "--support", temp.Combine("absent.csv"), "--out", temp.Combine("m.zip"), .. extra];
+        Assert.Equal("error: --parts must be at least 1, got 0.", Cli.Fails(Fit("--parts", "0")));
+        Assert.Equal("error: --min-class-area must be in [0, 1), got 7.", Cli.Fails(Fit("--min-class-area", "7")));
+        Assert.Equal("error: --self-prototypes must be in [0, 1], got NaN.", Cli.Fails(Fit("--self-prototypes", "NaN")));
+        Assert.Equal("error: --prefilter-min-area must be in [0, 1), got -1.", Cli.Fails(Fit("--prefilter-min-area", "-1")));
+        Assert.Equal("error: --multi-tag-rounds must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-rounds", "-1")));
+        Assert.Contains($"--out '{temp.Path}' is a folder", Cli.Fails("fit", "--support", temp.Combine("absent.csv"), "--out", temp.Path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ArgumentOutOfRange_WithoutItsNameInTheMessage_KeepsTheName()
+    {
+        using var error = new StringWriter();
+        ErrorPolicy.Report(new ArgumentOutOfRangeException("MinimumClassArea", 7f, "Must be in [0, 1)."), error, verbose: false);
+        Assert.Equal("error: MinimumClassArea: Must be in [0, 1). Actual value was 7.", error.ToString().Trim());
+    }
+
     private sealed class NumberRow
     {
         public float X { get; set; }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Imaging;
 
@@ -40,6 +41,26 @@ public static class CommandLineApp
     }
 
     /// <summary>
+    /// A command line that does not parse (unknown command or option, missing required option, a value of the wrong
+    /// type): one <c>error:</c> line naming every problem and where the usage is, exit code 1, as for any other bad input
+    /// (System.CommandLine's default printed the whole help page after an unprefixed line naming .NET types).
+    /// </summary>
+    private static int ReportParseErrors(ParseResult parse, TextWriter error)
+    {
+        var names = new List<string>();
+        for (SymbolResult? result = parse.CommandResult; result is CommandResult { Command: not RootCommand } command; result = command.Parent)
+        {
+            names.Insert(0, command.Command.Name);
+        }
+
+        IEnumerable<string> problems = parse.Errors.Select(e => e.Message.TrimEnd('.')
+            .Replace("'System.Int32'", "'integer'", StringComparison.Ordinal).Replace("'System.Int64'", "'integer'", StringComparison.Ordinal)
+            .Replace("'System.Single'", "'number'", StringComparison.Ordinal).Replace("'System.Double'", "'number'", StringComparison.Ordinal));
+        error.WriteLine($"error: {string.Join("; ", problems)} ('{string.Join(' ', names.Prepend("ovdiff"))} --help' lists the options).");
+        return ErrorPolicy.BadInputExitCode;
+    }
+
+    /// <summary>
     /// Parses and runs <paramref name="args"/>; an exception that escapes a command goes through <see cref="ErrorPolicy"/>
     /// (one <c>error:</c> line, exit code 1 for bad input; the stack trace only with --verbose). Returns the exit code.
     /// </summary>
@@ -59,6 +80,11 @@ public static class CommandLineApp
         if (error is not null)
         {
             configuration.Error = error;
+        }
+
+        if (parse.Errors.Count > 0 && args.Length > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            return ReportParseErrors(parse, configuration.Error);
         }
 
         try

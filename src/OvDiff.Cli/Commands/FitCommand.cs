@@ -46,6 +46,21 @@ internal static class FitCommand
             string supportPath = parse.GetRequiredValue(support);
             int maxPerClass = CliParsing.RequirePositive(parse, perClass);
             int longSideBound = CliParsing.RequirePositive(parse, maxLongSide);
+            CliParsing.RequireFraction(parse, minArea, closed: false);
+            CliParsing.RequireFraction(parse, prefilterArea, closed: false);
+            CliParsing.RequireFraction(parse, selfPrototypes, closed: true);
+            if (parse.GetResult(parts) is { Implicit: false })
+            {
+                CliParsing.RequirePositive(parse, parts);
+            }
+
+            if (parse.GetValue(multiTagRounds) < 0)
+            {
+                throw new CommandLineException($"--multi-tag-rounds must be 0 or more, got {parse.GetValue(multiTagRounds)}.");
+            }
+
+            string outPath = parse.GetRequiredValue(output);
+            CliParsing.RequireWritableFile(outPath, "--out");
             TextWriter stderr = parse.InvocationConfiguration.Error;
             ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)
                 : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
@@ -107,7 +122,6 @@ internal static class FitCommand
             using var progress = new ConsoleProgress(stderr);
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
-            string outPath = parse.GetRequiredValue(output);
             AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
             progress.Finish();
             stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "

@@ -27,6 +27,43 @@ internal static class CliParsing
             : levels;
     }
 
+    /// <summary>The value of <paramref name="option"/>, which must be in [0, 1] (<paramref name="closed"/>) or [0, 1) (a <see cref="CommandLineException"/> naming it otherwise).</summary>
+    public static float RequireFraction(ParseResult parse, Option<float> option, bool closed)
+    {
+        float value = parse.GetValue(option);
+        return value >= 0 && (closed ? value <= 1 : value < 1)
+            ? value
+            : throw new CommandLineException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{option.Name} must be in [0, 1{(closed ? "]" : ")")}, got {value}."));
+    }
+
+    /// <summary>
+    /// Checks, before a long run, that its result can be written to the file <paramref name="path"/> (named by
+    /// <paramref name="option"/>): not a folder, its folder creatable and writable. Otherwise a <see cref="CommandLineException"/>
+    /// now, instead of an error after the work is done and lost.
+    /// </summary>
+    public static void RequireWritableFile(string path, string option)
+    {
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new CommandLineException($"{option} '{path}' is a folder; give the path of the file to write, e.g. {Path.Combine(path, "model.zip")}.");
+        }
+
+        string folder = Path.GetDirectoryName(full)!;
+        string probe = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.probe");
+        try
+        {
+            Directory.CreateDirectory(folder);
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CommandLineException($"{option} '{path}': cannot write in '{folder}' ({e.Message}).");
+        }
+    }
+
     /// <summary>The value of <paramref name="option"/>, which must be at least 1 (a <see cref="CommandLineException"/> naming it otherwise).</summary>
     public static int RequirePositive(ParseResult parse, Option<int> option)
     {

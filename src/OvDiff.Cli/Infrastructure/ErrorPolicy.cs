@@ -98,6 +98,12 @@ internal static class ErrorPolicy
         if (exception is ArgumentException { ParamName: { } name })
         {
             message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+
+            // The parameter's name may be all that says which value is wrong ("Must be in [0, 1). Actual value was 7.").
+            if (!message.Contains(name, StringComparison.Ordinal))
+            {
+                message = $"{name}: {message}";
+            }
         }
 
         return string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
