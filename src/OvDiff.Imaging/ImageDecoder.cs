@@ -78,7 +78,7 @@ public static class ImageDecoder
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
         {
-            throw new ImageFormatException(path, "file not found");
+            throw new ImageFormatException(path, Directory.Exists(path) ? FolderNotImage : "file not found");
         }
 
         if (new FileInfo(path).Length == 0)
@@ -113,8 +113,16 @@ public static class ImageDecoder
         return codec ?? throw new ImageFormatException(sourceName, "not a readable image (unknown format or corrupt header)");
     }
 
+    /// <summary>The reason given for a folder where an image file was expected.</summary>
+    private const string FolderNotImage = "a folder, not an image file (name the images, e.g. folder/*.jpg)";
+
     private static byte[] ReadFile(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new ImageFormatException(path, FolderNotImage);
+        }
+
         try
         {
             return File.ReadAllBytes(path);

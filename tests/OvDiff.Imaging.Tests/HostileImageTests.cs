@@ -27,6 +27,17 @@ public sealed class HostileImageTests
     }
 
     [Fact]
+    public void AFolderGivenAsAnImage_IsNamedAsAFolder()
+    {
+        using var folder = new TempFolder();
+        string images = folder.Combine("images");
+        Directory.CreateDirectory(images);
+
+        Assert.Contains("a folder, not an image file", Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode(images)).Message, StringComparison.Ordinal);
+        Assert.Contains("a folder, not an image file", Assert.Throws<ImageFormatException>(() => ImageDecoder.CheckDecodable(images)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void JpegWithFlippedBits_IsAnError_ManyRandomFlipsToo()
     {
         byte[] jpeg = Photo();
