@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Numerics;
 using OvDiff.Core.Images;
+using OvDiff.Core.IO;
 
 namespace OvDiff.Imaging;
 

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using OvDiff.Core.IO;
 
 namespace OvDiff.ML;
 
@@ -89,11 +90,17 @@ public sealed class OvDiffModel : IDisposable
         {
             using (ZipArchive zip = ZipFile.OpenRead(path))
             {
-                // Reading every entry through checks the archive's structure and CRCs before ML.NET sees it.
+                // Reading every entry through checks the archive's structure, and comparing each entry's CRC-32 (which
+                // ZipArchive does not check) finds flipped bits before ML.NET sees them: a flip in the prototypes'
+                // compressed data was loaded and segmented with.
                 foreach (ZipArchiveEntry entry in zip.Entries)
                 {
                     using Stream stream = entry.Open();
-                    stream.CopyTo(Stream.Null);
+                    uint crc = Crc32.Compute(stream);
+                    if (crc != entry.Crc32)
+                    {
+                        throw new InvalidDataException($"its entry '{entry.FullName}' fails its CRC-32 check (0x{crc:x8}, expected 0x{entry.Crc32:x8})");
+                    }
                 }
             }
 

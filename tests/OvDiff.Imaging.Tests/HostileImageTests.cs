@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using OvDiff.Core.Images;
+using OvDiff.Core.IO;
 using OvDiff.Testing;
 using SkiaSharp;
 

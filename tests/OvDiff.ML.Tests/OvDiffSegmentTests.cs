@@ -127,6 +127,27 @@ public sealed class OvDiffSegmentTests
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
         var error = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, truncated));
         Assert.Contains(truncated, error.Message, StringComparison.Ordinal);
+
+        // One flipped byte inside the compressed data of the largest entry (the prototypes): ZipArchive does not check
+        // CRCs and the deflate stream often still decodes, so without the CRC check such a model loaded and segmented.
+        string largest;
+        using (var archive = System.IO.Compression.ZipFile.OpenRead(zip))
+        {
+            largest = archive.Entries.MaxBy(e => e.CompressedLength)!.FullName;
+        }
+
+        byte[] name = System.Text.Encoding.UTF8.GetBytes(largest);
+        int header = bytes.AsSpan().IndexOf(name) - 30;
+        Assert.Equal(0x04034b50u, BitConverter.ToUInt32(bytes, header));
+        int data = header + 30 + name.Length + BitConverter.ToUInt16(bytes, header + 28);
+        int compressed = BitConverter.ToInt32(bytes, header + 18);
+        byte[] flipped = (byte[])bytes.Clone();
+        flipped[data + (compressed / 2)] ^= 0x10;
+        string corrupt = temp.Combine("flipped.zip");
+        File.WriteAllBytes(corrupt, flipped);
+        var crc = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, corrupt));
+        Assert.Contains($"'{corrupt}'", crc.Message, StringComparison.Ordinal);
+        Assert.Contains($"its entry '{largest}' fails its CRC-32 check", crc.Message, StringComparison.Ordinal);
     }
 
     [Fact]
