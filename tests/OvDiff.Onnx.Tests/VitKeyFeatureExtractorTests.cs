@@ -143,6 +143,19 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
 
         Assert.Contains(VitKeyExtractorOptions.DinoLastBlockKeyTensor, error.Message, StringComparison.Ordinal);
         Assert.Contains("/encoder/layer.5/attention/attention/key/Add_output_0", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"The model '{Path.GetFullPath(path)}' has no tensor named", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Constructor_TruncatedOrGarbageFile_IsAnErrorNamingIt()
+    {
+        var path = new TinyVitModel(8, 8, 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor).Write(TempPath);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+
+        var error = Assert.Throws<InvalidDataException>(() => new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8 }));
+
+        Assert.Contains($"'{Path.GetFullPath(path)}' is not a readable ONNX model (truncated or not ONNX?)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -43,7 +43,7 @@ internal sealed class VaeEncoderOutput
 
         var model = OnnxGraphSurgery.Load(path, "vae_encoder/model.onnx of a Stable Diffusion folder.");
         var (mean, std) = FindSampling(model, path);
-        OnnxGraphSurgery.SetOutputs(model, [mean, std]);
+        OnnxGraphSurgery.SetOutputs(model, [mean, std], path);
         var external = OnnxGraphSurgery.HasExternalData(model) ? Path.GetDirectoryName(Path.GetFullPath(path)) : null;
         var patched = OnnxModelSession.FromBytes(
             model.ToByteArray(),

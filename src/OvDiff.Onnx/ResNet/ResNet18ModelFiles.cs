@@ -94,7 +94,7 @@ public static class ResNet18ModelFiles
         }
 
         OnnxGraphSurgery.MakeSpatialInputDimensionsSymbolic(model, InputName);
-        OnnxGraphSurgery.SetOutputs(model, [Layer3OutputName, Layer4OutputName]);
+        OnnxGraphSurgery.SetOutputs(model, [Layer3OutputName, Layer4OutputName], fullPath);
         return model.ToByteArray();
     }
 

@@ -19,7 +19,14 @@ public static class OnnxGraphSurgery
         }
 
         using var stream = File.OpenRead(fullPath);
-        return ModelProto.Parser.ParseFrom(stream);
+        try
+        {
+            return ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException ex)
+        {
+            throw new InvalidDataException($"'{fullPath}' is not a readable ONNX model (truncated or not ONNX?): {ex.Message}", ex);
+        }
     }
 
     /// <summary>True when some initializer keeps its data in an external file (the session then needs that file's folder).</summary>
@@ -32,9 +39,10 @@ public static class OnnxGraphSurgery
     /// <summary>
     /// Replaces the graph's outputs by the tensors named <paramref name="valueNames"/> (each the output of some node or a
     /// graph input), then removes the nodes and initializers no output needs any more. A name that no node produces throws
-    /// <see cref="OnnxModelMismatchException"/> listing the most similar names in the graph.
+    /// <see cref="OnnxModelMismatchException"/> naming <paramref name="source"/> (the model's file) and listing the most
+    /// similar names in the graph.
     /// </summary>
-    public static void SetOutputs(ModelProto model, IReadOnlyList<string> valueNames)
+    public static void SetOutputs(ModelProto model, IReadOnlyList<string> valueNames, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(valueNames);
@@ -47,7 +55,7 @@ public static class OnnxGraphSurgery
             {
                 var similar = SimilarValueNames(graph, name, 8);
                 throw new OnnxModelMismatchException(
-                    $"The model has no tensor named '{name}'. Most similar tensor names: {(similar.Count == 0 ? "(none)" : string.Join(", ", similar))}. " +
+                    $"{(source is null ? "The model" : $"The model '{source}'")} has no tensor named '{name}'. Most similar tensor names: {(similar.Count == 0 ? "(none)" : string.Join(", ", similar))}. " +
                     "Check that the export is unfused (no attention fusion) and that the layer index exists.");
             }
         }

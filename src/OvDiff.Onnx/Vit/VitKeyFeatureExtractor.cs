@@ -46,7 +46,7 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
             _modelFixedSize = ((int)dims[2].DimValue, (int)dims[3].DimValue);
         }
 
-        OnnxGraphSurgery.SetOutputs(model, [options.KeyTensorName]);
+        OnnxGraphSurgery.SetOutputs(model, [options.KeyTensorName], fullPath);
         var externalData = OnnxGraphSurgery.HasExternalData(model) ? Path.GetDirectoryName(fullPath) : null;
         _session = OnnxModelSession.FromBytes(
             Google.Protobuf.MessageExtensions.ToByteArray(model),
