@@ -227,11 +227,11 @@ public static class Matrix
                         int width = Math.Min(nr, rowsB - col0);
                         if (nr == 32)
                         {
-                            Kernel<Vector512<float>, Avx512Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
+                            Kernel<Vector512<float>, Vector512Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
                         }
                         else
                         {
-                            Kernel<Vector256<float>, Avx2Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
+                            Kernel<Vector256<float>, Vector256Ops>(aBlock, packed.Slice(p * cols * nr, cols * nr), cols, tile);
                         }
 
                         for (int r = 0; r < rows; r++)
@@ -307,52 +307,5 @@ public static class Matrix
         TOps.Store(c41, ref t, 9 * w);
         TOps.Store(c50, ref t, 10 * w);
         TOps.Store(c51, ref t, 11 * w);
-    }
-
-    /// <summary>The few vector operations the kernel needs, so one generic body serves Vector256 and Vector512.</summary>
-    private interface IVectorOps<TVector>
-        where TVector : struct
-    {
-        static abstract int Width { get; }
-
-        static abstract TVector Zero { get; }
-
-        static abstract TVector Load(ref float source, nuint offset);
-
-        static abstract TVector Broadcast(float value);
-
-        static abstract TVector MultiplyAdd(TVector x, TVector y, TVector addend);
-
-        static abstract void Store(TVector value, ref float destination, nuint offset);
-    }
-
-    private readonly struct Avx2Ops : IVectorOps<Vector256<float>>
-    {
-        public static int Width => Vector256<float>.Count;
-
-        public static Vector256<float> Zero => Vector256<float>.Zero;
-
-        public static Vector256<float> Load(ref float source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
-
-        public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
-
-        public static Vector256<float> MultiplyAdd(Vector256<float> x, Vector256<float> y, Vector256<float> addend) => Fma.MultiplyAdd(x, y, addend);
-
-        public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
-    }
-
-    private readonly struct Avx512Ops : IVectorOps<Vector512<float>>
-    {
-        public static int Width => Vector512<float>.Count;
-
-        public static Vector512<float> Zero => Vector512<float>.Zero;
-
-        public static Vector512<float> Load(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
-
-        public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
-
-        public static Vector512<float> MultiplyAdd(Vector512<float> x, Vector512<float> y, Vector512<float> addend) => Avx512F.FusedMultiplyAdd(x, y, addend);
-
-        public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
     }
 }

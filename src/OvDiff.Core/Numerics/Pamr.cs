@@ -1,5 +1,6 @@
 using System.Buffers;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace OvDiff.Core.Numerics;
@@ -20,17 +21,25 @@ public sealed record PamrOptions
 /// image channel, of the 9 · len(dilations) values of all the dilated 3x3 windows (the centre counted once per dilation);
 /// the logits are averaged over image channels and then soft-maxed over the 8 · len(dilations) neighbours
 /// (the reference's LocalAffinityAbs / LocalStDev / LocalAffinityCopy, 1-stage-wseg pamr.py).
-/// Computed in float32 as the reference's PyTorch module is, vectorised along image rows: the affinities with
-/// TensorPrimitives (exp included), the propagation one offset at a time over every class's row while that offset's
-/// affinities are in cache.
+/// Computed in float32 as the reference's PyTorch module is. The affinities are computed once, a block of pixels at a
+/// time in registers, and stored block by block (all of a block's neighbours' weights contiguous), so each pass reads
+/// them as one sequential stream; the score planes carry replicate padding in columns, so every pixel takes the same
+/// vector path; a pass sums each block's neighbours for up to four classes at once in registers.
 /// </summary>
 public static class Pamr
 {
+    /// <summary>Classes whose scores one pass sums together (one affinity load serves them all).</summary>
+    private const int ClassGroup = 4;
+
     /// <summary>
     /// Refines <paramref name="scores"/> (planar: <paramref name="classes"/> planes of height x width) in place, guided by
     /// <paramref name="image"/> (planar float: <paramref name="imageChannels"/> planes of height x width, any consistent scale).
     /// </summary>
-    public static void Refine(ReadOnlySpan<float> image, int imageChannels, Span<float> scores, int classes, int height, int width, PamrOptions? options = null)
+    public static void Refine(ReadOnlySpan<float> image, int imageChannels, Span<float> scores, int classes, int height, int width, PamrOptions? options = null) =>
+        Refine(image, imageChannels, scores, classes, height, width, options, pairPasses: true);
+
+    /// <summary>As the public overload; <paramref name="pairPasses"/> false runs one pass per sweep (same result; for tests and benchmarks).</summary>
+    internal static void Refine(ReadOnlySpan<float> image, int imageChannels, Span<float> scores, int classes, int height, int width, PamrOptions? options, bool pairPasses)
     {
         options ??= new PamrOptions();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(imageChannels);
@@ -59,36 +68,22 @@ public static class Pamr
             return;
         }
 
-        (int Dy, int Dx)[] offsets = Offsets(options.Dilations);
-        int n = (int)plane;
-        int count = offsets.Length;
-        float[] affinity = ArrayPool<float>.Shared.Rent(checked(count * n));
-        float[] spare = ArrayPool<float>.Shared.Rent(checked(classes * n));
-        try
+        var layout = new Layout(height, width, options.Dilations.Max(), Offsets(options.Dilations), options.Dilations.Count);
+        if (Vector512.IsHardwareAccelerated && width >= Vector512<float>.Count)
         {
-            Affinities(image, imageChannels, height, width, options.Dilations.Count, offsets, affinity);
-
-            // Each pass reads one buffer and writes the other; rows are independent within a pass, so large maps run
-            // them in parallel. Per row, one offset's affinities serve every class while they are in cache.
-            Span<float> current = scores[..(classes * n)];
-            Span<float> next = spare.AsSpan(0, classes * n);
-            for (int it = 0; it < options.Iterations; it++)
-            {
-                Propagate(current, next, affinity, offsets, classes, height, width);
-                Span<float> swap = current;
-                current = next;
-                next = swap;
-            }
-
-            if (options.Iterations % 2 == 1)
-            {
-                current.CopyTo(scores);
-            }
+            Run<Vector512<float>, Vector512Ops>(image, imageChannels, scores, classes, layout, options.Iterations, pairPasses);
         }
-        finally
+        else if (Vector256.IsHardwareAccelerated && width >= Vector256<float>.Count)
         {
-            ArrayPool<float>.Shared.Return(affinity);
-            ArrayPool<float>.Shared.Return(spare);
+            Run<Vector256<float>, Vector256Ops>(image, imageChannels, scores, classes, layout, options.Iterations, pairPasses);
+        }
+        else if (Vector128.IsHardwareAccelerated && width >= Vector128<float>.Count)
+        {
+            Run<Vector128<float>, Vector128Ops>(image, imageChannels, scores, classes, layout, options.Iterations, pairPasses);
+        }
+        else
+        {
+            Run<float, ScalarOps>(image, imageChannels, scores, classes, layout, options.Iterations, pairPasses);
         }
     }
 
@@ -115,204 +110,378 @@ public static class Pamr
     }
 
     /// <summary>
-    /// output = one PAMR pass over masks: per row and class, the offsets in order, each a fused multiply-add of its
-    /// affinities and the (clamped) neighbour row into the output row, which stays in cache (columns whose neighbour would
-    /// fall outside take the scalar path).
+    /// Where things lie. Padded planes (guide and scores): rows of <see cref="Stride"/> = width + 2 · reach floats, pixel
+    /// (y, x) at y · stride + reach + x, the reach columns either side copies of the edge pixel. Blocks: the pixels
+    /// [BlockStart(b), + lanes) of a row, the last one shifted left to end at the row's end (it may overlap the one
+    /// before; both compute the same values). Affinities: per row, per block, per offset, lanes floats.
     /// </summary>
-    private static unsafe void Propagate(Span<float> masks, Span<float> output, float[] affinity, (int Dy, int Dx)[] offsets, int classes, int height, int width)
+    private readonly record struct Layout(int Height, int Width, int Reach, (int Dy, int Dx)[] Offsets, int DilationCount)
     {
-        int n = height * width, count = offsets.Length;
-        fixed (float* target = output)
+        public int Stride => Width + (2 * Reach);
+
+        public int Plane => checked(Height * Stride);
+
+        public int Count => Offsets.Length;
+
+        public int Blocks(int lanes) => (Width + lanes - 1) / lanes;
+
+        public int BlockStart(int block, int lanes) => Math.Min(block * lanes, Width - lanes);
+
+        /// <summary>rows[p] = the padded offset of neighbour p of pixel (y, 0).</summary>
+        public void NeighbourRows(int y, Span<nuint> rows)
         {
-            nint address = (nint)target;
-            int length = output.Length;
-            SpanParallel.For(masks, height, (long)classes * count * width, (source, firstRow, endRow) =>
+            for (int p = 0; p < Offsets.Length; p++)
             {
-                var into = new Span<float>((float*)address, length);
-                for (int y = firstRow; y < endRow; y++)
-                {
-                    ReadOnlySpan<float> rowAffinity = affinity.AsSpan(y * count * width, count * width);
-                    for (int c = 0; c < classes; c++)
-                    {
-                        ReadOnlySpan<float> mask = source.Slice(c * n, n);
-                        Span<float> result = into.Slice((c * n) + (y * width), width);
-                        result.Clear();
-                        for (int p = 0; p < count; p++)
-                        {
-                            (int dy, int dx) = offsets[p];
-                            ReadOnlySpan<float> aff = rowAffinity.Slice(p * width, width);
-                            ReadOnlySpan<float> row = mask.Slice(Clamp(y + dy, height) * width, width);
-                            int lo = Math.Clamp(-dx, 0, width), hi = Math.Clamp(width - dx, lo, width);
-                            for (int x = 0; x < lo; x++)
-                            {
-                                result[x] = MathF.FusedMultiplyAdd(aff[x], row[Clamp(x + dx, width)], result[x]);
-                            }
-
-                            if (hi > lo)
-                            {
-                                Span<float> inner = result[lo..hi];
-                                TensorPrimitives.FusedMultiplyAdd(aff[lo..hi], row.Slice(lo + dx, hi - lo), inner, inner);
-                            }
-
-                            for (int x = hi; x < width; x++)
-                            {
-                                result[x] = MathF.FusedMultiplyAdd(aff[x], row[Clamp(x + dx, width)], result[x]);
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    }
-
-    // affinity[(y * count + p) * width + x]: softmax over p of the channel-mean logits (see the class summary), row by
-    // row: the logits per pixel (eight pixels at a time in registers where no neighbour is clamped), then the softmax
-    // over whole rows.
-    private static unsafe void Affinities(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, (int Dy, int Dx)[] offsets, float[] affinity)
-    {
-        int count = offsets.Length;
-        fixed (float* output = affinity)
-        {
-            nint address = (nint)output;
-            int length = affinity.Length;
-            SpanParallel.For(image, height, (long)width * count * channels * 8, (img, firstRow, endRow) =>
-            {
-                var all = new Span<float>((float*)address, length);
-                float[] scratch = ArrayPool<float>.Shared.Rent(2 * width);
-                try
-                {
-                    for (int y = firstRow; y < endRow; y++)
-                    {
-                        Span<float> logits = all.Slice(y * count * width, count * width);
-                        Logits(img, channels, height, width, dilationCount, offsets, y, logits);
-                        Softmax(logits, count, width, channels, scratch.AsSpan(0, width), scratch.AsSpan(width, width));
-                    }
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(scratch);
-                }
-            });
-        }
-    }
-
-    /// <summary>logits[p * width + x] = −Σ_channels |I(y, x) − I(neighbour p)| / (1e-8 + 0.1 σ(y, x)) for row y (times the reciprocal).</summary>
-    private static unsafe void Logits(ReadOnlySpan<float> image, int channels, int height, int width, int dilationCount, (int Dy, int Dx)[] offsets, int y, Span<float> logits)
-    {
-        int n = height * width, count = offsets.Length;
-        int reach = offsets.Max(o => Math.Abs(o.Dx));
-        int innerStart = Math.Min(reach, width), innerEnd = Math.Max(innerStart, width - reach);
-        int vectorEnd = Vector256.IsHardwareAccelerated ? innerStart + ((innerEnd - innerStart) / Vector256<float>.Count * Vector256<float>.Count) : innerStart;
-        Span<int> rows = stackalloc int[count];
-        for (int p = 0; p < count; p++)
-        {
-            rows[p] = Clamp(y + offsets[p].Dy, height) * width;
+                rows[p] = (nuint)((Clamp(y + Offsets[p].Dy, Height) * Stride) + Reach + Offsets[p].Dx);
+            }
         }
 
-        logits.Clear();
-        fixed (float* imageStart = image)
-        fixed (float* logitStart = logits)
+        /// <summary>Copies <paramref name="planes"/> planes of height x width into padded planes.</summary>
+        public void Pad(ReadOnlySpan<float> planar, int planes, Span<float> padded)
         {
-            for (int c = 0; c < channels; c++)
+            for (int row = 0; row < planes * Height; row++)
             {
-                float* channel = imageStart + ((long)c * n);
-                for (int x = innerStart; x < vectorEnd; x += Vector256<float>.Count)
-                {
-                    LogitsVector(channel, rows, offsets, y * width, x, width, dilationCount, logitStart);
-                }
+                Span<float> target = padded.Slice(row * Stride, Stride);
+                planar.Slice(row * Width, Width).CopyTo(target[Reach..]);
+                FillPadding(target);
+            }
+        }
 
-                for (int x = 0; x < width; x++)
-                {
-                    if (x == innerStart && vectorEnd > innerStart)
-                    {
-                        x = vectorEnd - 1;
-                        continue;
-                    }
+        /// <summary>Sets a padded row's reach columns either side to its edge pixels.</summary>
+        public void FillPadding(Span<float> paddedRow)
+        {
+            paddedRow[..Reach].Fill(paddedRow[Reach]);
+            paddedRow[(Reach + Width)..].Fill(paddedRow[Reach + Width - 1]);
+        }
 
-                    LogitsScalar(channel, rows, offsets, y * width, x, width, dilationCount, logitStart);
-                }
+        public void Unpad(ReadOnlySpan<float> padded, int planes, Span<float> planar)
+        {
+            for (int row = 0; row < planes * Height; row++)
+            {
+                padded.Slice((row * Stride) + Reach, Width).CopyTo(planar.Slice(row * Width, Width));
             }
         }
     }
 
-    private static unsafe void LogitsVector(float* channel, ReadOnlySpan<int> rows, (int Dy, int Dx)[] offsets, int centreRow, int x, int width, int dilationCount, float* logits)
+    private static void Run<TVector, TOps>(ReadOnlySpan<float> image, int channels, Span<float> scores, int classes, Layout layout, int iterations, bool pairPasses)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
     {
-        int count = offsets.Length, windowSize = 9 * dilationCount;
-        Vector256<float> centre = Vector256.Load(channel + centreRow + x);
-        Vector256<float> sum = centre * dilationCount;
-        for (int p = 0; p < count; p++)
+        int lanes = TOps.Width;
+        float[] guide = ArrayPool<float>.Shared.Rent(checked(channels * layout.Plane));
+        float[] current = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
+        float[] middle = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
+        float[] next = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
+        float[] affinity = ArrayPool<float>.Shared.Rent(checked(layout.Height * layout.Blocks(lanes) * layout.Count * lanes));
+        try
         {
-            sum += Vector256.Load(channel + rows[p] + x + offsets[p].Dx);
-        }
+            layout.Pad(image, channels, guide);
+            Affinities<TVector, TOps>(guide, channels, layout, affinity);
+            layout.Pad(scores, classes, current);
+            var pass = new Pass<TVector, TOps>(affinity, classes, layout);
+            int it = 0;
+            for (; pairPasses && it + 1 < iterations; it += 2)
+            {
+                pass.Twice(current, middle, next);
+                (current, next) = (next, current);
+            }
 
-        Vector256<float> mean = sum / windowSize;
-        Vector256<float> deviation = centre - mean;
-        Vector256<float> squares = deviation * deviation * dilationCount;
-        for (int p = 0; p < count; p++)
-        {
-            deviation = Vector256.Load(channel + rows[p] + x + offsets[p].Dx) - mean;
-            squares = Vector256.FusedMultiplyAdd(deviation, deviation, squares);
-        }
+            for (; it < iterations; it++)
+            {
+                pass.Once(current, next);
+                (current, next) = (next, current);
+            }
 
-        Vector256<float> inverseScale = Vector256<float>.One / ((Vector256.Sqrt(squares / (windowSize - 1)) * 0.1f) + Vector256.Create(1e-8f));
-        for (int p = 0; p < count; p++)
+            layout.Unpad(current, classes, scores);
+        }
+        finally
         {
-            float* logit = logits + ((long)p * width) + x;
-            Vector256<float> term = Vector256.Abs(centre - Vector256.Load(channel + rows[p] + x + offsets[p].Dx)) * inverseScale;
-            (Vector256.Load(logit) - term).Store(logit);
+            ArrayPool<float>.Shared.Return(guide);
+            ArrayPool<float>.Shared.Return(current);
+            ArrayPool<float>.Shared.Return(middle);
+            ArrayPool<float>.Shared.Return(next);
+            ArrayPool<float>.Shared.Return(affinity);
         }
     }
 
-    private static unsafe void LogitsScalar(float* channel, ReadOnlySpan<int> rows, (int Dy, int Dx)[] offsets, int centreRow, int x, int width, int dilationCount, float* logits)
+    /// <summary>
+    /// affinity[((y · blocks + b) · count + p) · lanes + lane]: per block of pixels, each channel's centre and scale, then
+    /// the channel-mean logit of every offset (see the class summary) into a small buffer, then their softmax.
+    /// </summary>
+    private static void Affinities<TVector, TOps>(float[] guide, int channels, Layout layout, float[] affinity)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
     {
-        int count = offsets.Length, windowSize = 9 * dilationCount;
-        float centre = channel[centreRow + x];
-        float sum = centre * dilationCount;
+        int lanes = TOps.Width, count = layout.Count, blocks = layout.Blocks(lanes);
+        SpanParallel.For(default, layout.Height, (long)layout.Width * count * channels * 8, (_, firstRow, endRow) =>
+        {
+            var rows = new nuint[count];
+            var centres = new TVector[channels];
+            var inverseScales = new TVector[channels];
+            float[] logits = ArrayPool<float>.Shared.Rent(count * lanes);
+            try
+            {
+                for (int y = firstRow; y < endRow; y++)
+                {
+                    layout.NeighbourRows(y, rows);
+                    nuint centreRow = (nuint)((y * layout.Stride) + layout.Reach);
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        nuint x = (nuint)layout.BlockStart(b, lanes);
+                        for (int c = 0; c < channels; c++)
+                        {
+                            (centres[c], inverseScales[c]) = CentreAndInverseScale<TVector, TOps>(ref Channel(guide, c, layout), centreRow + x, rows, x, layout.DilationCount);
+                        }
+
+                        TVector maximum = Logits<TVector, TOps>(guide, layout, centres, inverseScales, rows, x, logits);
+                        ref float block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), (((nint)y * blocks) + b) * count * lanes);
+                        Softmax<TVector, TOps>(logits, count, maximum, ref block);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(logits);
+            }
+        });
+    }
+
+    private static ref float Channel(float[] guide, int channel, Layout layout) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(guide), (nint)channel * layout.Plane);
+
+    /// <summary>A block's centre pixels of one channel and 1 / (1e-8 + 0.1 σ), σ from the window's mean, then its squared deviations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (TVector Centre, TVector InverseScale) CentreAndInverseScale<TVector, TOps>(ref float channel, nuint centre, nuint[] rows, nuint x, int dilationCount)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
+    {
+        int count = rows.Length, windowSize = 9 * dilationCount;
+        TVector middle = TOps.Load(ref channel, centre);
+        TVector sum = TOps.Multiply(middle, TOps.Broadcast(dilationCount));
         for (int p = 0; p < count; p++)
         {
-            sum += channel[rows[p] + Clamp(x + offsets[p].Dx, width)];
+            sum = TOps.Add(sum, TOps.Load(ref channel, rows[p] + x));
         }
 
-        float mean = sum / windowSize;
-        float deviation = centre - mean;
-        float squares = deviation * deviation * dilationCount;
+        TVector mean = TOps.Divide(sum, TOps.Broadcast(windowSize));
+        TVector deviation = TOps.Subtract(middle, mean);
+        TVector squares = TOps.Multiply(TOps.Multiply(deviation, deviation), TOps.Broadcast(dilationCount));
         for (int p = 0; p < count; p++)
         {
-            deviation = channel[rows[p] + Clamp(x + offsets[p].Dx, width)] - mean;
-            squares = MathF.FusedMultiplyAdd(deviation, deviation, squares);
+            deviation = TOps.Subtract(TOps.Load(ref channel, rows[p] + x), mean);
+            squares = TOps.MultiplyAdd(deviation, deviation, squares);
         }
 
-        float inverseScale = 1f / ((MathF.Sqrt(squares / (windowSize - 1)) * 0.1f) + 1e-8f);
+        TVector scale = TOps.Add(TOps.Multiply(TOps.Sqrt(TOps.Divide(squares, TOps.Broadcast(windowSize - 1))), TOps.Broadcast(0.1f)), TOps.Broadcast(1e-8f));
+        return (middle, TOps.Divide(TOps.Broadcast(1f), scale));
+    }
+
+    /// <summary>
+    /// logits[p · lanes + lane] = (0 − Σ_channels |I(centre) − I(neighbour p)| · inverse scale) / channels, the channels
+    /// subtracted in order; returns the maximum over p.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Logits<TVector, TOps>(float[] guide, Layout layout, TVector[] centres, TVector[] inverseScales, nuint[] rows, nuint x, float[] logits)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
+    {
+        nuint lanes = (nuint)TOps.Width;
+        int channels = centres.Length;
+        ref float logit = ref MemoryMarshal.GetArrayDataReference(logits);
+        TVector divisor = TOps.Broadcast(channels);
+        TVector maximum = TOps.Zero;
+        for (int p = 0; p < rows.Length; p++)
+        {
+            TVector sum = TOps.Zero;
+            for (int c = 0; c < channels; c++)
+            {
+                TVector neighbour = TOps.Load(ref Channel(guide, c, layout), rows[p] + x);
+                sum = TOps.Subtract(sum, TOps.Multiply(TOps.Abs(TOps.Subtract(centres[c], neighbour)), inverseScales[c]));
+            }
+
+            TVector mean = TOps.Divide(sum, divisor);
+            TOps.Store(mean, ref logit, (nuint)p * lanes);
+            maximum = p == 0 ? mean : TOps.Max(maximum, mean);
+        }
+
+        return maximum;
+    }
+
+    /// <summary>block[p · lanes + lane] = the softmax over p of the logits (whose maximum is given).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Softmax<TVector, TOps>(float[] logits, int count, TVector maximum, ref float block)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
+    {
+        nuint lanes = (nuint)TOps.Width;
+        ref float logit = ref MemoryMarshal.GetArrayDataReference(logits);
+        TVector total = TOps.Zero;
         for (int p = 0; p < count; p++)
         {
-            logits[((long)p * width) + x] -= MathF.Abs(centre - channel[rows[p] + Clamp(x + offsets[p].Dx, width)]) * inverseScale;
+            TVector exponential = TOps.Exp(TOps.Subtract(TOps.Load(ref logit, (nuint)p * lanes), maximum));
+            TOps.Store(exponential, ref block, (nuint)p * lanes);
+            total = TOps.Add(total, exponential);
+        }
+
+        TVector reciprocal = TOps.Divide(TOps.Broadcast(1f), total);
+        for (int p = 0; p < count; p++)
+        {
+            TOps.Store(TOps.Multiply(TOps.Load(ref block, (nuint)p * lanes), reciprocal), ref block, (nuint)p * lanes);
         }
     }
 
-    /// <summary>The channel mean of each logit, then per column the softmax over the <paramref name="count"/> rows.</summary>
-    private static void Softmax(Span<float> logits, int count, int width, int channels, Span<float> maximum, Span<float> total)
+    /// <summary>
+    /// PAMR passes over padded masks. One pass: per row, per block of pixels and group of up to
+    /// <see cref="ClassGroup"/> classes, the offsets in order, each a fused multiply-add of its affinities and the
+    /// neighbours' scores into a register per class; then the row's padding. Rows are independent within a pass.
+    /// </summary>
+    private readonly struct Pass<TVector, TOps>(float[] affinity, int classes, Layout layout)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
     {
-        TensorPrimitives.Divide(logits, channels, logits);
-        logits[..width].CopyTo(maximum);
-        for (int p = 1; p < count; p++)
+        private readonly Layout _layout = layout;
+
+        private long Work => (long)classes * _layout.Count * _layout.Width;
+
+        /// <summary>output = one pass over masks, rows in parallel.</summary>
+        public void Once(float[] masks, float[] output)
         {
-            TensorPrimitives.Max(maximum, logits.Slice(p * width, width), maximum);
+            Pass<TVector, TOps> pass = this;
+            SpanParallel.For(default, _layout.Height, Work, (_, firstRow, endRow) =>
+            {
+                var rows = new nuint[pass._layout.Count];
+                for (int y = firstRow; y < endRow; y++)
+                {
+                    pass.Row(masks, output, y, rows);
+                }
+            });
         }
 
-        total.Clear();
-        for (int p = 0; p < count; p++)
+        /// <summary>
+        /// output = two passes (masks → middle → output) in one sweep per band of rows, the second pass a reach of rows
+        /// behind the first, so each row's affinities are read twice close together (the second time from cache). The
+        /// rows within a reach of a band's edges, which the neighbouring bands' second pass needs, go first (all bands),
+        /// then each band sweeps the rest.
+        /// </summary>
+        public void Twice(float[] masks, float[] middle, float[] output)
         {
-            Span<float> logit = logits.Slice(p * width, width);
-            TensorPrimitives.Subtract(logit, maximum, logit);
-            TensorPrimitives.Exp(logit, logit);
-            TensorPrimitives.Add(total, logit, total);
+            int height = _layout.Height, reach = _layout.Reach;
+            int bands = Math.Clamp(Math.Min(Environment.ProcessorCount, height / reach), 1, height);
+            if (Work * height < (1L << 20))
+            {
+                bands = 1;
+            }
+
+            Pass<TVector, TOps> pass = this;
+            (int Start, int End) Band(int band) => (band * height / bands, (band + 1) * height / bands);
+            bool Edge(int y, (int Start, int End) band) => y < band.Start + reach || y >= band.End - reach;
+            Parallel.For(0, bands, band =>
+            {
+                var rows = new nuint[pass._layout.Count];
+                (int start, int end) = Band(band);
+                for (int y = start; y < end; y++)
+                {
+                    if (Edge(y, (start, end)))
+                    {
+                        pass.Row(masks, middle, y, rows);
+                    }
+                }
+            });
+            Parallel.For(0, bands, band =>
+            {
+                var rows = new nuint[pass._layout.Count];
+                (int start, int end) = Band(band);
+                for (int step = start; step < end + reach; step++)
+                {
+                    if (step < end && !Edge(step, (start, end)))
+                    {
+                        pass.Row(masks, middle, step, rows);
+                    }
+
+                    if (step - reach >= start)
+                    {
+                        pass.Row(middle, output, step - reach, rows);
+                    }
+                }
+            });
         }
 
-        TensorPrimitives.Reciprocal(total, total);
-        for (int p = 0; p < count; p++)
+        /// <summary>Row <paramref name="y"/> of output = one pass over masks.</summary>
+        private void Row(float[] masks, float[] output, int y, nuint[] rows)
         {
-            Span<float> logit = logits.Slice(p * width, width);
-            TensorPrimitives.Multiply(logit, total, logit);
+            int lanes = TOps.Width, count = _layout.Count, blocks = _layout.Blocks(lanes), plane = _layout.Plane;
+            _layout.NeighbourRows(y, rows);
+            ref float rowAffinity = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), (nint)y * blocks * count * lanes);
+            nuint target = (nuint)((y * _layout.Stride) + _layout.Reach);
+            for (int c = 0; c < classes; c += ClassGroup)
+            {
+                ref float source = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(masks), (nint)c * plane);
+                ref float result = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(output), (nint)c * plane);
+                switch (Math.Min(ClassGroup, classes - c))
+                {
+                    case 1: PropagateRow<TVector, TOps>(1, ref source, ref result, target, ref rowAffinity, rows, _layout, plane); break;
+                    case 2: PropagateRow<TVector, TOps>(2, ref source, ref result, target, ref rowAffinity, rows, _layout, plane); break;
+                    case 3: PropagateRow<TVector, TOps>(3, ref source, ref result, target, ref rowAffinity, rows, _layout, plane); break;
+                    default: PropagateRow<TVector, TOps>(4, ref source, ref result, target, ref rowAffinity, rows, _layout, plane); break;
+                }
+            }
+
+            for (int c = 0; c < classes; c++)
+            {
+                _layout.FillPadding(output.AsSpan(((c * _layout.Height) + y) * _layout.Stride, _layout.Stride));
+            }
+        }
+    }
+
+    /// <summary>One row of one pass for <paramref name="group"/> (1–4, a constant where inlined) classes <paramref name="plane"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PropagateRow<TVector, TOps>(int group, ref float source, ref float result, nuint target, ref float rowAffinity, nuint[] rows, Layout layout, int plane)
+        where TVector : struct
+        where TOps : struct, IVectorOps<TVector>
+    {
+        int lanes = TOps.Width, count = rows.Length, blocks = layout.Blocks(lanes);
+        nuint step = (nuint)plane;
+        for (int b = 0; b < blocks; b++)
+        {
+            nuint x = (nuint)layout.BlockStart(b, lanes);
+            ref float weights = ref Unsafe.Add(ref rowAffinity, (nint)b * count * lanes);
+            TVector sum0 = TOps.Zero, sum1 = TOps.Zero, sum2 = TOps.Zero, sum3 = TOps.Zero;
+            for (int p = 0; p < count; p++)
+            {
+                TVector weight = TOps.Load(ref weights, (nuint)(p * lanes));
+                nuint neighbour = rows[p] + x;
+                sum0 = TOps.MultiplyAdd(weight, TOps.Load(ref source, neighbour), sum0);
+                if (group > 1)
+                {
+                    sum1 = TOps.MultiplyAdd(weight, TOps.Load(ref source, neighbour + step), sum1);
+                }
+
+                if (group > 2)
+                {
+                    sum2 = TOps.MultiplyAdd(weight, TOps.Load(ref source, neighbour + (2 * step)), sum2);
+                }
+
+                if (group > 3)
+                {
+                    sum3 = TOps.MultiplyAdd(weight, TOps.Load(ref source, neighbour + (3 * step)), sum3);
+                }
+            }
+
+            TOps.Store(sum0, ref result, target + x);
+            if (group > 1)
+            {
+                TOps.Store(sum1, ref result, target + x + step);
+            }
+
+            if (group > 2)
+            {
+                TOps.Store(sum2, ref result, target + x + (2 * step));
+            }
+
+            if (group > 3)
+            {
+                TOps.Store(sum3, ref result, target + x + (3 * step));
+            }
         }
     }
 

@@ -38,13 +38,44 @@ public sealed class PamrTests
     }
 
     [Theory]
-    [InlineData(7, 9, 2, 3)]
+    [InlineData(7, 9, 2, 3)] // 8-wide vectors, the last block overlapping the first
     [InlineData(96, 128, 4, 6)] // large enough for the parallel row paths (affinities and propagation)
-    [InlineData(40, 131, 2, 2)] // column chunks whose neighbours lie wholly past the right edge
+    [InlineData(40, 131, 2, 2)] // column blocks whose neighbours lie wholly past the right edge; last block overlaps
+    [InlineData(5, 3, 2, 3)] // narrower than any vector: one lane
+    [InlineData(6, 5, 1, 4)] // 4-wide vectors; rows fewer than the largest dilation
+    [InlineData(30, 37, 7, 5)] // two class groups (4 + 3), an odd number of iterations (a single pass after the pairs)
     public void MatchesIndependentFloat64Reference(int h, int w, int c, int iterations)
     {
+        AssertMatchesReference(h, w, c, iterations, [1, 2, 8]);
+    }
+
+    [Fact]
+    public void DefaultDilations_ParallelBandsOfPairedPasses_MatchIndependentFloat64Reference()
+    {
+        // Reach 24, 120 rows: on two or more cores the paired passes split the rows into bands (60 rows on two) whose
+        // 24-row edges go first and feed the neighbouring bands; the rows between are swept.
+        AssertMatchesReference(120, 64, 3, 10, [1, 2, 4, 8, 12, 24]);
+    }
+
+    [Theory]
+    [InlineData(150, 64, 3, 10)] // bands with swept rows between their edges
+    [InlineData(130, 70, 5, 7)] // two class groups, a single pass after the pairs
+    [InlineData(20, 33, 2, 4)] // one band, every row an edge
+    public void PairedPasses_EqualOnePassPerSweep_BitForBit(int h, int w, int c, int iterations)
+    {
+        var random = new Random(11);
+        float[] image = Enumerable.Range(0, 3 * h * w).Select(_ => (float)random.Next(256)).ToArray();
+        float[] paired = Enumerable.Range(0, c * h * w).Select(_ => (float)random.NextDouble()).ToArray();
+        float[] single = (float[])paired.Clone();
+        var options = new PamrOptions { Iterations = iterations };
+        Pamr.Refine(image, 3, paired, c, h, w, options, pairPasses: true);
+        Pamr.Refine(image, 3, single, c, h, w, options, pairPasses: false);
+        Assert.Equal(single, paired);
+    }
+
+    private static void AssertMatchesReference(int h, int w, int c, int iterations, int[] dilations)
+    {
         const int k = 3;
-        int[] dilations = [1, 2, 8];
         var random = new Random(5);
         float[] image = Enumerable.Range(0, k * h * w).Select(_ => (float)random.NextDouble()).ToArray();
         float[] scores = Enumerable.Range(0, c * h * w).Select(_ => (float)random.NextDouble()).ToArray();
