@@ -12,6 +12,9 @@ public static class DenseFeatureExtractors
     /// <summary>ResNet18's layer 4 (stride 32, 512 channels): the embedded default.</summary>
     public const string ResNet18Layer4 = "resnet18-layer4";
 
+    /// <summary>ResNet18's layer 4 with its stride removed and dilated convolutions (stride 16, 512 channels).</summary>
+    public const string ResNet18Layer4Dilated = "resnet18-layer4-dilated";
+
     /// <summary>ResNet18's layers 3 and 4 concatenated (stride 16, 768 channels).</summary>
     public const string ResNet18Layer3And4 = "resnet18-layer3+4";
 
@@ -30,7 +33,7 @@ public static class DenseFeatureExtractors
     /// <summary>Stable Diffusion's cross-attention queries (OvDiff.Diffusion registers it; see <see cref="Register"/>).</summary>
     public const string StableDiffusionQueries = "sd15-q";
 
-    private static readonly string[] BuiltIn = [ResNet18Layer4, ResNet18Layer3And4, ResNet18Layer3, DinoVitB8Keys, ClipVitB16Keys];
+    private static readonly string[] BuiltIn = [ResNet18Layer4, ResNet18Layer4Dilated, ResNet18Layer3And4, ResNet18Layer3, DinoVitB8Keys, ClipVitB16Keys];
     private static readonly ConcurrentDictionary<string, Func<ModelStore, OnnxRuntimeOptions, IDenseFeatureExtractor>> Registered = new(StringComparer.Ordinal);
 
     /// <summary>The names <see cref="Create"/> knows, in order of preference (built-in ones, then registered ones).</summary>
@@ -64,6 +67,7 @@ public static class DenseFeatureExtractors
         return name switch
         {
             ResNet18Layer4 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4, Runtime = runtime }),
+            ResNet18Layer4Dilated => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4Dilated, Runtime = runtime }),
             ResNet18Layer3And4 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3And4, Runtime = runtime }),
             ResNet18Layer3 => new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer3, Runtime = runtime }),
             DinoVitB8Keys => (store ?? ModelStore.Default).CreateDinoVitB8(o => o with { Runtime = runtime }),

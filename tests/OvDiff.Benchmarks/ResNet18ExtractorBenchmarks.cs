@@ -7,7 +7,7 @@ using OvDiff.Onnx;
 namespace OvDiff.Benchmarks;
 
 /// <summary>
-/// ResNet18 dense features per image (CPU provider, ONNX Runtime's default threads): layer 4 vs layer 3+4, at 448x448 and
+/// ResNet18 dense features per image (CPU provider, ONNX Runtime's default threads): layer 4 vs dilated layer 4 vs layer 3+4, at 448x448 and
 /// 448x672 (height x width). Run: <c>dotnet run -c Release --project tests/OvDiff.Benchmarks -- --filter *ResNet18*</c>.
 /// The global cleanup prints the process's peak working set (model, session and buffers).
 /// </summary>
@@ -18,7 +18,7 @@ public class ResNet18ExtractorBenchmarks
     private ResNet18FeatureExtractor? _extractor;
     private RgbImage? _image;
 
-    [Params(ResNet18Layers.Layer4, ResNet18Layers.Layer3And4)]
+    [Params(ResNet18Layers.Layer4, ResNet18Layers.Layer4Dilated, ResNet18Layers.Layer3And4)]
     public ResNet18Layers Layers { get; set; }
 
     [Params("448x448", "448x672")]

@@ -6,6 +6,7 @@ public sealed class DenseFeatureExtractorsTests
 {
     [Theory]
     [InlineData("resnet18-layer4", 32, 512)]
+    [InlineData("resnet18-layer4-dilated", 16, 512)]
     [InlineData("resnet18-layer3+4", 16, 768)]
     [InlineData("resnet18-layer3", 16, 256)]
     public void Create_ResNetName_GivesExtractorWithThatName(string name, int stride, int channels)

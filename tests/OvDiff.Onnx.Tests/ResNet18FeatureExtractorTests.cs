@@ -95,6 +95,7 @@ public sealed class ResNet18FeatureExtractorTests
     [InlineData(ResNet18Layers.Layer4, 300, 450, 15, 10, 512)]
     [InlineData(ResNet18Layers.Layer3, 300, 450, 29, 19, 256)]
     [InlineData(ResNet18Layers.Layer3And4, 300, 450, 29, 19, 768)]
+    [InlineData(ResNet18Layers.Layer4Dilated, 300, 450, 29, 19, 512)]
     public void Extract_AnySize_GivesCeilOfSizeOverStrideCells(ResNet18Layers layers, int width, int height, int gridHeight, int gridWidth, int channels)
     {
         using var extractor = new ResNet18FeatureExtractor(new ResNet18Options { Layers = layers });
@@ -164,6 +165,43 @@ public sealed class ResNet18FeatureExtractorTests
                 }
             }
         }
+    }
+
+    [Fact]
+    public void Extract_Layer4Dilated_EqualsLayer4OnEverySecondCellAndAddsTheCellsBetween()
+    {
+        // Without layer 4's stride and with its later convolutions dilated by 2, cell (2y, 2x) sees exactly the pixels that
+        // layer 4's cell (y, x) sees, through the same weights: the values must agree there. 256 x 224: no crop.
+        var image = TestImages.Create(256, 224, seed: 4);
+        using var layer4 = new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4 });
+        using var dilated = new ResNet18FeatureExtractor(new ResNet18Options { Layers = ResNet18Layers.Layer4Dilated });
+        var ct = TestContext.Current.CancellationToken;
+        var coarse = layer4.Extract(image, ct);
+        var fine = dilated.Extract(image, ct);
+
+        Assert.Equal((7, 8, 512), (coarse.Height, coarse.Width, coarse.Channels));
+        Assert.Equal((14, 16, 512), (fine.Height, fine.Width, fine.Channels));
+        Assert.Equal(16, dilated.Stride);
+        var scale = coarse.Data.Max();
+        Assert.True(scale > 0.1f, $"layer 4 is degenerate (max {scale})");
+        double largest = 0, between = 0;
+        for (var y = 0; y < 7; y++)
+        {
+            for (var x = 0; x < 8; x++)
+            {
+                var expected = coarse.Cell(y, x);
+                var actual = fine.Cell(2 * y, 2 * x);
+                var odd = fine.Cell((2 * y) + 1, (2 * x) + 1);
+                for (var c = 0; c < 512; c++)
+                {
+                    largest = Math.Max(largest, Math.Abs(actual[c] - expected[c]));
+                    between = Math.Max(between, Math.Abs(odd[c] - expected[c]));
+                }
+            }
+        }
+
+        Assert.True(largest < 1e-4 * scale, $"dilated layer 4 differs from layer 4 on the shared cells by {largest} (max value {scale})");
+        Assert.True(between > 0.05 * scale, $"the cells between are copies of their neighbours (difference {between}, max value {scale})");
     }
 
     private static double[] Bilinear(OvDiff.Core.Features.FeatureMap source, int y, int x, int height, int width)

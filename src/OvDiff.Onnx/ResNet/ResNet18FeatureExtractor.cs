@@ -43,6 +43,7 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         {
             ResNet18Layers.Layer3 => (DenseFeatureExtractors.ResNet18Layer3, 16, 256, new[] { ResNet18ModelFiles.Layer3OutputName }),
             ResNet18Layers.Layer4 => (DenseFeatureExtractors.ResNet18Layer4, 32, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
+            ResNet18Layers.Layer4Dilated => (DenseFeatureExtractors.ResNet18Layer4Dilated, 16, 512, new[] { ResNet18ModelFiles.Layer4OutputName }),
             ResNet18Layers.Layer3And4 => (DenseFeatureExtractors.ResNet18Layer3And4, 16, 768, new[] { ResNet18ModelFiles.Layer3OutputName, ResNet18ModelFiles.Layer4OutputName }),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Layers, "Unknown ResNet18 layer choice."),
         };
@@ -50,7 +51,7 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         var modelPath = options.ModelPath ?? ResNet18ModelFiles.DefaultModelPath;
         _meanImage = ResNet18ModelFiles.GetMeanImage(options.PreprocessModelPath ?? ResNet18ModelFiles.DefaultPreprocessModelPath);
         _channelMeans = ChannelMeans(_meanImage.Span);
-        var patched = ResNet18ModelFiles.GetPatchedModel(modelPath);
+        var patched = ResNet18ModelFiles.GetPatchedModel(modelPath, options.Layers == ResNet18Layers.Layer4Dilated);
         _session = OnnxModelSession.FromBytes(
             patched,
             Path.GetFullPath(modelPath),
@@ -127,6 +128,7 @@ public sealed class ResNet18FeatureExtractor : IDenseFeatureExtractor
         {
             case ResNet18Layers.Layer3:
             case ResNet18Layers.Layer4:
+            case ResNet18Layers.Layer4Dilated:
             {
                 int height = paddedHeight / Stride, width = paddedWidth / Stride, size = Channels * height * width;
                 var planar = ReadPlanar(outputs.First(), count, Channels, height, width);

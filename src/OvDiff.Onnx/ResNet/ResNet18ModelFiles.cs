@@ -49,10 +49,17 @@ public static class ResNet18ModelFiles
     /// The patched ResNet18 model bytes for <paramref name="modelPath"/> (outputs: layer 3 and layer 4; input H and W symbolic).
     /// The surgery runs once per file (path, size and time stamp) and process; later calls return the cached bytes.
     /// </summary>
-    public static byte[] GetPatchedModel(string modelPath)
+    public static byte[] GetPatchedModel(string modelPath) => GetPatchedModel(modelPath, dilateLayer4: false);
+
+    /// <summary>
+    /// As <see cref="GetPatchedModel(string)"/>; with <paramref name="dilateLayer4"/> layer 4 also loses its stride
+    /// (<see cref="OnnxGraphSurgery.DilateStage"/>): its output is [N, 512, H/16, W/16], equal to the original layer 4 on
+    /// every second row and column.
+    /// </summary>
+    public static byte[] GetPatchedModel(string modelPath, bool dilateLayer4)
     {
         var fullPath = RequireFile(modelPath);
-        return PatchedModels.GetOrAdd(CacheKey(fullPath), _ => new Lazy<byte[]>(() => Patch(fullPath))).Value;
+        return PatchedModels.GetOrAdd(CacheKey(fullPath) + (dilateLayer4 ? "|dilated" : ""), _ => new Lazy<byte[]>(() => Patch(fullPath, dilateLayer4))).Value;
     }
 
     /// <summary>The 224x224 BGR mean image of ResNetPreprocess.onnx as planar floats (3 x 224 x 224), read once per file and process.</summary>
@@ -82,7 +89,7 @@ public static class ResNet18ModelFiles
         return $"{fullPath}|{info.Length}|{info.LastWriteTimeUtc.Ticks}";
     }
 
-    private static byte[] Patch(string fullPath)
+    private static byte[] Patch(string fullPath, bool dilateLayer4)
     {
         var model = OnnxGraphSurgery.Load(fullPath, MissingFileHint);
         var graph = model.Graph;
@@ -95,6 +102,16 @@ public static class ResNet18ModelFiles
 
         OnnxGraphSurgery.MakeSpatialInputDimensionsSymbolic(model, InputName);
         OnnxGraphSurgery.SetOutputs(model, [Layer3OutputName, Layer4OutputName], fullPath);
+        if (dilateLayer4)
+        {
+            // Layer 4 of ResNet18: the strided 3x3 convolution, the strided 1x1 shortcut and five 3x3 convolutions.
+            var changed = OnnxGraphSurgery.DilateStage(model, Layer3OutputName, Layer4OutputName);
+            if (changed != 7)
+            {
+                throw new OnnxModelMismatchException($"'{fullPath}': dilating layer 4 changed {changed} convolutions, expected 7 (ResNet18's layer 4).");
+            }
+        }
+
         return model.ToByteArray();
     }
 

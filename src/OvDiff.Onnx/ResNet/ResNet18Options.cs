@@ -9,6 +9,12 @@ public enum ResNet18Layers
     /// <summary>End of layer 4 (<c>ReLU393_Output_0</c>): 512 channels, stride 32. The default: best in the baseline measurement.</summary>
     Layer4,
 
+    /// <summary>
+    /// End of layer 4 with layer 4's stride removed and its later convolutions dilated by 2 (DeepLab's output stride 16):
+    /// 512 channels, stride 16, the same receptive fields and the same values as <see cref="Layer4"/> on every second cell.
+    /// </summary>
+    Layer4Dilated,
+
     /// <summary>Layer 3 and layer 4 (bilinearly upsampled to layer 3's grid) concatenated: 768 channels, stride 16.</summary>
     Layer3And4,
 }

@@ -97,6 +97,116 @@ public static class OnnxGraphSurgery
         graph.ValueInfo.Clear();
     }
 
+    /// <summary>
+    /// Halves the output stride of one network stage the DeepLab way ("atrous" convolution): every strided convolution
+    /// between <paramref name="stageInput"/> and <paramref name="stageOutput"/> gets stride 1, and every convolution reading
+    /// a tensor whose resolution a removed stride has raised gets its dilation multiplied by that factor; padding becomes
+    /// symmetric, dilation x (kernel - 1) / 2, so each convolution keeps its tensor's size. The receptive field of each
+    /// output cell is unchanged, and on the cells the original grid had (every factor-th row and column from the first)
+    /// the result equals the original network's output exactly. Returns how many convolutions changed. Throws
+    /// <see cref="OnnxModelMismatchException"/> when a tensor is missing, a strided operator other than Conv lies in the
+    /// stage, or a convolution has an even kernel or unequal strides.
+    /// </summary>
+    public static int DilateStage(ModelProto model, string stageInput, string stageOutput)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(stageInput);
+        ArgumentException.ThrowIfNullOrEmpty(stageOutput);
+        var graph = model.Graph;
+        var producedBy = new Dictionary<string, int>();
+        for (var i = 0; i < graph.Node.Count; i++)
+        {
+            foreach (var output in graph.Node[i].Output)
+            {
+                producedBy[output] = i;
+            }
+        }
+
+        if (!producedBy.ContainsKey(stageInput) || !producedBy.ContainsKey(stageOutput))
+        {
+            var missing = producedBy.ContainsKey(stageInput) ? stageOutput : stageInput;
+            throw new OnnxModelMismatchException($"The model has no tensor named '{missing}' produced by a node; cannot dilate the stage.");
+        }
+
+        // The stage: nodes after the input's producer that the stage output depends on.
+        var stage = new HashSet<int>();
+        var needed = new HashSet<string> { stageOutput };
+        for (var i = producedBy[stageOutput]; i > producedBy[stageInput]; i--)
+        {
+            var node = graph.Node[i];
+            if (node.Output.Any(needed.Contains))
+            {
+                stage.Add(i);
+                needed.UnionWith(node.Input.Where(name => name.Length > 0 && name != stageInput));
+            }
+        }
+
+        // Resolution factor of each tensor relative to the original network (1 = unchanged).
+        var factor = new Dictionary<string, int> { [stageInput] = 1 };
+        var changed = 0;
+        foreach (var index in stage.Order())
+        {
+            var node = graph.Node[index];
+            var inputFactor = node.Input.Select(name => factor.GetValueOrDefault(name, 1)).DefaultIfEmpty(1).Max();
+            var outputFactor = inputFactor;
+            var strides = Ints(node, "strides");
+            if (node.OpType == "Conv")
+            {
+                var kernel = Ints(node, "kernel_shape") ?? throw new OnnxModelMismatchException($"Conv '{node.Name}' has no kernel_shape; cannot dilate it.");
+                var stride = strides?.Distinct().ToArray() ?? [1];
+                if (stride.Length != 1 || kernel.Any(k => k % 2 == 0))
+                {
+                    throw new OnnxModelMismatchException($"Conv '{node.Name}' has kernel [{string.Join(",", kernel)}] and strides [{string.Join(",", strides ?? [])}]; only odd kernels with equal strides can be dilated.");
+                }
+
+                var dilations = Ints(node, "dilations") ?? kernel.Select(_ => 1L).ToArray();
+                var newDilations = dilations.Select(d => d * inputFactor).ToArray();
+                var pads = kernel.Select((k, axis) => newDilations[axis] * (k - 1) / 2).ToArray();
+                if (stride[0] != 1 || inputFactor != 1)
+                {
+                    SetInts(node, "strides", kernel.Select(_ => 1L).ToArray());
+                    SetInts(node, "dilations", newDilations);
+                    SetInts(node, "pads", [.. pads, .. pads]);
+                    if (node.Attribute.FirstOrDefault(a => a.Name == "auto_pad") is { } autoPad)
+                    {
+                        node.Attribute.Remove(autoPad);
+                    }
+                    changed++;
+                }
+
+                outputFactor = inputFactor * (int)stride[0];
+            }
+            else if (strides is not null && strides.Any(s => s != 1))
+            {
+                throw new OnnxModelMismatchException($"'{node.OpType}' node '{node.Name}' in the stage has strides [{string.Join(",", strides)}]; only Conv strides can be removed.");
+            }
+
+            foreach (var output in node.Output)
+            {
+                factor[output] = outputFactor;
+            }
+        }
+
+        graph.ValueInfo.Clear();
+        return changed;
+    }
+
+    private static long[]? Ints(NodeProto node, string name) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name) is { } attribute ? [.. attribute.Ints] : null;
+
+    private static void SetInts(NodeProto node, string name, long[] values)
+    {
+        var attribute = node.Attribute.FirstOrDefault(a => a.Name == name);
+        if (attribute is null)
+        {
+            attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            node.Attribute.Add(attribute);
+        }
+
+        attribute.Ints.Clear();
+        attribute.Ints.Add(values);
+    }
+
     /// <summary>Removes nodes whose outputs no graph output depends on, and initializers no remaining node reads.</summary>
     public static void PruneUnusedNodes(GraphProto graph)
     {
