@@ -48,7 +48,10 @@ internal static class Engine
     private static readonly ConcurrentDictionary<(string, int), ForegroundSplit> Splits = new();
 
     public static ForegroundSplit Split(ImageRecord image, PrototypeFitOptions? options = null, int variant = 0)
-        => Splits.GetOrAdd((image.Id, variant), _ => ForegroundSplitter.Split((image.Original ?? image).Features, null, options ?? new PrototypeFitOptions()));
+        => Splits.GetOrAdd((image.Id, variant), _ => ForegroundSplitter.Split((image.Original ?? image).Features, null, options ?? DefaultFit));
+
+    /// <summary>The fit options of the splits (EXP_EROSION overrides the background erosion).</summary>
+    private static readonly PrototypeFitOptions DefaultFit = new() { BackgroundErosion = int.Parse(Environment.GetEnvironmentVariable("EXP_EROSION") ?? "1", System.Globalization.CultureInfo.InvariantCulture) };
 
     /// <summary>Mean of raw features over masked cells.</summary>
     public static float[] MaskedSum(FeatureMap map, bool[] mask, double[] sum, ref long count)

@@ -5,7 +5,10 @@ internal sealed record ClassEvidence(double[] Area, double[] MaxScore, double[] 
 
 internal static class Evidence
 {
-    public static ClassEvidence FirstPass(GridScores grid)
+    public static ClassEvidence FirstPass(GridScores grid) => FirstPass(grid, 0f);
+
+    /// <summary>As <see cref="FirstPass(GridScores)"/>, with <paramref name="backgroundBias"/> added to the background score.</summary>
+    public static ClassEvidence FirstPass(GridScores grid, float backgroundBias)
     {
         int cells = grid.Height * grid.Width;
         var area = new double[Engine.Labels];
@@ -14,7 +17,7 @@ internal static class Evidence
         Array.Fill(max, -1);
         for (int cell = 0; cell < cells; cell++)
         {
-            float best = Math.Max(grid.Planes[cell], 0f);
+            float best = Math.Max(grid.Planes[cell] + backgroundBias, 0f);
             int label = 0;
             for (int l = 1; l < Engine.Labels; l++)
             {

@@ -455,10 +455,315 @@ internal static class Experiments
                 break;
             }
 
+            case "os":
+            {
+                // The final defaults on whatever features are loaded (EXP_LAYERS, EXP_SIZE), their neighbours, flip averaging
+                // (when the cache holds flipped features) and the oracle-tag ceiling: 2 seeds x 3 folds, both pickings.
+                bool flip = all[0].Flipped is not null;
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach (bool tta in flip ? new[] { false, true } : new[] { false })
+                    {
+                        foreach ((double t, float alpha) in new[] { (0.15, 0.5f), (0.1, 0.5f), (0.2, 0.5f), (0.15, 0f), (0.25, 0.5f) })
+                        {
+                            Program.Report($"{picking} t{t} self{alpha} flip{tta}", core.Select(x =>
+                            {
+                                float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                                GridScores Scores(ImageRecord img, bool[] cand) => tta ? Tta.FlipAveraged(img, x.Item2, flat, cand) : Engine.Score(img, x.Item2, flat, cand);
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, allc), FirstPassBias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, alpha)));
+                            }).ToList());
+                        }
+
+                        Program.Report($"{picking} oracle self0.5 flip{tta}", core.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            GridScores Scores(ImageRecord img, bool[] cand) => tta ? Tta.FlipAveraged(img, x.Item2, flat, cand) : Engine.Score(img, x.Item2, flat, cand);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "ms":
+            {
+                // Multi-scale (base + EXP_CACHE2 resampled to the base grid) and flip averaging of the score maps; the first
+                // pass (pre-filter) sees the same averaged scores. Fit at the base scale.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach ((bool flip, float w, double t) in new[] { (false, 0f, 0.15), (false, 0.5f, 0.15), (true, 0.5f, 0.15), (true, 0.5f, 0.2), (false, 0.3f, 0.15), (true, 0.3f, 0.15), (false, 1f, 0.15) })
+                    {
+                        Program.Report($"{picking} ms w{w} flip{flip} t{t}", core.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            GridScores Scores(ImageRecord img, bool[] cand) => Tta.MultiScale(img, x.Item2, flat, cand, flip, w);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
+
+                    Program.Report($"{picking} ms oracle w0.5 flipTrue", core.Select(x =>
+                    {
+                        float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Tta.MultiScale(img, x.Item2, flat, cand, true, 0.5f), cand, 0.5f)));
+                    }).ToList());
+                }
+
+                break;
+            }
+
+            case "gridceiling":
+            {
+                // What the feature grid alone allows: each cell scores every label by the share of its pixels the ground truth
+                // gives that label (a perfect cell classifier), upsampled and arg-maxed as the segmenter does.
+                var confusion = new long[Engine.Labels * Engine.Labels];
+                object gate = new();
+                Parallel.ForEach(all, new ParallelOptions { MaxDegreeOfParallelism = 2 }, image =>
+                {
+                    int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
+                    double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
+                    var counts = new float[Engine.Labels * cells];
+                    var total = new float[cells];
+                    for (int y = 0; y < image.Height; y++)
+                    {
+                        int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
+                        for (int x = 0; x < image.Width; x++)
+                        {
+                            int cx = Math.Min((int)(x * (double)image.ScaledWidth / image.Width / stride), gw - 1);
+                            byte t = image.Truth[(y * image.Width) + x];
+                            if (t < Engine.Labels)
+                            {
+                                counts[(t * cells) + (cy * gw) + cx]++;
+                                total[(cy * gw) + cx]++;
+                            }
+                        }
+                    }
+
+                    for (int l = 0; l < Engine.Labels; l++)
+                    {
+                        for (int c = 0; c < cells; c++)
+                        {
+                            counts[(l * cells) + c] = total[c] > 0 ? counts[(l * cells) + c] / total[c] : 0f;
+                        }
+                    }
+
+                    byte[] labels = Engine.Predict(image, new GridScores(gh, gw, counts), 0f, out _);
+                    var local = new long[confusion.Length];
+                    Engine.Accumulate(local, Engine.Fast ? image.HalfTruth : image.Truth, labels);
+                    lock (gate)
+                    {
+                        for (int i = 0; i < local.Length; i++)
+                        {
+                            confusion[i] += local[i];
+                        }
+                    }
+                });
+                double[] iou = Engine.IoU(confusion);
+                Program.Report("grid ceiling (perfect cell classifier)", [("all", new RunResult(Engine.Mean(iou), iou, 1, 1))]);
+                break;
+            }
+
+            case "pf":
+            {
+                // Pre-filter variants from several views of the first pass: a class stays when its area is at least t in
+                // every view (consensus), or relative to the largest class. Second pass: base scores + self 0.5.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var variants = new List<(string Name, Func<ImageRecord, Protos, float[], bool[]> Select)>
+                    {
+                        ("base t0.15", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15)),
+                        ("base t0.15 rel0.25", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15, 0.25)),
+                        ("base t0.15 rel0.5", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15, 0.5)),
+                    };
+                    foreach (double t in new[] { 0.1, 0.15 })
+                    {
+                        variants.Add(($"consensus base+flip t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.FlippedView(img, p, flat, allc))));
+                        if (all[0].OtherScale is not null)
+                        {
+                            variants.Add(($"consensus base+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.OtherScaleView(img, p, flat, allc))));
+                            variants.Add(($"consensus base+flip+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.FlippedView(img, p, flat, allc), Tta.OtherScaleView(img, p, flat, allc))));
+                        }
+                    }
+
+                    foreach ((string label, var select) in variants)
+                    {
+                        Program.Report($"{picking} pf {label}", core.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => select(img, x.Item2, flat), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "perclass":
+            {
+                // Per-class pre-filter thresholds calibrated on the support set alone: 4 inner folds of the support list (fit
+                // on three quarters, first pass on the rest), each class's threshold the one with the best F1 of presence.
+                double[] grid = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4];
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var thresholds = cv.Select(f =>
+                    {
+                        var samples = new List<(int Class, bool Present, double Area)>();
+                        for (int k = 0; k < 4; k++)
+                        {
+                            var train = f.Support.Where((s, i) => i % 4 != k).ToList();
+                            var held = f.Support.Where((s, i) => i % 4 == k).ToList();
+                            Protos p = CoreMultiTag.Fit(train);
+                            float[] flat = p.Flat(f.Test[0].Features.Channels);
+                            foreach ((ImageRecord img, int[] classes) in held)
+                            {
+                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, p, flat, allc));
+                                for (int c = 1; c < Engine.Labels; c++)
+                                {
+                                    samples.Add((c, img.Tags.Contains(c), e.Area[c]));
+                                }
+                            }
+                        }
+
+                        var t = new double[Engine.Labels];
+                        for (int c = 1; c < Engine.Labels; c++)
+                        {
+                            var mine = samples.Where(x => x.Class == c).ToList();
+                            t[c] = grid.MaxBy(th =>
+                            {
+                                int tp = mine.Count(x => x.Present && x.Area >= th && x.Area > 0), fp = mine.Count(x => !x.Present && x.Area >= th && x.Area > 0), fn = mine.Count(x => x.Present && !(x.Area >= th && x.Area > 0));
+                                return ((2.0 * tp) / Math.Max((2 * tp) + fp + fn, 1)) - (Math.Abs(th - 0.15) * 1e-3);
+                            });
+                        }
+
+                        Console.WriteLine($"  {f.Name} thresholds " + string.Join(' ', t.Skip(1).Select(v => v.ToString("F2"))));
+                        return t;
+                    }).ToList();
+                    foreach (bool perClass in new[] { false, true })
+                    {
+                        Program.Report($"{picking} perclass{perClass}", core.Select((x, i) =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), perClass ? thresholds[i] : Enumerable.Repeat(0.15, Engine.Labels).ToArray()), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
+            case "misc":
+            {
+                // Minimum class area after the second pass, and support prototypes fitted from the flipped support images too.
+                bool flip = all[0].Flipped is not null;
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var fits = new List<(string Name, List<(Fold f, Protos p)> Fitted)> { ("plain", cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList()) };
+                    if (flip)
+                    {
+                        fits.Add(("flipsupport", cv.Select(f => (f, CoreMultiTag.Fit([.. f.Support, .. f.Support.Select(s => (FlippedRecord(s.Image), s.Classes))]))).ToList()));
+                    }
+
+                    foreach ((string fitName, var fitted) in fits)
+                    {
+                        foreach (float min in fitName == "plain" ? new[] { 0.05f, 0.1f, 0.15f, 0.2f } : new[] { 0.1f })
+                        {
+                            Program.Report($"{picking} {fitName} t0.15 self0.5 min{min}", fitted.Select(x =>
+                            {
+                                float[] flat = x.p.Flat(x.f.Test[0].Features.Channels);
+                                return (x.f.Name, Program.Evaluate(x.f, x.p, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.p, flat, allc)), 0.15), min, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.p, flat, cand), cand, 0.5f)));
+                            }).ToList());
+                        }
+                    }
+                }
+
+                break;
+            }
+
+            case "bgbias":
+            {
+                // The first pass (pre-filter) with the background score raised by a bias: context classes winning background
+                // cells lose area. Second pass unchanged (base scores + self 0.5, min area 0.1).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    foreach ((float bias, double t) in new[] { (0f, 0.15), (0.02f, 0.1), (0.02f, 0.15), (0.05f, 0.05), (0.05f, 0.1), (0.05f, 0.15), (-0.02f, 0.15), (0.1f, 0.05) })
+                    {
+                        Program.Report($"{picking} bgbias{bias} t{t}", core.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), bias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             default:
                 throw new ArgumentException($"unknown experiment {name}");
         }
     }
+
+    /// <summary>Classes whose first-pass area is at least <paramref name="threshold"/> in every view; the largest (summed) always.</summary>
+    private static bool[] Consensus(double threshold, params GridScores[] views)
+    {
+        var evidence = views.Select(v => Evidence.FirstPass(v)).ToList();
+        var keep = new bool[Engine.Labels];
+        int top = Enumerable.Range(1, Engine.Labels - 1).MaxBy(l => evidence.Sum(e => e.Area[l]));
+        for (int l = 1; l < Engine.Labels; l++)
+        {
+            keep[l] = evidence.All(e => e.Area[l] >= threshold && e.Area[l] > 0);
+        }
+
+        keep[top] = true;
+        return keep;
+    }
+
+    private static bool[] ByClassArea(ClassEvidence e, double[] thresholds)
+    {
+        var keep = new bool[Engine.Labels];
+        int top = Enumerable.Range(1, Engine.Labels - 1).MaxBy(l => (e.Area[l], e.MaxScore[l]));
+        for (int l = 1; l < Engine.Labels; l++)
+        {
+            keep[l] = e.Area[l] > 0 && e.Area[l] >= thresholds[l];
+        }
+
+        keep[top] = true;
+        return keep;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ImageRecord> Flips = new();
+
+    private static ImageRecord FlippedRecord(ImageRecord image) => Flips.GetOrAdd(image.Id, _ =>
+    {
+        var f = image.Flipped!;
+        float[] unit = (float[])f.Data.Clone();
+        OvDiff.Core.Numerics.Matrix.NormalizeRows(unit, (int)f.CellCount, f.Channels, 1e-6f);
+        return new ImageRecord
+        {
+            Id = image.Id + "/flip", Width = image.Width, Height = image.Height, ScaledWidth = image.ScaledWidth, ScaledHeight = image.ScaledHeight,
+            Features = f, Unit = unit, Truth = image.Truth, Tags = image.Tags,
+        };
+    });
+
+    /// <summary>Background bias of the first pass in "os" (EXP_BGBIAS, default 0).</summary>
+    private static readonly float FirstPassBias = float.Parse(Environment.GetEnvironmentVariable("EXP_BGBIAS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
     public static bool[] Oracle(ImageRecord image)
     {

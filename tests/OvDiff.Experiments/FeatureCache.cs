@@ -57,17 +57,20 @@ internal sealed class ImageRecord
 
     /// <summary>Features of the horizontally flipped image, when cached.</summary>
     public FeatureMap? Flipped { get; init; }
+
+    /// <summary>The same image at another input scale (EXP_CACHE2), when loaded.</summary>
+    public ImageRecord? OtherScale { get; set; }
 }
 
 /// <summary>Extracts and caches the features of every image of a split once (binary file), and loads them back.</summary>
 internal static class FeatureCache
 {
-    public static List<ImageRecord> Load(string vocRoot, string split, string cachePath, ResNet18Layers layers, bool flipped)
+    public static List<ImageRecord> Load(string vocRoot, string split, string cachePath, ResNet18Layers layers, bool flipped, int shortSide = 448)
     {
         string[] ids = File.ReadAllLines(Path.Combine(vocRoot, "ImageSets/Segmentation", split + ".txt")).Where(l => l.Length > 0).ToArray();
         if (!File.Exists(cachePath))
         {
-            Build(vocRoot, ids, cachePath, layers, flipped);
+            Build(vocRoot, ids, cachePath, layers, flipped, shortSide);
         }
 
         var records = new List<ImageRecord>(ids.Length);
@@ -115,7 +118,7 @@ internal static class FeatureCache
         writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(map.Data.AsSpan()));
     }
 
-    private static void Build(string vocRoot, string[] ids, string cachePath, ResNet18Layers layers, bool flipped)
+    private static void Build(string vocRoot, string[] ids, string cachePath, ResNet18Layers layers, bool flipped, int shortSide)
     {
         using var extractor = new ResNet18FeatureExtractor(new ResNet18Options { Layers = layers });
         string temp = cachePath + ".tmp";
@@ -128,7 +131,7 @@ internal static class FeatureCache
             for (int i = 0; i < ids.Length; i++)
             {
                 RgbImage image = ImageDecoder.Decode(Path.Combine(vocRoot, "JPEGImages", ids[i] + ".jpg"));
-                (int sw, int sh) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, 448);
+                (int sw, int sh) = Resampling.ShortSideSizeTruncated(image.Width, image.Height, shortSide);
                 RgbImage scaled = Resampling.ResizeImage(image, sw, sh, ImageFilter.Lanczos3);
                 writer.Write(ids[i]);
                 writer.Write(image.Width);

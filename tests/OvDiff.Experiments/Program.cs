@@ -20,7 +20,17 @@ internal static class Program
         string voc = Path.Combine(data, "VOC2012");
         string cache = Environment.GetEnvironmentVariable("EXP_CACHE") ?? "runs/exp/dev-l4.bin";
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        List<ImageRecord> all = FeatureCache.Load(voc, "dev", cache, ResNet18Layers.Layer4, flipped: false);
+        // EXP_LAYERS=Layer4Dilated (stride 16), EXP_SIZE (short side, default 448), EXP_FLIP=1 (also cache flipped images).
+        var layers = Enum.Parse<ResNet18Layers>(Environment.GetEnvironmentVariable("EXP_LAYERS") ?? nameof(ResNet18Layers.Layer4));
+        int shortSide = int.Parse(Environment.GetEnvironmentVariable("EXP_SIZE") ?? "448", CultureInfo.InvariantCulture);
+        List<ImageRecord> all = FeatureCache.Load(voc, "dev", cache, layers, Environment.GetEnvironmentVariable("EXP_FLIP") == "1", shortSide);
+        if (Environment.GetEnvironmentVariable("EXP_CACHE2") is { } second)
+        {
+            int side2 = int.Parse(Environment.GetEnvironmentVariable("EXP_SIZE2") ?? "640", CultureInfo.InvariantCulture);
+            var byId = FeatureCache.Load(voc, "dev", second, layers, Environment.GetEnvironmentVariable("EXP_FLIP") == "1", side2).ToDictionary(r => r.Id);
+            all.ForEach(r => r.OtherScale = byId[r.Id]);
+        }
+
         Console.Error.WriteLine($"loaded {all.Count} images in {clock.Elapsed.TotalSeconds:F1} s");
         foreach (string experiment in args)
         {
