@@ -108,4 +108,43 @@ public sealed class OnnxModelSessionTests : IDisposable
         Assert.Equal(73, model.Graph.Node.Count);
         Assert.Same(ResNet18ModelFiles.GetPatchedModel(ResNet18ModelFiles.DefaultModelPath), ResNet18ModelFiles.GetPatchedModel(ResNet18ModelFiles.DefaultModelPath));
     }
+
+    [Fact]
+    public void ResNet18DilatedPatchedModel_Layer4HasNoStrideAndDilatedConvolutions_EarlierLayersUnchanged()
+    {
+        var plain = ModelProto.Parser.ParseFrom(ResNet18ModelFiles.GetPatchedModel(ResNet18ModelFiles.DefaultModelPath));
+        var dilated = ModelProto.Parser.ParseFrom(ResNet18ModelFiles.GetPatchedModel(ResNet18ModelFiles.DefaultModelPath, dilateLayer4: true));
+
+        static long[] Ints(NodeProto node, string name) => [.. node.Attribute.Single(a => a.Name == name).Ints];
+        var layer4Start = plain.Graph.Node.ToList().FindIndex(n => n.Input.Contains(ResNet18ModelFiles.Layer3OutputName));
+        var changed = plain.Graph.Node.Zip(dilated.Graph.Node).Select((pair, index) => (pair.First, pair.Second, index))
+            .Where(x => x.First.OpType == "Conv" && !x.First.Equals(x.Second)).ToList();
+
+        Assert.Equal(plain.Graph.Node.Count, dilated.Graph.Node.Count);
+        Assert.Equal(7, changed.Count);
+        Assert.All(changed, x => Assert.True(x.index >= layer4Start, $"node {x.index} before layer 4 changed"));
+        Assert.All(changed, x => Assert.Equal([1L, 1L], Ints(x.Second, "strides")));
+        var threeByThree = changed.Where(x => Ints(x.Second, "kernel_shape")[0] == 3).ToList();
+        Assert.Equal(6, threeByThree.Count);
+        Assert.Equal([1L, 1L], Ints(threeByThree[0].Second, "dilations"));
+        Assert.Equal([1L, 1L, 1L, 1L], Ints(threeByThree[0].Second, "pads"));
+        Assert.All(threeByThree.Skip(1), x => Assert.Equal([2L, 2L], Ints(x.Second, "dilations")));
+        Assert.All(threeByThree.Skip(1), x => Assert.Equal([2L, 2L, 2L, 2L], Ints(x.Second, "pads")));
+    }
+
+    [Fact]
+    public void DilateStage_StridedPoolingInTheStage_ThrowsNamingIt()
+    {
+        var graph = new GraphProto();
+        graph.Node.Add(new NodeProto { Name = "relu", OpType = "Relu", Input = { "x" }, Output = { "a" } });
+        var pool = new NodeProto { Name = "pool", OpType = "MaxPool", Input = { "a" }, Output = { "b" } };
+        pool.Attribute.Add(new AttributeProto { Name = "strides", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 2, 2 } });
+        graph.Node.Add(pool);
+        graph.Node.Add(new NodeProto { Name = "out", OpType = "Relu", Input = { "b" }, Output = { "c" } });
+        var model = new ModelProto { Graph = graph };
+
+        var error = Assert.Throws<OnnxModelMismatchException>(() => OnnxGraphSurgery.DilateStage(model, "a", "c"));
+
+        Assert.Contains("'MaxPool' node 'pool'", error.Message, StringComparison.Ordinal);
+    }
 }
