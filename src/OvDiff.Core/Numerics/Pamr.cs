@@ -172,13 +172,16 @@ public static class Pamr
         float[] current = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
         float[] middle = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
         float[] next = ArrayPool<float>.Shared.Rent(checked(classes * layout.Plane));
-        float[] affinity = ArrayPool<float>.Shared.Rent(checked(layout.Height * layout.Blocks(lanes) * layout.Count * lanes));
+        float[] affinity = ArrayPool<float>.Shared.Rent(checked((layout.Height * layout.Blocks(lanes) * layout.Count * lanes) + AlignmentFloats));
         try
         {
             layout.Pad(image, channels, guide);
-            Affinities<TVector, TOps>(guide, channels, layout, affinity);
+            // The affinities are written once with non-temporal stores, from an aligned start in the pinned buffer.
+            using MemoryHandle pin = affinity.AsMemory().Pin();
+            int start = Aligned(pin, TOps.Width);
+            Affinities<TVector, TOps>(guide, channels, layout, affinity, start);
             layout.Pad(scores, classes, current);
-            var pass = new Pass<TVector, TOps>(affinity, classes, layout);
+            var pass = new Pass<TVector, TOps>(affinity, start, classes, layout);
             int it = 0;
             for (; pairPasses && it + 1 < iterations; it += 2)
             {
@@ -208,7 +211,7 @@ public static class Pamr
     /// affinity[((y · blocks + b) · count + p) · lanes + lane]: per block of pixels, each channel's centre and scale, then
     /// the channel-mean logit of every offset (see the class summary) into a small buffer, then their softmax.
     /// </summary>
-    private static void Affinities<TVector, TOps>(float[] guide, int channels, Layout layout, float[] affinity)
+    private static void Affinities<TVector, TOps>(float[] guide, int channels, Layout layout, float[] affinity, int start)
         where TVector : struct
         where TOps : struct, IVectorOps<TVector>
     {
@@ -234,7 +237,7 @@ public static class Pamr
                         }
 
                         TVector maximum = Logits<TVector, TOps>(guide, layout, centres, inverseScales, rows, x, logits);
-                        ref float block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), (((nint)y * blocks) + b) * count * lanes);
+                        ref float block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), start + ((((nint)y * blocks) + b) * count * lanes));
                         Softmax<TVector, TOps>(logits, count, maximum, ref block);
                     }
                 }
@@ -319,14 +322,14 @@ public static class Pamr
         for (int p = 0; p < count; p++)
         {
             TVector exponential = TOps.Exp(TOps.Subtract(TOps.Load(ref logit, (nuint)p * lanes), maximum));
-            TOps.Store(exponential, ref block, (nuint)p * lanes);
+            TOps.Store(exponential, ref logit, (nuint)p * lanes);
             total = TOps.Add(total, exponential);
         }
 
         TVector reciprocal = TOps.Divide(TOps.Broadcast(1f), total);
         for (int p = 0; p < count; p++)
         {
-            TOps.Store(TOps.Multiply(TOps.Load(ref block, (nuint)p * lanes), reciprocal), ref block, (nuint)p * lanes);
+            TOps.StoreNonTemporal(TOps.Multiply(TOps.Load(ref logit, (nuint)p * lanes), reciprocal), ref block, (nuint)p * lanes);
         }
     }
 
@@ -335,7 +338,7 @@ public static class Pamr
     /// <see cref="ClassGroup"/> classes, the offsets in order, each a fused multiply-add of its affinities and the
     /// neighbours' scores into a register per class; then the row's padding. Rows are independent within a pass.
     /// </summary>
-    private readonly struct Pass<TVector, TOps>(float[] affinity, int classes, Layout layout)
+    private readonly struct Pass<TVector, TOps>(float[] affinity, int start, int classes, Layout layout)
         where TVector : struct
         where TOps : struct, IVectorOps<TVector>
     {
@@ -411,7 +414,7 @@ public static class Pamr
         {
             int lanes = TOps.Width, count = _layout.Count, blocks = _layout.Blocks(lanes), plane = _layout.Plane;
             _layout.NeighbourRows(y, rows);
-            ref float rowAffinity = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), (nint)y * blocks * count * lanes);
+            ref float rowAffinity = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), start + ((nint)y * blocks * count * lanes));
             nuint target = (nuint)((y * _layout.Stride) + _layout.Reach);
             for (int c = 0; c < classes; c += ClassGroup)
             {
@@ -483,6 +486,17 @@ public static class Pamr
                 TOps.Store(sum3, ref result, target + x + (3 * step));
             }
         }
+    }
+
+    /// <summary>Floats of slack in the affinity buffer, so that its start can be aligned to a 64-byte vector.</summary>
+    private const int AlignmentFloats = 16;
+
+    /// <summary>The first index of the pinned buffer whose address is a multiple of <paramref name="lanes"/> floats.</summary>
+    private static unsafe int Aligned(MemoryHandle pin, int lanes)
+    {
+        long bytes = (long)lanes * sizeof(float);
+        long address = (long)pin.Pointer;
+        return (int)(((bytes - (address % bytes)) % bytes) / sizeof(float));
     }
 
     private static int Clamp(int value, int size) => value < 0 ? 0 : (value >= size ? size - 1 : value);

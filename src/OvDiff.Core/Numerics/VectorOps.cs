@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace OvDiff.Core.Numerics;
 
@@ -21,6 +23,9 @@ internal interface IVectorOps<TVector>
     static abstract TVector MultiplyAdd(TVector x, TVector y, TVector addend);
 
     static abstract void Store(TVector value, ref float destination, nuint offset);
+
+    /// <summary>A store that bypasses the caches where the hardware has one (the destination must be pinned and aligned to the vector's size).</summary>
+    static abstract void StoreNonTemporal(TVector value, ref float destination, nuint offset);
 
     static abstract TVector Add(TVector x, TVector y);
 
@@ -53,6 +58,18 @@ internal readonly struct Vector512Ops : IVectorOps<Vector512<float>>
 
     public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
 
+    public static unsafe void StoreNonTemporal(Vector512<float> value, ref float destination, nuint offset)
+    {
+        if (Avx512F.IsSupported)
+        {
+            Avx512F.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, offset)), value);
+        }
+        else
+        {
+            value.StoreUnsafe(ref destination, offset);
+        }
+    }
+
     public static Vector512<float> Add(Vector512<float> x, Vector512<float> y) => x + y;
 
     public static Vector512<float> Subtract(Vector512<float> x, Vector512<float> y) => x - y;
@@ -83,6 +100,18 @@ internal readonly struct Vector256Ops : IVectorOps<Vector256<float>>
     public static Vector256<float> MultiplyAdd(Vector256<float> x, Vector256<float> y, Vector256<float> addend) => Vector256.FusedMultiplyAdd(x, y, addend);
 
     public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    public static unsafe void StoreNonTemporal(Vector256<float> value, ref float destination, nuint offset)
+    {
+        if (Avx.IsSupported)
+        {
+            Avx.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, offset)), value);
+        }
+        else
+        {
+            value.StoreUnsafe(ref destination, offset);
+        }
+    }
 
     public static Vector256<float> Add(Vector256<float> x, Vector256<float> y) => x + y;
 
@@ -115,6 +144,18 @@ internal readonly struct Vector128Ops : IVectorOps<Vector128<float>>
 
     public static void Store(Vector128<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
 
+    public static unsafe void StoreNonTemporal(Vector128<float> value, ref float destination, nuint offset)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.StoreAlignedNonTemporal((float*)Unsafe.AsPointer(ref Unsafe.Add(ref destination, offset)), value);
+        }
+        else
+        {
+            value.StoreUnsafe(ref destination, offset);
+        }
+    }
+
     public static Vector128<float> Add(Vector128<float> x, Vector128<float> y) => x + y;
 
     public static Vector128<float> Subtract(Vector128<float> x, Vector128<float> y) => x - y;
@@ -139,13 +180,15 @@ internal readonly struct ScalarOps : IVectorOps<float>
 
     public static float Zero => 0f;
 
-    public static float Load(ref float source, nuint offset) => System.Runtime.CompilerServices.Unsafe.Add(ref source, offset);
+    public static float Load(ref float source, nuint offset) => Unsafe.Add(ref source, offset);
 
     public static float Broadcast(float value) => value;
 
     public static float MultiplyAdd(float x, float y, float addend) => MathF.FusedMultiplyAdd(x, y, addend);
 
-    public static void Store(float value, ref float destination, nuint offset) => System.Runtime.CompilerServices.Unsafe.Add(ref destination, offset) = value;
+    public static void Store(float value, ref float destination, nuint offset) => Unsafe.Add(ref destination, offset) = value;
+
+    public static void StoreNonTemporal(float value, ref float destination, nuint offset) => Unsafe.Add(ref destination, offset) = value;
 
     public static float Add(float x, float y) => x + y;
 
