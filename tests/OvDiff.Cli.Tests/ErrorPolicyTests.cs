@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using OvDiff.Cli.Commands;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Testing;
 
@@ -173,6 +174,29 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal("error: --prefilter-min-area must be in [0, 1), got -1.", Cli.Fails(Fit("--prefilter-min-area", "-1")));
         Assert.Equal("error: --multi-tag-rounds must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-rounds", "-1")));
         Assert.Contains($"--out '{temp.Path}' is a folder", Cli.Fails("fit", "--support", temp.Combine("absent.csv"), "--out", temp.Path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fit_Interrupted_SaysSoExits130AndWritesNoModel()
+    {
+        // What Ctrl-C does (CommandLineApp.RunInterruptibleAsync cancels the command's token): 24 support images take
+        // seconds to fit; the token is cancelled after 1 s. (Ctrl-C once killed fit outright, with no message; in its last
+        // step it was not seen at all: the model was written, exit 0.)
+        using var temp = new TempFolder();
+        for (int i = 0; i < 24; i++)
+        {
+            Cli.WriteImage(temp.Combine("support", i % 2 == 0 ? "cat" : "dog", $"{i}.jpg"), 480, 360, seed: i);
+        }
+
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        using var interruption = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        int exit = await CommandLineApp.RunAsync(["fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip")], stdout, stderr, interruption.Token);
+
+        Assert.True(exit == ErrorPolicy.InterruptedExitCode, $"exit {exit}: {stderr}");
+        Assert.Equal("Interrupted.", stderr.ToString().Trim());
+        Assert.False(File.Exists(temp.Combine("m.zip")));
+        Assert.Empty(Directory.GetFiles(temp.Path, "*.tmp"));
     }
 
     [Fact]

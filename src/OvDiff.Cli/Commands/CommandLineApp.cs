@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Runtime.InteropServices;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Imaging;
 
@@ -61,6 +62,27 @@ public static class CommandLineApp
     }
 
     /// <summary>
+    /// Runs <paramref name="args"/> as the <c>ovdiff</c> process does: the first Ctrl-C or SIGTERM cancels the command's
+    /// token (a long command stops at its next check, keeps what it finished, says so, and exits
+    /// <see cref="ErrorPolicy.InterruptedExitCode"/>); a second Ctrl-C ends the process at once.
+    /// </summary>
+    public static async Task<int> RunInterruptibleAsync(string[] args)
+    {
+        using var interruption = new CancellationTokenSource();
+        Action<PosixSignalContext> stop = context =>
+        {
+            if (!interruption.IsCancellationRequested)
+            {
+                context.Cancel = true;
+                interruption.Cancel();
+            }
+        };
+        using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, stop);
+        using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, stop);
+        return await RunAsync(args, cancellationToken: interruption.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Parses and runs <paramref name="args"/>; an exception that escapes a command goes through <see cref="ErrorPolicy"/>
     /// (one <c>error:</c> line, exit code 1 for bad input; the stack trace only with --verbose). Returns the exit code.
     /// </summary>
@@ -71,7 +93,9 @@ public static class CommandLineApp
         // Models and configs may name Stable Diffusion's features ("sd15-q"), which live in OvDiff.Diffusion.
         Diffusion.Features.StableDiffusionFeatureExtractor.Register();
         ParseResult parse = CreateRoot().Parse(args);
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        // Ctrl-C and SIGTERM are handled by RunInterruptibleAsync for every command alike (System.CommandLine's own
+        // handling left synchronous commands such as fit running to the end after Ctrl-C, exit code 0).
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         if (output is not null)
         {
             configuration.Output = output;
@@ -90,7 +114,7 @@ public static class CommandLineApp
         try
         {
             ApplyEnvironment();
-            return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+            return await Task.Run(() => parse.InvokeAsync(configuration, cancellationToken), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {

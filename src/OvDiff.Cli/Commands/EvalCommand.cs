@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using OvDiff.Eval.Configuration;
 using OvDiff.Eval.Datasets;
 using OvDiff.Cli.Infrastructure;
@@ -64,10 +63,8 @@ public static class EvalCommand
                     SegmenterFactory = segmenterFactory,
                 };
                 using var progress = new ConsoleProgress(stderr);
-                using var interruption = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopAfterCurrentImage(interruption));
-                using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopAfterCurrentImage(interruption));
-                EvalOutcome outcome = await Task.Run(() => EvalRunner.Run(loaded, options, progress, interruption.Token), CancellationToken.None).ConfigureAwait(false);
+                // Ctrl-C or SIGTERM (CommandLineApp.RunInterruptibleAsync): finish the image in flight, save the counts, exit 130.
+                EvalOutcome outcome = await Task.Run(() => EvalRunner.Run(loaded, options, progress, cancellationToken), CancellationToken.None).ConfigureAwait(false);
                 progress.Finish();
                 EvalReportPrinter.Print(stdout, outcome.Counts, outcome.Metrics, outcome.OutputDir, outcome.CountsPath);
                 return 0;
@@ -80,11 +77,4 @@ public static class EvalCommand
         });
         return command;
     }
-
-    /// <summary>Ctrl-C or SIGTERM: keep the process alive, finish the image in flight, save the counts, exit 130.</summary>
-    private static Action<PosixSignalContext> StopAfterCurrentImage(CancellationTokenSource interruption) => context =>
-    {
-        context.Cancel = true;
-        interruption.Cancel();
-    };
 }

@@ -122,6 +122,7 @@ internal static class FitCommand
             using var progress = new ConsoleProgress(stderr);
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();   // Ctrl-C in the last step: no model, exit 130 (was: written, exit 0)
             AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
             progress.Finish();
             stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "

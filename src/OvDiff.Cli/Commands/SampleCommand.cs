@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Core.Segmentation;
 using OvDiff.Core.Sharding;
@@ -70,14 +69,12 @@ internal static class SampleCommand
                 NegativePrompt = parse.GetValue(negative) ?? "",
             };
 
-            using var interruption = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop(interruption));
-            using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop(interruption));
+            // Ctrl-C or SIGTERM (CommandLineApp.RunInterruptibleAsync): stop after the current model call; images written so far stay.
             string store = parse.GetRequiredValue(output);
             SupportSamplingSession session;
             using (var hashing = new HashingDisplay(stderr))
             {
-                session = SupportSamplingSession.Open(parse.GetRequiredValue(model), store, names, n, options, hashing, interruption.Token);
+                session = SupportSamplingSession.Open(parse.GetRequiredValue(model), store, names, n, options, hashing, cancellationToken);
             }
 
             using (session)
@@ -86,7 +83,7 @@ internal static class SampleCommand
                 SupportSamplingResult result;
                 try
                 {
-                    result = await Task.Run(() => session.Run(names, n, part, progress, interruption.Token), CancellationToken.None).ConfigureAwait(false);
+                    result = await Task.Run(() => session.Run(names, n, part, progress, cancellationToken), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -110,13 +107,6 @@ internal static class SampleCommand
         });
         return command;
     }
-
-    /// <summary>Ctrl-C or SIGTERM: stop after the current model call (images written so far stay), exit 130.</summary>
-    private static Action<PosixSignalContext> Stop(CancellationTokenSource interruption) => context =>
-    {
-        context.Cancel = true;
-        interruption.Cancel();
-    };
 
     /// <summary>The first run hashes the model (gigabytes): shown as MB of each file.</summary>
     private sealed class HashingDisplay(TextWriter error) : IProgress<DownloadProgress>, IDisposable

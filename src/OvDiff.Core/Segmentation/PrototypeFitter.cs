@@ -149,6 +149,7 @@ public static class PrototypeFitter
             var origins = new List<PrototypeOrigin>();
             for (int c = 0; c < classNames.Count; c++)
             {
+                cancellationToken.ThrowIfCancellationRequested();   // k-means of a class can take seconds
                 ClassPool pool = pooled[e][c];
                 AddPrototypes(pool.Foreground, pool.Channels, c, PrototypeRole.Foreground, options, vectors, origins);
                 AddPrototypes(pool.Background, pool.Channels, c, PrototypeRole.Background, options, vectors, origins);
