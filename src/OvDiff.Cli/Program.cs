@@ -1,3 +1,3 @@
 using OvDiff.Cli.Commands;
 
-return await CommandLineApp.RunInterruptibleAsync(args);
+return await CommandLineApp.RunAsync(args);

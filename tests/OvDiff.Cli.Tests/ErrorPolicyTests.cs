@@ -200,11 +200,23 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
-    public void ArgumentOutOfRange_WithoutItsNameInTheMessage_KeepsTheName()
+    public void ArgumentOutOfRange_WithoutItsNameInTheMessage_KeepsTheName_OtherArgumentErrorsDoNot()
     {
         using var error = new StringWriter();
         ErrorPolicy.Report(new ArgumentOutOfRangeException("MinimumClassArea", 7f, "Must be in [0, 1)."), error, verbose: false);
         Assert.Equal("error: MinimumClassArea: Must be in [0, 1). Actual value was 7.", error.ToString().Trim());
+
+        using var other = new StringWriter();
+        ErrorPolicy.Report(new ArgumentException("Unknown model role 'x'.", "name"), other, verbose: false);
+        Assert.Equal("error: Unknown model role 'x'.", other.ToString().Trim());
+    }
+
+    [Fact]
+    public void ParseErrorsOfSeveralLines_AndExplainTopZero_AreOneLine()
+    {
+        Assert.Equal("error: Argument 'bogus' not recognized. Must be one of: 'alone-first' 'split' ('ovdiff support from-labels --help' lists the options).",
+            Cli.Fails("support", "from-labels", "--config", "c.json", "--per-class", "2", "--out", "o", "--order", "bogus"));
+        Assert.Equal("error: --top must be at least 1, got 0.", Cli.Fails("explain", "x.jpg", "--model", tiny.ModelPath, "--x", "1", "--y", "1", "--top", "0"));
     }
 
     private sealed class NumberRow

@@ -39,6 +39,16 @@ public sealed class ModelsCommandTests : IDisposable
     };
 
     [Fact]
+    public void Download_WithAnHfEndpointThatIsNoAddress_IsOneErrorNamingIt()
+    {
+        Dictionary<string, string?> environment = Environment();
+        environment["HF_ENDPOINT"] = "hf-mirror.com";
+        ProcessOutcome download = OvdiffProcess.Run(_temp.Path, environment, onTerminal: false, ["models", "download", "dino-vitb8"]);
+        Assert.Equal(1, download.ExitCode);
+        Assert.Equal("error: HF_ENDPOINT='hf-mirror.com' is not an http or https address (e.g. https://hf-mirror.com); fix or unset it.", download.Output.Trim());
+    }
+
+    [Fact]
     public void DownloadVerifyList_OnATerminal_ThenCorruptionAndOfflineErrors()
     {
         ProcessOutcome download = OvdiffProcess.Run(_temp.Path, Environment(), onTerminal: true, ["models", "download", "dino-vitb8"]);

@@ -32,7 +32,7 @@ public static class ShardMerger
             }
         }
 
-        return files.Count == 0 ? throw new InvalidDataException("No counts files (counts-<i>-of-<n>.json) found to merge.") : files;
+        return files.Count == 0 ? throw new InvalidDataException($"No counts file (counts-<i>-of-<n>.json) in {string.Join(", ", paths.Select(p => $"'{p}'"))}: give the --out folder of an ovdiff eval run (or its counts files).") : files;
     }
 
     /// <summary>Merges the shard counts in <paramref name="countsFiles"/> into one complete run's counts.</summary>

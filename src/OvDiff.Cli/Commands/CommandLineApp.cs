@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Runtime.InteropServices;
 using OvDiff.Cli.Infrastructure;
 using OvDiff.Imaging;
 
@@ -54,32 +53,11 @@ public static class CommandLineApp
             names.Insert(0, command.Command.Name);
         }
 
-        IEnumerable<string> problems = parse.Errors.Select(e => e.Message.TrimEnd('.')
+        IEnumerable<string> problems = parse.Errors.Select(e => string.Join(' ', e.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).TrimEnd('.')
             .Replace("'System.Int32'", "'integer'", StringComparison.Ordinal).Replace("'System.Int64'", "'integer'", StringComparison.Ordinal)
             .Replace("'System.Single'", "'number'", StringComparison.Ordinal).Replace("'System.Double'", "'number'", StringComparison.Ordinal));
         error.WriteLine($"error: {string.Join("; ", problems)} ('{string.Join(' ', names.Prepend("ovdiff"))} --help' lists the options).");
         return ErrorPolicy.BadInputExitCode;
-    }
-
-    /// <summary>
-    /// Runs <paramref name="args"/> as the <c>ovdiff</c> process does: the first Ctrl-C or SIGTERM cancels the command's
-    /// token (a long command stops at its next check, keeps what it finished, says so, and exits
-    /// <see cref="ErrorPolicy.InterruptedExitCode"/>); a second Ctrl-C ends the process at once.
-    /// </summary>
-    public static async Task<int> RunInterruptibleAsync(string[] args)
-    {
-        using var interruption = new CancellationTokenSource();
-        Action<PosixSignalContext> stop = context =>
-        {
-            if (!interruption.IsCancellationRequested)
-            {
-                context.Cancel = true;
-                interruption.Cancel();
-            }
-        };
-        using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, stop);
-        using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, stop);
-        return await RunAsync(args, cancellationToken: interruption.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -93,9 +71,7 @@ public static class CommandLineApp
         // Models and configs may name Stable Diffusion's features ("sd15-q"), which live in OvDiff.Diffusion.
         Diffusion.Features.StableDiffusionFeatureExtractor.Register();
         ParseResult parse = CreateRoot().Parse(args);
-        // Ctrl-C and SIGTERM are handled by RunInterruptibleAsync for every command alike (System.CommandLine's own
-        // handling left synchronous commands such as fit running to the end after Ctrl-C, exit code 0).
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (output is not null)
         {
             configuration.Output = output;
@@ -114,7 +90,7 @@ public static class CommandLineApp
         try
         {
             ApplyEnvironment();
-            return await Task.Run(() => parse.InvokeAsync(configuration, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+            return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {

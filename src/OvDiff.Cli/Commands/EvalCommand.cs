@@ -63,8 +63,8 @@ public static class EvalCommand
                     SegmenterFactory = segmenterFactory,
                 };
                 using var progress = new ConsoleProgress(stderr);
-                // Ctrl-C or SIGTERM (CommandLineApp.RunInterruptibleAsync): finish the image in flight, save the counts, exit 130.
-                EvalOutcome outcome = await Task.Run(() => EvalRunner.Run(loaded, options, progress, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+                using var interruption = new Interruption(cancellationToken);   // Ctrl-C: finish the image in flight, save the counts, exit 130
+                EvalOutcome outcome = await Task.Run(() => EvalRunner.Run(loaded, options, progress, interruption.Token), CancellationToken.None).ConfigureAwait(false);
                 progress.Finish();
                 EvalReportPrinter.Print(stdout, outcome.Counts, outcome.Metrics, outcome.OutputDir, outcome.CountsPath);
                 return 0;

@@ -27,6 +27,7 @@ internal static class ExplainCommand
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter stdout = parse.InvocationConfiguration.Output;
+            int topCount = CliParsing.RequirePositive(parse, top);
             using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
             SegmentationOptions options = loaded.State.Segmentation;
             if (parse.GetValue(prefilter) is { } kind)
@@ -63,7 +64,7 @@ internal static class ExplainCommand
             }
             stdout.WriteLine("Most similar prototypes among those the segmenter matches (whole image, resized):");
             PrototypeModel m = loaded.State.Model;
-            foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, parse.GetValue(top), cancellationToken))
+            foreach (PrototypeMatch match in session.Segmenter.Explain(picture, px, py, topCount, cancellationToken))
             {
                 PrototypeOrigin o = match.Origin;
                 string source = o.Level switch

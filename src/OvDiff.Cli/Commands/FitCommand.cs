@@ -41,8 +41,10 @@ internal static class FitCommand
         {
             support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, multiTagRounds, config, set, classes, maxLongSide, skipBad,
         };
-        command.SetAction((parse, cancellationToken) =>
+        command.SetAction((parse, commandToken) =>
         {
+            using var interruption = new Interruption(commandToken);   // Ctrl-C: stop at the next check, write no model, exit 130
+            CancellationToken cancellationToken = interruption.Token;
             string supportPath = parse.GetRequiredValue(support);
             int maxPerClass = CliParsing.RequirePositive(parse, perClass);
             int longSideBound = CliParsing.RequirePositive(parse, maxLongSide);

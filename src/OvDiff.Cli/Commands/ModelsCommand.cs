@@ -101,8 +101,13 @@ internal static class ModelsCommand
             foreach (ModelRole role in chosen)
             {
                 checkedRoles++;
-                using var hashing = new ByteProgressDisplay();
-                ok &= Report(stdout, ModelVerifier.Verify(store, role, !parse.GetValue(noHash), hashing, cancellationToken));
+                IReadOnlyList<ModelFileCheck> checks;
+                using (var hashing = new ByteProgressDisplay())
+                {
+                    checks = ModelVerifier.Verify(store, role, !parse.GetValue(noHash), hashing, cancellationToken);
+                }
+
+                ok &= Report(stdout, checks);   // after the progress line is finished (an error was printed at its end)
             }
 
             if (checkedRoles == 0)

@@ -69,12 +69,12 @@ internal static class SampleCommand
                 NegativePrompt = parse.GetValue(negative) ?? "",
             };
 
-            // Ctrl-C or SIGTERM (CommandLineApp.RunInterruptibleAsync): stop after the current model call; images written so far stay.
+            using var interruption = new Interruption(cancellationToken);   // Ctrl-C: stop after the current model call; images written so far stay
             string store = parse.GetRequiredValue(output);
             SupportSamplingSession session;
             using (var hashing = new HashingDisplay(stderr))
             {
-                session = SupportSamplingSession.Open(parse.GetRequiredValue(model), store, names, n, options, hashing, cancellationToken);
+                session = SupportSamplingSession.Open(parse.GetRequiredValue(model), store, names, n, options, hashing, interruption.Token);
             }
 
             using (session)
@@ -83,7 +83,7 @@ internal static class SampleCommand
                 SupportSamplingResult result;
                 try
                 {
-                    result = await Task.Run(() => session.Run(names, n, part, progress, cancellationToken), CancellationToken.None).ConfigureAwait(false);
+                    result = await Task.Run(() => session.Run(names, n, part, progress, interruption.Token), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {

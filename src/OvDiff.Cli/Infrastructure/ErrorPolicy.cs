@@ -99,8 +99,8 @@ internal static class ErrorPolicy
         {
             message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
 
-            // The parameter's name may be all that says which value is wrong ("Must be in [0, 1). Actual value was 7.").
-            if (!message.Contains(name, StringComparison.Ordinal))
+            // An option's name may be all that says which value is out of range ("Must be in [0, 1). Actual value was 7.").
+            if (exception is ArgumentOutOfRangeException && !message.Contains(name, StringComparison.Ordinal))
             {
                 message = $"{name}: {message}";
             }

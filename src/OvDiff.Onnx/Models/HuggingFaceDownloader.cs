@@ -16,7 +16,7 @@ public sealed record HubFileMetadata(long? Size, string? Sha256, string? ETag, s
 public sealed record HuggingFaceDownloaderOptions
 {
     /// <summary>Hub address. Default: <c>$HF_ENDPOINT</c>, else https://huggingface.co.</summary>
-    public Uri Endpoint { get; init; } = new(Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } endpoint ? endpoint : "https://huggingface.co");
+    public Uri Endpoint { get; init; } = EndpointFromEnvironment();
 
     /// <summary>
     /// Access token sent as a bearer token to the Hub's own host (gated or private repositories), never to the hosts it
@@ -30,6 +30,20 @@ public sealed record HuggingFaceDownloaderOptions
 
     /// <summary>Resume a previous partial download with an HTTP Range request. Default true.</summary>
     public bool Resume { get; init; } = true;
+
+    /// <summary><c>$HF_ENDPOINT</c> (an absolute http or https address), else https://huggingface.co; another value is an error naming it.</summary>
+    private static Uri EndpointFromEnvironment()
+    {
+        string? endpoint = Environment.GetEnvironmentVariable("HF_ENDPOINT");
+        if (string.IsNullOrWhiteSpace(endpoint))
+        {
+            return new Uri("https://huggingface.co");
+        }
+
+        return Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out Uri? address) && (address.Scheme == Uri.UriSchemeHttp || address.Scheme == Uri.UriSchemeHttps)
+            ? address
+            : throw new FormatException($"HF_ENDPOINT='{endpoint}' is not an http or https address (e.g. https://hf-mirror.com); fix or unset it.");
+    }
 }
 
 /// <summary>
