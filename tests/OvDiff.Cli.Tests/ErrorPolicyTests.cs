@@ -212,6 +212,18 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Fit_CountsAMultiTagImageOnce()
+    {
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("a.jpg"), 160, 120, seed: 1);
+        Cli.WriteImage(temp.Combine("b.jpg"), 160, 120, seed: 2);
+        File.WriteAllText(temp.Combine("support.csv"), "image,classes\na.jpg,cat|dog\nb.jpg,dog\n");
+        (int exit, _, string stderr) = Cli.Invoke("fit", "--support", temp.Combine("support.csv"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("2 classes, 2 support images (3 image-class pairs)", stderr, StringComparison.Ordinal);   // was: "3 support images"
+    }
+
+    [Fact]
     public void ParseErrorsOfSeveralLines_AndExplainTopZero_AreOneLine()
     {
         Assert.Equal("error: Argument 'bogus' not recognized. Must be one of: 'alone-first' 'split' ('ovdiff support from-labels --help' lists the options).",

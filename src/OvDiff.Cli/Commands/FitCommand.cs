@@ -127,7 +127,10 @@ internal static class FitCommand
             cancellationToken.ThrowIfCancellationRequested();   // Ctrl-C in the last step: no model, exit 130 (was: written, exit 0)
             AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
             progress.Finish();
-            stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {model.State.Model.SupportImages.Count} support images, "
+            // SupportImages holds one record per (image, class): a multi-tag image is counted once here.
+            int imageCount = model.State.Model.SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
+            string pairs = imageCount == model.State.Model.SupportImages.Count ? "" : $" ({model.State.Model.SupportImages.Count} image-class pairs)";
+            stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {imageCount} support images{pairs}, "
                 + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}.");
             return Task.FromResult(0);
         });
