@@ -69,6 +69,7 @@ internal static class SampleCommand
                 NegativePrompt = parse.GetValue(negative) ?? "",
             };
 
+            CheckOptions(options.Diffusion);
             using var interruption = new Interruption(cancellationToken);   // Ctrl-C: stop after the current model call; images written so far stay
             string store = parse.GetRequiredValue(output);
             SupportSamplingSession session;
@@ -106,6 +107,28 @@ internal static class SampleCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The diffusion settings checked before any work, an error naming the command-line option (not the setting's property).</summary>
+    private static void CheckOptions(StableDiffusionOptions diffusion)
+    {
+        try
+        {
+            diffusion.Validate();
+        }
+        catch (ArgumentException e) when (e.ParamName is { } name && OptionOf(name) is { } option)
+        {
+            throw new CommandLineException(e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal).Replace(name, option, StringComparison.Ordinal));
+        }
+
+        static string? OptionOf(string setting) => setting switch
+        {
+            nameof(StableDiffusionOptions.Steps) => "--steps",
+            nameof(StableDiffusionOptions.GuidanceScale) => "--guidance",
+            nameof(StableDiffusionOptions.Width) or nameof(StableDiffusionOptions.Height) => "--size",
+            nameof(StableDiffusionOptions.BatchSize) => "--batch",
+            _ => null,
+        };
     }
 
     /// <summary>The first run hashes the model (gigabytes): shown as MB of each file.</summary>
