@@ -223,6 +223,14 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void UnknownPrefilter_NamesTheOption()
+    {
+        // Were "'segmenter.options.--prefilter' must be ..." (fit) and "'segmenter.options.prefilter' ..." (explain).
+        Assert.Equal("error: '--prefilter' must be none, clip or support, got 'bogus'.", Cli.Fails("fit", "--support", Path.Combine(tiny.Folder, "support"), "--out", Path.Combine(tiny.Folder, "never.zip"), "--prefilter", "bogus"));
+        Assert.Equal("error: '--prefilter' must be none, clip or support, got 'bogus'.", Cli.Fails("explain", "x.jpg", "--model", tiny.ModelPath, "--x", "1", "--y", "1", "--prefilter", "bogus"));
+    }
+
+    [Fact]
     public void Fit_CountsAMultiTagImageOnce()
     {
         using var temp = new TempFolder();

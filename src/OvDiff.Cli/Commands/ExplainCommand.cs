@@ -32,7 +32,7 @@ internal static class ExplainCommand
             SegmentationOptions options = loaded.State.Segmentation;
             if (parse.GetValue(prefilter) is { } kind)
             {
-                options = options with { Prefilter = options.Prefilter with { Kind = ModelSegmenterFactory.ParsePrefilter("prefilter", kind) } };
+                options = options with { Prefilter = options.Prefilter with { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", kind) } };
             }
 
             using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);

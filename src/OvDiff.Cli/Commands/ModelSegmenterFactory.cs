@@ -107,7 +107,7 @@ public static class ModelSegmenterFactory
                 "stuffBackgroundFilterThreshold" => options with { StuffBackgroundFilterThreshold = Expect(key, value, JsonValueKind.Number).GetSingle() },
                 "pamr" => options with { Pamr = ExpectBool(key, value) ? new PamrOptions() : null },
                 "selfPrototypes" => options with { SelfPrototypeWeight = Expect(key, value, JsonValueKind.Number).GetSingle() },
-                "prefilter" => options with { Prefilter = options.Prefilter with { Kind = ParsePrefilter(key, Expect(key, value, JsonValueKind.String).GetString()!) } },
+                "prefilter" => options with { Prefilter = options.Prefilter with { Kind = ParsePrefilter($"segmenter.options.{key}", Expect(key, value, JsonValueKind.String).GetString()!) } },
                 "prefilterPrompt" => options with { Prefilter = options.Prefilter with { ClipPrompt = Expect(key, value, JsonValueKind.String).GetString()! } },
                 "prefilterClassNames" => options with { Prefilter = options.Prefilter with { ClipClassNames = Expect(key, value, JsonValueKind.Object).EnumerateObject().ToDictionary(p => p.Name, p => Expect($"{key}.{p.Name}", p.Value, JsonValueKind.String).GetString()!, StringComparer.Ordinal) } },
                 "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },
@@ -129,10 +129,10 @@ public static class ModelSegmenterFactory
     }
 
     /// <summary>"none", "clip" or "support" (any case) as a <see cref="ClassPrefilterKind"/>; anything else names the key and the choices.</summary>
-    internal static ClassPrefilterKind ParsePrefilter(string key, string text) =>
+    internal static ClassPrefilterKind ParsePrefilter(string name, string text) =>
         Enum.TryParse(text, ignoreCase: true, out ClassPrefilterKind kind) && Enum.IsDefined(kind) && !int.TryParse(text, out _)
             ? kind
-            : throw new ConfigException($"'segmenter.options.{key}' must be none, clip or support, got '{text}'.");
+            : throw new ConfigException($"'{name}' must be none, clip or support, got '{text}'.");
 
     private static PrototypeLevels ParseLevels(string key, string text)
     {
