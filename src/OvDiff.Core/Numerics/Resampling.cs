@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using OvDiff.Core.Images;
@@ -24,7 +26,7 @@ public static class Resampling
     /// Bilinear resize of <paramref name="planes"/> planar maps (each srcHeight x srcWidth) into dst (each dstHeight x dstWidth),
     /// with PyTorch's <c>F.interpolate(mode="bilinear", align_corners=False)</c> semantics (no antialiasing).
     /// </summary>
-    public static void BilinearPlanar(ReadOnlySpan<float> src, int planes, int srcHeight, int srcWidth, Span<float> dst, int dstHeight, int dstWidth)
+    public static unsafe void BilinearPlanar(ReadOnlySpan<float> src, int planes, int srcHeight, int srcWidth, Span<float> dst, int dstHeight, int dstWidth)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(planes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(srcHeight);
@@ -39,31 +41,162 @@ public static class Resampling
 
         // Per output column/row: lower source index, step to the upper one (0 at the last row/column) and its weight,
         // exactly as ATen's upsample_bilinear2d (area_pixel_compute_source_index, computed in float).
-        Span<int> x0 = dstWidth <= 1024 ? stackalloc int[dstWidth] : new int[dstWidth];
-        Span<int> xStep = dstWidth <= 1024 ? stackalloc int[dstWidth] : new int[dstWidth];
-        Span<float> xLambda = dstWidth <= 1024 ? stackalloc float[dstWidth] : new float[dstWidth];
-        LinearTaps(srcWidth, dstWidth, x0, xStep, xLambda);
-        Span<int> y0 = dstHeight <= 1024 ? stackalloc int[dstHeight] : new int[dstHeight];
-        Span<int> yStep = dstHeight <= 1024 ? stackalloc int[dstHeight] : new int[dstHeight];
-        Span<float> yLambda = dstHeight <= 1024 ? stackalloc float[dstHeight] : new float[dstHeight];
-        LinearTaps(srcHeight, dstHeight, y0, yStep, yLambda);
-
-        for (int p = 0; p < planes; p++)
+        var taps = new BilinearTaps(srcWidth, dstWidth, srcHeight, dstHeight);
+        int rows = checked(planes * dstHeight);
+        if (rows == 0)
         {
-            ReadOnlySpan<float> plane = src.Slice((int)(p * srcPlane), (int)srcPlane);
-            Span<float> output = dst.Slice((int)(p * dstPlane), (int)dstPlane);
-            for (int oy = 0; oy < dstHeight; oy++)
+            return;
+        }
+
+        // The output rows of every plane form one index space, cut into contiguous chunks that run in parallel when
+        // the work is large (each chunk keeps its own two horizontally interpolated source rows).
+        int workers = Environment.ProcessorCount;
+        int chunks = (dstPlane * planes < ParallelResizeThreshold || workers == 1) ? 1 : Math.Min(rows, workers * 4);
+        int chunkRows = (rows + chunks - 1) / chunks;
+        fixed (float* source = src)
+        fixed (float* target = dst)
+        {
+            if (chunks == 1)
             {
-                float h1 = yLambda[oy], h0 = 1f - h1;
-                ReadOnlySpan<float> top = plane.Slice(y0[oy] * srcWidth, srcWidth);
-                ReadOnlySpan<float> bottom = plane.Slice((y0[oy] + yStep[oy]) * srcWidth, srcWidth);
-                Span<float> row = output.Slice(oy * dstWidth, dstWidth);
-                for (int ox = 0; ox < dstWidth; ox++)
+                taps.Rows(source, target, 0, rows);
+                return;
+            }
+
+            nint sourceAddress = (nint)source, targetAddress = (nint)target;
+            Parallel.For(0, (rows + chunkRows - 1) / chunkRows, chunk =>
+            {
+                int first = chunk * chunkRows;
+                taps.Rows((float*)sourceAddress, (float*)targetAddress, first, Math.Min(rows, first + chunkRows));
+            });
+        }
+    }
+
+    // Below this many output values BilinearPlanar runs on the calling thread.
+    private const long ParallelResizeThreshold = 1L << 16;
+
+    /// <summary>
+    /// The taps of one planar bilinear resize and its row loop: per output row, the two source rows are interpolated
+    /// horizontally once each (kept while the next output row uses them again), then blended vertically, vectorised. The
+    /// float operations and their order are those of the per-pixel formula
+    /// (h0 · ((w0 · top[x0]) + (w1 · top[x1]))) + (h1 · ((w0 · bottom[x0]) + (w1 · bottom[x1]))), with separate multiplies
+    /// and adds (no FMA), so the result is the same bits as that formula computed pixel by pixel.
+    /// </summary>
+    private sealed class BilinearTaps
+    {
+        private readonly int[] _x0, _xStep, _x1, _y0, _yStep;
+        private readonly float[] _xLambda, _yLambda;
+        private readonly int _srcWidth, _srcHeight, _dstWidth, _dstHeight;
+
+        public BilinearTaps(int srcWidth, int dstWidth, int srcHeight, int dstHeight)
+        {
+            (_srcWidth, _dstWidth, _srcHeight, _dstHeight) = (srcWidth, dstWidth, srcHeight, dstHeight);
+            (_x0, _xStep, _xLambda) = (new int[dstWidth], new int[dstWidth], new float[dstWidth]);
+            (_y0, _yStep, _yLambda) = (new int[dstHeight], new int[dstHeight], new float[dstHeight]);
+            LinearTaps(srcWidth, dstWidth, _x0, _xStep, _xLambda);
+            LinearTaps(srcHeight, dstHeight, _y0, _yStep, _yLambda);
+            _x1 = new int[dstWidth];
+            for (int ox = 0; ox < dstWidth; ox++)
+            {
+                _x1[ox] = _x0[ox] + _xStep[ox];
+            }
+        }
+
+        /// <summary>Output rows [first, end) of the index space plane · dstHeight + row.</summary>
+        public unsafe void Rows(float* source, float* target, int first, int end)
+        {
+            float[] bufferA = ArrayPool<float>.Shared.Rent(_dstWidth), bufferB = ArrayPool<float>.Shared.Rent(_dstWidth);
+            long tagA = -1, tagB = -1; // which source row (plane · srcHeight + row) each buffer holds
+            try
+            {
+                for (int r = first; r < end; r++)
                 {
-                    int ix = x0[ox], ix1 = ix + xStep[ox];
-                    float w1 = xLambda[ox], w0 = 1f - w1;
-                    row[ox] = (h0 * ((w0 * top[ix]) + (w1 * top[ix1]))) + (h1 * ((w0 * bottom[ix]) + (w1 * bottom[ix1])));
+                    int plane = r / _dstHeight, oy = r - (plane * _dstHeight);
+                    long topRow = ((long)plane * _srcHeight) + _y0[oy], bottomRow = topRow + _yStep[oy];
+                    float[] top = Horizontal(source, topRow, bottomRow, bufferA, ref tagA, bufferB, ref tagB);
+                    float[] bottom = Horizontal(source, bottomRow, topRow, bufferA, ref tagA, bufferB, ref tagB);
+                    float h1 = _yLambda[oy], h0 = 1f - h1;
+                    Blend(top, bottom, h0, h1, new Span<float>(target + ((long)r * _dstWidth), _dstWidth));
                 }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(bufferA);
+                ArrayPool<float>.Shared.Return(bufferB);
+            }
+        }
+
+        // Source row `row` interpolated horizontally, from whichever buffer holds it, else computed into the buffer that
+        // does not hold `keep` (the other row the current output row needs).
+        private unsafe float[] Horizontal(float* source, long row, long keep, float[] bufferA, ref long tagA, float[] bufferB, ref long tagB)
+        {
+            if (tagA == row)
+            {
+                return bufferA;
+            }
+
+            if (tagB == row)
+            {
+                return bufferB;
+            }
+
+            float[] into;
+            if (tagA != keep)
+            {
+                into = bufferA;
+                tagA = row;
+            }
+            else
+            {
+                into = bufferB;
+                tagB = row;
+            }
+
+            float* line = source + (row * _srcWidth);
+            int ox = 0;
+            if (Avx2.IsSupported && _dstWidth >= Vector256<float>.Count)
+            {
+                // Eight columns at a time: both taps gathered, the same multiplies and add as the scalar loop.
+                fixed (int* lower = _x0, upper = _x1)
+                fixed (float* lambda = _xLambda)
+                fixed (float* output = into)
+                {
+                    Vector256<float> one = Vector256<float>.One;
+                    for (; ox <= _dstWidth - Vector256<float>.Count; ox += Vector256<float>.Count)
+                    {
+                        Vector256<float> w1 = Avx.LoadVector256(lambda + ox), w0 = one - w1;
+                        Vector256<float> a = Avx2.GatherVector256(line, Avx.LoadVector256(lower + ox), 4);
+                        Vector256<float> b = Avx2.GatherVector256(line, Avx.LoadVector256(upper + ox), 4);
+                        Avx.Store(output + ox, (w0 * a) + (w1 * b));
+                    }
+                }
+            }
+
+            for (; ox < _dstWidth; ox++)
+            {
+                int ix = _x0[ox];
+                float w1 = _xLambda[ox], w0 = 1f - w1;
+                into[ox] = (w0 * line[ix]) + (w1 * line[ix + _xStep[ox]]);
+            }
+
+            return into;
+        }
+
+        private static void Blend(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, float h0, float h1, Span<float> row)
+        {
+            int i = 0;
+            if (Vector.IsHardwareAccelerated && row.Length >= Vector<float>.Count)
+            {
+                var v0 = new Vector<float>(h0);
+                var v1 = new Vector<float>(h1);
+                for (; i <= row.Length - Vector<float>.Count; i += Vector<float>.Count)
+                {
+                    ((v0 * new Vector<float>(top[i..])) + (v1 * new Vector<float>(bottom[i..]))).CopyTo(row[i..]);
+                }
+            }
+
+            for (; i < row.Length; i++)
+            {
+                row[i] = (h0 * top[i]) + (h1 * bottom[i]);
             }
         }
     }

@@ -35,6 +35,59 @@ public sealed class ResamplingTests
     }
 
     [Theory]
+    [InlineData(3, 14, 19, 448, 597)] // grid -> window (upsampling; parallel)
+    [InlineData(18, 448, 597, 375, 500)] // resized scale -> image (downsampling; parallel)
+    [InlineData(2, 5, 7, 9, 3)] // small: the calling thread; a width under one vector
+    [InlineData(4, 33, 1, 17, 70)] // one source column, odd sizes
+    public void BilinearPlanar_SameBitsAsThePerPixelFormula(int planes, int srcHeight, int srcWidth, int dstHeight, int dstWidth)
+    {
+        // The row loop (horizontal rows kept between output rows, vectorised vertical blend, rows in parallel) must give
+        // the bits of ATen's per-pixel formula in float: (h0*((w0*a)+(w1*b))) + (h1*((w0*c)+(w1*d))), taps from
+        // area_pixel_compute_source_index (align_corners=False), written out here independently.
+        var random = new Random(17);
+        float[] src = new float[planes * srcHeight * srcWidth];
+        for (int i = 0; i < src.Length; i++)
+        {
+            src[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        float[] dst = new float[planes * dstHeight * dstWidth];
+        Resampling.BilinearPlanar(src, planes, srcHeight, srcWidth, dst, dstHeight, dstWidth);
+
+        static (int Lower, int Upper, float Lambda) Tap(int input, int output, int o)
+        {
+            float real = MathF.Max((((float)input / output) * (o + 0.5f)) - 0.5f, 0f);
+            int lower = (int)real;
+            return (lower, lower < input - 1 ? lower + 1 : lower, real - lower);
+        }
+
+        int mismatches = 0;
+        for (int p = 0; p < planes; p++)
+        {
+            for (int oy = 0; oy < dstHeight; oy++)
+            {
+                (int y0, int y1, float h1) = Tap(srcHeight, dstHeight, oy);
+                float h0 = 1f - h1;
+                for (int ox = 0; ox < dstWidth; ox++)
+                {
+                    (int x0, int x1, float w1) = Tap(srcWidth, dstWidth, ox);
+                    float w0 = 1f - w1;
+                    int plane = p * srcHeight * srcWidth;
+                    float top = (w0 * src[plane + (y0 * srcWidth) + x0]) + (w1 * src[plane + (y0 * srcWidth) + x1]);
+                    float bottom = (w0 * src[plane + (y1 * srcWidth) + x0]) + (w1 * src[plane + (y1 * srcWidth) + x1]);
+                    float expected = (h0 * top) + (h1 * bottom);
+                    if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(dst[(((p * dstHeight) + oy) * dstWidth) + ox]))
+                    {
+                        mismatches++;
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(0, mismatches);
+    }
+
+    [Theory]
     [InlineData(ImageFilter.Bilinear, 7, 5, 3, 2)]
     [InlineData(ImageFilter.Lanczos3, 7, 5, 3, 2)]
     [InlineData(ImageFilter.Lanczos3, 5, 4, 13, 9)]
