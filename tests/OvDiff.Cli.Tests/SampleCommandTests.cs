@@ -117,6 +117,7 @@ public sealed class SampleCommandTests : IDisposable
         Assert.Equal(1, cuda.ExitCode);
         Assert.Contains("error: The CUDA execution provider (device 0) could not be loaded", cuda.Output, StringComparison.Ordinal);
         Assert.Contains("-p:OvDiffUseGpu=true", cuda.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("cuda")), "a refused --device must leave no store behind");
     }
 
     [Fact]

@@ -70,6 +70,7 @@ internal static class SampleCommand
             };
 
             CheckOptions(options.Diffusion);
+            ExecutionDevice.EnsureAvailable(options.Diffusion.Runtime); // --device cuda on a CPU build: refused before the store is created
             using var interruption = new Interruption(cancellationToken);   // Ctrl-C: stop after the current model call; images written so far stay
             string store = parse.GetRequiredValue(output);
             SupportSamplingSession session;

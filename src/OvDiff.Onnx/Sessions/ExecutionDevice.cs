@@ -32,6 +32,17 @@ public static class ExecutionDevice
         throw new ArgumentException($"Unknown device '{device}': use cpu, cuda or cuda:N (N = the GPU's index).", nameof(device));
     }
 
+    /// <summary>
+    /// Throws <see cref="ExecutionProviderUnavailableException"/> now when <paramref name="options"/> asks for an execution
+    /// provider that cannot be loaded (CUDA on the CPU build, or without CUDA's libraries) and may not fall back to the CPU,
+    /// so that a command can refuse before it writes anything; the check creates session options only, no session.
+    /// </summary>
+    public static void EnsureAvailable(OnnxRuntimeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        OnnxModelSession.CreateSessionOptions(options, out _).Dispose();
+    }
+
     /// <summary>The <c>--device</c> spelling of <paramref name="options"/>.</summary>
     public static string Describe(OnnxRuntimeOptions options)
     {
