@@ -6,7 +6,10 @@ namespace OvDiff.Core.IO;
 /// </summary>
 public static class AtomicFile
 {
-    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; on any exception the target is untouched.</summary>
+    /// <summary>
+    /// Writes <paramref name="path"/> through <paramref name="write"/>; on any exception the target is untouched and the
+    /// temporary file removed; an <see cref="IOException"/> (a full disk, say) is rethrown naming the target.
+    /// </summary>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -28,6 +31,13 @@ public static class AtomicFile
             }
 
             File.Move(temp, full, overwrite: true);
+        }
+        catch (IOException ex)
+        {
+            // A full disk or a failing device names the temporary file; the user knows the target, and the temporary
+            // file is gone by the time they read the message.
+            TryDelete(temp);
+            throw new IOException($"Could not write '{full}' (nothing was changed there): {ex.Message.Replace(temp, full, StringComparison.Ordinal)}", ex);
         }
         catch
         {
