@@ -108,6 +108,10 @@ public sealed class SampleCommandTests : IDisposable
         Assert.True(whole.ExitCode == 0, whole.Output);
         ProcessOutcome shard0 = Sample(_temp.Combine("sharded"), "--shard", "0/2");
         Assert.Contains("6 images of these classes are still missing", shard0.Output, StringComparison.Ordinal);
+        ProcessOutcome partialMasks = OvdiffProcess.Run(_temp.Path, Quiet, onTerminal: false, ["masks", "--support", _temp.Combine("sharded"), "--out", _temp.Combine("partial-masks")]);
+        Assert.True(partialMasks.ExitCode == 0, partialMasks.Output);
+        Assert.Contains("Wrote 6 mask overlays", partialMasks.Output, StringComparison.Ordinal);
+        Assert.Contains("6 of 12 items are not sampled yet", partialMasks.Output, StringComparison.Ordinal);
         ProcessOutcome shard1 = Sample(_temp.Combine("sharded"), "--shard", "1/2");
         Assert.True(shard1.ExitCode == 0, shard1.Output);
         Assert.Contains("Complete.", shard1.Output, StringComparison.Ordinal);

@@ -88,6 +88,8 @@ internal static class MasksCommand
         }
 
         progress.Finish();
-        error.WriteLine($"Wrote {items.Count} mask overlays of {store.Root} to {outDir}.");
+        int total = store.Manifest.Classes.Count * store.Manifest.PerClass, missing = total - items.Count;
+        error.WriteLine($"Wrote {items.Count} mask overlays of {store.Root} to {outDir}." + (missing == 0 ? ""
+            : $" {missing} of {total} items are not sampled yet: the same `ovdiff sample` command finishes the store."));
     }
 }
