@@ -216,6 +216,7 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     {
         string[] Sample(params string[] extra) => ["sample", "--model", "absent-sd", "--classes", "cat", "--out", "store", .. extra];
         Assert.Equal("error: --batch must be at least 1, got 0.", Cli.Fails(Sample("--batch", "0")));
+        Assert.Equal("error: --n must be at least 1, got 0.", Cli.Fails(Sample("--n", "0")));
         Assert.Equal("error: --size must be a positive multiple of 8, got 100.", Cli.Fails(Sample("--size", "100")));
         Assert.Equal("error: --steps must be between 1 and 1000, got 0.", Cli.Fails(Sample("--steps", "0")));
         Assert.Equal("error: --guidance must be a finite number >= 0, got -5.", Cli.Fails(Sample("--guidance", "-5")));

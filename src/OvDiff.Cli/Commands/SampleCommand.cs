@@ -44,11 +44,7 @@ internal static class SampleCommand
             TextWriter stderr = parse.InvocationConfiguration.Error;
             IReadOnlyList<string> names = SupportSamplingSession.CheckClassNames(
                 (parse.GetValue(classes) ?? []).SelectMany(c => c.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)));
-            int n = parse.GetValue(perClass);
-            if (n <= 0)
-            {
-                throw new CommandLineException($"--n must be at least 1, got {n}.");
-            }
+            int n = CliParsing.RequirePositive(parse, perClass);
 
             ShardSpec part = parse.GetValue(shard) is { } shardText ? ShardSpec.Parse(shardText) : ShardSpec.Whole;
             var options = new SupportSamplingOptions
