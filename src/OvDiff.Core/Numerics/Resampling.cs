@@ -83,21 +83,21 @@ public static class Resampling
     /// </summary>
     private sealed class BilinearTaps
     {
-        private readonly int[] _x0, _xStep, _x1, _y0, _yStep;
+        private readonly int[] _x0, _x1, _y0, _yStep;
         private readonly float[] _xLambda, _yLambda;
         private readonly int _srcWidth, _srcHeight, _dstWidth, _dstHeight;
 
         public BilinearTaps(int srcWidth, int dstWidth, int srcHeight, int dstHeight)
         {
             (_srcWidth, _dstWidth, _srcHeight, _dstHeight) = (srcWidth, dstWidth, srcHeight, dstHeight);
-            (_x0, _xStep, _xLambda) = (new int[dstWidth], new int[dstWidth], new float[dstWidth]);
+            var xStep = new int[dstWidth];
+            (_x0, _x1, _xLambda) = (new int[dstWidth], new int[dstWidth], new float[dstWidth]);
             (_y0, _yStep, _yLambda) = (new int[dstHeight], new int[dstHeight], new float[dstHeight]);
-            LinearTaps(srcWidth, dstWidth, _x0, _xStep, _xLambda);
+            LinearTaps(srcWidth, dstWidth, _x0, xStep, _xLambda);
             LinearTaps(srcHeight, dstHeight, _y0, _yStep, _yLambda);
-            _x1 = new int[dstWidth];
             for (int ox = 0; ox < dstWidth; ox++)
             {
-                _x1[ox] = _x0[ox] + _xStep[ox];
+                _x1[ox] = _x0[ox] + xStep[ox];
             }
         }
 
@@ -175,7 +175,7 @@ public static class Resampling
             {
                 int ix = _x0[ox];
                 float w1 = _xLambda[ox], w0 = 1f - w1;
-                into[ox] = (w0 * line[ix]) + (w1 * line[ix + _xStep[ox]]);
+                into[ox] = (w0 * line[ix]) + (w1 * line[_x1[ox]]);
             }
 
             return into;
