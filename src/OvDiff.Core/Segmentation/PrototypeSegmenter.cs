@@ -157,18 +157,29 @@ public sealed class PrototypeSegmenter : ISegmenter
     /// <summary>
     /// Averages the windows' grid scores at the resized scale, refines them (PAMR), upsamples them to the image's size
     /// and arg-maxes them with the small-class rule. Plane p is label <paramref name="labelOfPlane"/>[p] (null: p).
+    /// Without PAMR and kept scores all of it runs row by row (<see cref="RowLabelling"/> over <see cref="WindowRows"/>):
+    /// nothing of image size but the labels is written, and the averaging's time is counted as labelling.
     /// </summary>
     private LabelMap Label(RgbImage image, RgbImage scaled, List<WindowScores> windows, int planes, byte[]? labelOfPlane, bool keepScores, ref StageClock clock, out float[] scores, out bool[] active)
     {
-        // The two score buffers (resized scale, image scale) come from the pool unless the caller keeps the scores.
         int height = scaled.Height, width = scaled.Width;
+        using var averaged = new WindowRows(windows, planes, width, height);
+        if (!keepScores && Options.Pamr is null)
+        {
+            scores = [];
+            LabelMap fused = RowLabelling.Label(averaged, planes, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea, labelOfPlane, out active);
+            clock.Lap(SegmentationStage.Labelling);
+            return fused;
+        }
+
+        // The score buffer at the resized scale comes from the pool unless the caller keeps it as the scores.
         bool resize = scaled != image;
-        int sumLength = planes * height * width, scoreLength = checked(planes * (int)image.PixelCount);
-        float[] sum = keepScores && !resize ? new float[sumLength] : ArrayPool<float>.Shared.Rent(sumLength);
-        float[]? pooled = keepScores && !resize ? null : sum;
+        int sumLength = planes * height * width;
+        bool sumIsScores = keepScores && !resize;
+        float[] sum = sumIsScores ? new float[sumLength] : ArrayPool<float>.Shared.Rent(sumLength);
         try
         {
-            WindowAveraging.Average(windows, planes, width, height, sum);
+            averaged.AverageInto(sum, planes);
             clock.Lap(SegmentationStage.Averaging);
 
             if (Options.Pamr is not null)
@@ -180,33 +191,29 @@ public sealed class PrototypeSegmenter : ISegmenter
                 clock.Lap(SegmentationStage.Refinement);
             }
 
-            scores = sum;
-            float[]? pooledScores = null;
-            if (resize)
+            scores = [];
+            IScoreRows rows = new PlanarScoreRows(sum, height, width);
+            if (keepScores)
             {
-                scores = keepScores ? new float[scoreLength] : pooledScores = ArrayPool<float>.Shared.Rent(scoreLength);
-                Resampling.BilinearPlanar(sum.AsSpan(0, sumLength), planes, height, width, scores, image.Height, image.Width);
+                scores = sum;
+                if (resize)
+                {
+                    scores = new float[checked(planes * (int)image.PixelCount)];
+                    Resampling.BilinearPlanar(sum.AsSpan(0, sumLength), planes, height, width, scores, image.Height, image.Width);
+                }
+
+                rows = new PlanarScoreRows(scores, image.Height, image.Width);
             }
 
-            LabelMap result = SmallClassDropping.Apply(scores, planes, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea, labelOfPlane, out active);
-            if (pooledScores is not null)
-            {
-                ArrayPool<float>.Shared.Return(pooledScores);
-                scores = [];
-            }
-
+            LabelMap result = RowLabelling.Label(rows, planes, image.Width, image.Height, Options.ScoreThreshold, Options.MinimumClassArea, labelOfPlane, out active);
             clock.Lap(SegmentationStage.Labelling);
             return result;
         }
         finally
         {
-            if (pooled is not null)
+            if (!sumIsScores)
             {
-                ArrayPool<float>.Shared.Return(pooled);
-                if (!resize)
-                {
-                    scores = [];
-                }
+                ArrayPool<float>.Shared.Return(sum);
             }
         }
     }

@@ -141,6 +141,8 @@ public sealed class OnnxModelSession : IDisposable
                 sessionOptions.IntraOpNumThreads = threads;
             }
 
+            // ONNX Runtime's own default is to spin; OvDiff's parallel stages follow every run and need those cores.
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowThreadSpinning ? "1" : "0");
             activeProvider = ExecutionProviderKind.Cpu;
             if (options.ExecutionProvider == ExecutionProviderKind.Cuda)
             {

@@ -35,6 +35,15 @@ public sealed record OnnxRuntimeOptions
     /// <summary>Threads used inside one operator; null (the default) lets ONNX Runtime choose (one per physical core).</summary>
     public int? IntraOpNumThreads { get; init; }
 
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin-wait for more work after each run (its own default) instead of
+    /// sleeping. Default false: in OvDiff every run is followed by parallel work of its own (matching, averaging, PAMR,
+    /// labelling), and spinning threads take the cores that work needs. On 2 cores, turning it off took PAMR from
+    /// 39.8 to 24.2 ms and the whole-image post-processing from 14.7 to 8.3 ms per VOC image, with the feature pass
+    /// itself unchanged (docs/results.md). Set true only where runs follow each other with nothing in between.
+    /// </summary>
+    public bool AllowThreadSpinning { get; init; }
+
     /// <summary>Graph optimisation level. Default <see cref="GraphOptimizationLevel.ORT_ENABLE_ALL"/>.</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 }

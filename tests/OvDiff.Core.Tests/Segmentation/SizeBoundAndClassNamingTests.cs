@@ -113,7 +113,7 @@ public sealed class SizeBoundAndClassNamingTests
             scores[(3 * pixels) + i] = i == 0 ? 0f : 0.7f;     // c
         }
 
-        LabelMap labels = SmallClassDropping.Apply(scores, 4, pixels, 1, 0f, 0.15f, null, out bool[] active);
+        LabelMap labels = RowLabelling.Label(new PlanarScoreRows(scores, 1, pixels), 4, pixels, 1, 0f, 0.15f, null, out bool[] active);
 
         Assert.Equal([0, 3, 3, 3, 3, 3, 3, 3, 3, 3], labels.Labels);
         Assert.Equal([true, false, false, true], active);
