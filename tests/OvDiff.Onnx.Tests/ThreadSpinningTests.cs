@@ -5,7 +5,10 @@ namespace OvDiff.Onnx.Tests;
 /// <summary>
 /// ONNX Runtime's intra-op threads spin-wait after a run unless told not to; OvDiff turns that off by default, because
 /// its own parallel stages (matching, PAMR, labelling) follow every run and need the cores.
+/// The test measures the whole process's CPU time, so it runs alone (no other test of this assembly beside it).
 /// </summary>
+[Collection(nameof(ThreadSpinningTests))]
+[CollectionDefinition(nameof(ThreadSpinningTests), DisableParallelization = true)]
 public sealed class ThreadSpinningTests
 {
     /// <summary>CPU time the process burns while its threads should all be idle, just after a feature pass.</summary>
