@@ -176,16 +176,22 @@ public static class Pamr
         try
         {
             layout.Pad(image, channels, guide);
-            // The affinities are written once with non-temporal stores, from an aligned start in the pinned buffer.
+            // The affinities are written once with non-temporal stores, from an aligned start in the pinned buffer: in
+            // the first sweep of paired passes, each row just before the first pass reads it; else all up front.
             using MemoryHandle pin = affinity.AsMemory().Pin();
             int start = Aligned(pin, TOps.Width);
-            Affinities<TVector, TOps>(guide, channels, layout, affinity, start);
+            var affinities = new AffinityRows<TVector, TOps>(guide, channels, layout, affinity, start);
             layout.Pad(scores, classes, current);
             var pass = new Pass<TVector, TOps>(affinity, start, classes, layout);
             int it = 0;
+            if (!pairPasses || iterations < 2)
+            {
+                affinities.All();
+            }
+
             for (; pairPasses && it + 1 < iterations; it += 2)
             {
-                pass.Twice(current, middle, next);
+                pass.Twice(current, middle, next, it == 0 ? affinities : null);
                 (current, next) = (next, current);
             }
 
@@ -208,45 +214,67 @@ public static class Pamr
     }
 
     /// <summary>
-    /// affinity[((y · blocks + b) · count + p) · lanes + lane]: per block of pixels, each channel's centre and scale, then
-    /// the channel-mean logit of every offset (see the class summary) into a small buffer, then their softmax.
+    /// Writes affinity[((y · blocks + b) · count + p) · lanes + lane], a row at a time: per block of pixels, each channel's
+    /// centre and scale, then the channel-mean logit of every offset (see the class summary) into a small buffer, then
+    /// their softmax.
     /// </summary>
-    private static void Affinities<TVector, TOps>(float[] guide, int channels, Layout layout, float[] affinity, int start)
+    private sealed class AffinityRows<TVector, TOps>(float[] guide, int channels, Layout layout, float[] affinity, int start)
         where TVector : struct
         where TOps : struct, IVectorOps<TVector>
     {
-        int lanes = TOps.Width, count = layout.Count, blocks = layout.Blocks(lanes);
-        SpanParallel.For(default, layout.Height, (long)layout.Width * count * channels * 8, (_, firstRow, endRow) =>
+        /// <summary>Every row, in parallel.</summary>
+        public void All()
         {
-            var rows = new nuint[count];
-            var centres = new TVector[channels];
-            var inverseScales = new TVector[channels];
-            float[] logits = ArrayPool<float>.Shared.Rent(count * lanes);
-            try
+            AffinityRows<TVector, TOps> rows = this;
+            SpanParallel.For(default, layout.Height, (long)layout.Width * layout.Count * channels * 8, (_, firstRow, endRow) =>
             {
+                using var scratch = rows.CreateScratch(cached: false);
                 for (int y = firstRow; y < endRow; y++)
                 {
-                    layout.NeighbourRows(y, rows);
-                    nuint centreRow = (nuint)((y * layout.Stride) + layout.Reach);
-                    for (int b = 0; b < blocks; b++)
-                    {
-                        nuint x = (nuint)layout.BlockStart(b, lanes);
-                        for (int c = 0; c < channels; c++)
-                        {
-                            (centres[c], inverseScales[c]) = CentreAndInverseScale<TVector, TOps>(ref Channel(guide, c, layout), centreRow + x, rows, x, layout.DilationCount);
-                        }
-
-                        TVector maximum = Logits<TVector, TOps>(guide, layout, centres, inverseScales, rows, x, logits);
-                        ref float block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), start + ((((nint)y * blocks) + b) * count * lanes));
-                        Softmax<TVector, TOps>(logits, count, maximum, ref block);
-                    }
+                    rows.Row(y, scratch);
                 }
-            }
-            finally
+            });
+        }
+
+        /// <summary>One thread's working buffers.</summary>
+        /// <param name="cached">Store through the caches (a pass reads the row right after), not around them.</param>
+        public Scratch CreateScratch(bool cached) => new(layout.Count, channels, TOps.Width) { Cached = cached };
+
+        /// <summary>Writes row <paramref name="y"/>'s affinities.</summary>
+        public void Row(int y, Scratch scratch)
+        {
+            int lanes = TOps.Width, count = layout.Count, blocks = layout.Blocks(lanes);
+            layout.NeighbourRows(y, scratch.Rows);
+            nuint centreRow = (nuint)((y * layout.Stride) + layout.Reach);
+            for (int b = 0; b < blocks; b++)
             {
-                ArrayPool<float>.Shared.Return(logits);
+                nuint x = (nuint)layout.BlockStart(b, lanes);
+                for (int c = 0; c < channels; c++)
+                {
+                    (scratch.Centres[c], scratch.InverseScales[c]) = CentreAndInverseScale<TVector, TOps>(ref Channel(guide, c, layout), centreRow + x, scratch.Rows, x, layout.DilationCount);
+                }
+
+                TVector maximum = Logits<TVector, TOps>(guide, layout, scratch.Centres, scratch.InverseScales, scratch.Rows, x, scratch.Logits);
+                ref float block = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(affinity), start + ((((nint)y * blocks) + b) * count * lanes));
+                Softmax<TVector, TOps>(scratch.Logits, count, maximum, ref block, scratch.Cached);
             }
-        });
+        }
+
+        /// <summary>Neighbour row offsets, per-channel centres and inverse scales, and a block's logits (pooled).</summary>
+        public sealed class Scratch(int count, int channels, int lanes) : IDisposable
+        {
+            public nuint[] Rows { get; } = new nuint[count];
+
+            public TVector[] Centres { get; } = new TVector[channels];
+
+            public TVector[] InverseScales { get; } = new TVector[channels];
+
+            public float[] Logits { get; } = ArrayPool<float>.Shared.Rent(count * lanes);
+
+            public bool Cached { get; init; }
+
+            public void Dispose() => ArrayPool<float>.Shared.Return(Logits);
+        }
     }
 
     private static ref float Channel(float[] guide, int channel, Layout layout) =>
@@ -312,7 +340,7 @@ public static class Pamr
 
     /// <summary>block[p · lanes + lane] = the softmax over p of the logits (whose maximum is given).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Softmax<TVector, TOps>(float[] logits, int count, TVector maximum, ref float block)
+    private static void Softmax<TVector, TOps>(float[] logits, int count, TVector maximum, ref float block, bool cached)
         where TVector : struct
         where TOps : struct, IVectorOps<TVector>
     {
@@ -329,7 +357,15 @@ public static class Pamr
         TVector reciprocal = TOps.Divide(TOps.Broadcast(1f), total);
         for (int p = 0; p < count; p++)
         {
-            TOps.StoreNonTemporal(TOps.Multiply(TOps.Load(ref logit, (nuint)p * lanes), reciprocal), ref block, (nuint)p * lanes);
+            TVector weight = TOps.Multiply(TOps.Load(ref logit, (nuint)p * lanes), reciprocal);
+            if (cached)
+            {
+                TOps.Store(weight, ref block, (nuint)p * lanes);
+            }
+            else
+            {
+                TOps.StoreNonTemporal(weight, ref block, (nuint)p * lanes);
+            }
         }
     }
 
@@ -364,9 +400,10 @@ public static class Pamr
         /// output = two passes (masks → middle → output) in one sweep per band of rows, the second pass a reach of rows
         /// behind the first, so each row's affinities are read twice close together (the second time from cache). The
         /// rows within a reach of a band's edges, which the neighbouring bands' second pass needs, go first (all bands),
-        /// then each band sweeps the rest.
+        /// then each band sweeps the rest. With <paramref name="affinities"/>, each row's affinities are written just
+        /// before the first pass reads them (every row's first pass runs once, before any second pass reads that row).
         /// </summary>
-        public void Twice(float[] masks, float[] middle, float[] output)
+        public void Twice(float[] masks, float[] middle, float[] output, AffinityRows<TVector, TOps>? affinities)
         {
             int height = _layout.Height, reach = _layout.Reach;
             int bands = Math.Clamp(Math.Min(Environment.ProcessorCount, height / reach), 1, height);
@@ -378,27 +415,39 @@ public static class Pamr
             Pass<TVector, TOps> pass = this;
             (int Start, int End) Band(int band) => (band * height / bands, (band + 1) * height / bands);
             bool Edge(int y, (int Start, int End) band) => y < band.Start + reach || y >= band.End - reach;
+            void First(int y, nuint[] rows, AffinityRows<TVector, TOps>.Scratch? scratch)
+            {
+                if (scratch is not null)
+                {
+                    affinities!.Row(y, scratch);
+                }
+
+                pass.Row(masks, middle, y, rows);
+            }
+
             Parallel.For(0, bands, band =>
             {
                 var rows = new nuint[pass._layout.Count];
+                using AffinityRows<TVector, TOps>.Scratch? scratch = affinities?.CreateScratch(cached: true);
                 (int start, int end) = Band(band);
                 for (int y = start; y < end; y++)
                 {
                     if (Edge(y, (start, end)))
                     {
-                        pass.Row(masks, middle, y, rows);
+                        First(y, rows, scratch);
                     }
                 }
             });
             Parallel.For(0, bands, band =>
             {
                 var rows = new nuint[pass._layout.Count];
+                using AffinityRows<TVector, TOps>.Scratch? scratch = affinities?.CreateScratch(cached: true);
                 (int start, int end) = Band(band);
                 for (int step = start; step < end + reach; step++)
                 {
                     if (step < end && !Edge(step, (start, end)))
                     {
-                        pass.Row(masks, middle, step, rows);
+                        First(step, rows, scratch);
                     }
 
                     if (step - reach >= start)
