@@ -19,6 +19,11 @@ internal sealed class BilinearTaps
     private readonly float[] _xLambda, _yLambda;
     private readonly int _srcWidth, _srcHeight, _dstWidth, _dstHeight;
 
+    // Per block of 16 output columns whose taps lie within 32 source floats from the block's first tap: that first tap,
+    // else −1; and every column's taps relative to it (the permute path of Horizontal).
+    private readonly int[] _blockBase;
+    private readonly int[] _x0Local, _x1Local;
+
     public BilinearTaps(int srcWidth, int dstWidth, int srcHeight, int dstHeight)
     {
         (_srcWidth, _dstWidth, _srcHeight, _dstHeight) = (srcWidth, dstWidth, srcHeight, dstHeight);
@@ -30,6 +35,18 @@ internal sealed class BilinearTaps
         for (int ox = 0; ox < dstWidth; ox++)
         {
             _x1[ox] = _x0[ox] + xStep[ox];
+        }
+
+        (_blockBase, _x0Local, _x1Local) = (new int[dstWidth / 16], new int[dstWidth], new int[dstWidth]);
+        for (int block = 0; block < _blockBase.Length; block++)
+        {
+            int first = block * 16, start = _x0[first];
+            bool fits = _x1[first + 15] - start < 32 && start + 32 <= srcWidth;
+            _blockBase[block] = fits ? start : -1;
+            for (int ox = first; ox < first + 16; ox++)
+            {
+                (_x0Local[ox], _x1Local[ox]) = (_x0[ox] - start, _x1[ox] - start);
+            }
         }
     }
 
@@ -70,6 +87,27 @@ internal sealed class BilinearTaps
         fixed (float* source = line)
         fixed (float* output = into)
         {
+            if (Avx512F.IsSupported && line.Length >= _srcWidth)
+            {
+                // Sixteen columns at a time from the 32 source floats their taps lie in: both taps permuted out of two
+                // loads (no gather), the same multiplies and add as the scalar loop. Blocks that do not fit are left to
+                // the paths below, which start where this one stops.
+                fixed (int* lower = _x0Local, upper = _x1Local)
+                fixed (float* lambda = _xLambda)
+                {
+                    Vector512<float> one = Vector512<float>.One;
+                    for (; ox < _blockBase.Length * 16 && _blockBase[ox / 16] >= 0; ox += 16)
+                    {
+                        float* window = source + _blockBase[ox / 16];
+                        Vector512<float> low = Avx512F.LoadVector512(window), high = Avx512F.LoadVector512(window + 16);
+                        Vector512<float> w1 = Avx512F.LoadVector512(lambda + ox), w0 = one - w1;
+                        Vector512<float> a = Avx512F.PermuteVar16x32x2(low, Avx512F.LoadVector512(lower + ox), high);
+                        Vector512<float> b = Avx512F.PermuteVar16x32x2(low, Avx512F.LoadVector512(upper + ox), high);
+                        Avx512F.Store(output + ox, (w0 * a) + (w1 * b));
+                    }
+                }
+            }
+
             if (Avx2.IsSupported && _dstWidth >= Vector256<float>.Count)
             {
                 // Eight columns at a time: both taps gathered, the same multiplies and add as the scalar loop.

@@ -40,14 +40,13 @@ internal sealed class WindowRows : IScoreRows, IDisposable
 {
     private readonly List<WindowScores> _windows;
     private readonly WindowTaps[] _taps;
-    private readonly float[] _inverseCounts;
+    private readonly float[]? _inverseCounts; // null with one window
     private readonly float[][] _horizontal; // per window: planes x gridHeight x windowWidth
 
     public WindowRows(List<WindowScores> windows, int planes, int width, int height)
     {
         (_windows, Width, Height) = (windows, width, height);
         int plane = checked(width * height);
-        var counts = new int[plane];
         _taps = new WindowTaps[windows.Count];
         _horizontal = new float[windows.Count][];
         for (int w = 0; w < windows.Count; w++)
@@ -55,17 +54,26 @@ internal sealed class WindowRows : IScoreRows, IDisposable
             WindowScores window = windows[w];
             _taps[w] = WindowTaps.Create(window);
             _horizontal[w] = ArrayPool<float>.Shared.Rent(checked(planes * window.GridHeight * (window.X2 - window.X1)));
-            for (int row = window.Y1; row < window.Y2; row++)
-            {
-                Span<int> countRow = counts.AsSpan((row * width) + window.X1, window.X2 - window.X1);
-                TensorPrimitives.Add(countRow, 1, countRow);
-            }
         }
 
-        _inverseCounts = ArrayPool<float>.Shared.Rent(plane);
-        for (int i = 0; i < plane; i++)
+        // One window covers every pixel at most once: every count is 0 or 1 and x · 1 = x, so the division is skipped.
+        if (windows.Count > 1)
         {
-            _inverseCounts[i] = 1f / Math.Max(counts[i], 1);
+            var counts = new int[plane];
+            foreach (WindowScores window in windows)
+            {
+                for (int row = window.Y1; row < window.Y2; row++)
+                {
+                    Span<int> countRow = counts.AsSpan((row * width) + window.X1, window.X2 - window.X1);
+                    TensorPrimitives.Add(countRow, 1, countRow);
+                }
+            }
+
+            _inverseCounts = ArrayPool<float>.Shared.Rent(plane);
+            for (int i = 0; i < plane; i++)
+            {
+                _inverseCounts[i] = 1f / Math.Max(counts[i], 1);
+            }
         }
 
         Parallel.For(0, planes, l =>
@@ -130,7 +138,11 @@ internal sealed class WindowRows : IScoreRows, IDisposable
             BlendClampAdd(planeRows.Slice(tap.Y0[oy] * windowWidth, windowWidth), planeRows.Slice((tap.Y0[oy] + tap.YStep[oy]) * windowWidth, windowWidth), h0, h1, target.Slice(window.X1, windowWidth));
         }
 
-        TensorPrimitives.Multiply(target, _inverseCounts.AsSpan(y * Width, Width), target);
+        if (_inverseCounts is not null)
+        {
+            TensorPrimitives.Multiply(target, _inverseCounts.AsSpan(y * Width, Width), target);
+        }
+
         return target;
     }
 
@@ -141,7 +153,10 @@ internal sealed class WindowRows : IScoreRows, IDisposable
             ArrayPool<float>.Shared.Return(buffer);
         }
 
-        ArrayPool<float>.Shared.Return(_inverseCounts);
+        if (_inverseCounts is not null)
+        {
+            ArrayPool<float>.Shared.Return(_inverseCounts);
+        }
     }
 
     /// <summary>target[i] += clamp((h0 · top[i]) + (h1 · bottom[i]), −1, 1), separate multiplies and add (no FMA), as the scalar code.</summary>

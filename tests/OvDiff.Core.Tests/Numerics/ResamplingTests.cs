@@ -39,6 +39,9 @@ public sealed class ResamplingTests
     [InlineData(18, 448, 597, 375, 500)] // resized scale -> image (downsampling; parallel)
     [InlineData(2, 5, 7, 9, 3)] // small: the calling thread; a width under one vector
     [InlineData(4, 33, 1, 17, 70)] // one source column, odd sizes
+    [InlineData(2, 20, 64, 21, 200)] // upsampling from 32+ columns: 16 outputs permuted out of 32 source floats
+    [InlineData(1, 3, 1000, 2, 530)] // 1.9x down: blocks near the row's end fall back to gathers
+    [InlineData(2, 40, 300, 31, 101)] // 3x down: 16 outputs span more than 32 source floats (gathers)
     public void BilinearPlanar_SameBitsAsThePerPixelFormula(int planes, int srcHeight, int srcWidth, int dstHeight, int dstWidth)
     {
         // The row loop (horizontal rows kept between output rows, vectorised vertical blend, rows in parallel) must give
