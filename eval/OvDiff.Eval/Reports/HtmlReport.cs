@@ -53,6 +53,16 @@ public static class HtmlReport
         return path;
     }
 
+    /// <summary>
+    /// Parses the template and loads plotly.js now (both are kept for the process; a failure is kept too and surfaces
+    /// when a report is written). A run calls it on another thread when it starts, so its report is written sooner.
+    /// </summary>
+    internal static void Warm()
+    {
+        _ = Template.Value;
+        _ = ReportCharts.PlotlyJs;
+    }
+
     /// <summary>A run folder's complete counts: its whole-run counts file, else the sum of its shards' (which must all be there and complete).</summary>
     public static CountsFile LoadCounts(string runDir)
     {

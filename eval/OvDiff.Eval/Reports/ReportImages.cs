@@ -3,7 +3,7 @@ using OvDiff.Eval.Metrics;
 namespace OvDiff.Eval.Reports;
 
 /// <summary>
-/// The images the HTML report shows: the <see cref="PerSide"/> worst and best by per-image mIoU (ties by id; images
+/// The images the HTML report shows: the <see cref="PerSide"/> worst and best by per-image mIoU (ties: the first ids; images
 /// with nothing scored are left out), and where their comparison strips (<see cref="Imaging.ComparisonStrip"/>) live:
 /// <c>thumbnails/&lt;id&gt;.jpg</c> in the run folder, the id escaped as a URI data string.
 /// </summary>
@@ -19,8 +19,8 @@ public static class ReportImages
     public static (IReadOnlyList<ImageResult> Worst, IReadOnlyList<ImageResult> Best) Select(IEnumerable<ImageResult> images, int perSide = PerSide)
     {
         ArgumentNullException.ThrowIfNull(images);
-        ImageResult[] ranked = [.. images.Where(i => !double.IsNaN(i.MeanIoU)).Order(Ranking.Instance)];
-        return ([.. ranked.Take(perSide)], [.. ranked.Reverse().Take(perSide)]);
+        ImageResult[] scored = [.. images.Where(i => !double.IsNaN(i.MeanIoU))];
+        return ([.. scored.Order(Ranking.Worst).Take(perSide)], [.. scored.Order(Ranking.Best).Take(perSide)]);
     }
 
     /// <summary>The thumbnail path of image <paramref name="id"/> in run folder <paramref name="runDir"/>.</summary>
@@ -32,8 +32,8 @@ public static class ReportImages
     /// </summary>
     internal sealed class Tracker
     {
-        private readonly SortedSet<ImageResult> _worst = new(Ranking.Instance);
-        private readonly SortedSet<ImageResult> _best = new(Ranking.Instance);
+        private readonly SortedSet<ImageResult> _worst = new(Ranking.Worst);
+        private readonly SortedSet<ImageResult> _best = new(Ranking.Best);
         private readonly int _perSide;
 
         public Tracker(IEnumerable<ImageResult> scored, int perSide = PerSide)
@@ -56,11 +56,12 @@ public static class ReportImages
                 return false;
             }
 
-            bool entered = Offer(_worst, image, keepLow: true);
-            return Offer(_best, image, keepLow: false) | entered;
+            bool entered = Offer(_worst, image);
+            return Offer(_best, image) | entered;
         }
 
-        private bool Offer(SortedSet<ImageResult> set, ImageResult image, bool keepLow)
+        // Each set keeps its first entries in its own ranking; an image tying with the last kept one does not enter.
+        private bool Offer(SortedSet<ImageResult> set, ImageResult image)
         {
             set.Add(image);
             if (set.Count <= _perSide)
@@ -68,20 +69,25 @@ public static class ReportImages
                 return true;
             }
 
-            ImageResult evicted = keepLow ? set.Max! : set.Min!;
+            ImageResult evicted = set.Max!;
             set.Remove(evicted);
             return !ReferenceEquals(evicted, image);
         }
     }
 
-    /// <summary>Ascending per-image mIoU, then ordinal id.</summary>
-    private sealed class Ranking : IComparer<ImageResult>
+    /// <summary>
+    /// Worst: ascending per-image mIoU; best: descending. Ties go to the lower ordinal id in both, so a run whose images
+    /// tie (every image perfect, say) keeps its first images and makes no thumbnail for the later ones.
+    /// </summary>
+    private sealed class Ranking(bool highFirst) : IComparer<ImageResult>
     {
-        public static readonly Ranking Instance = new();
+        public static readonly Ranking Worst = new(highFirst: false);
+
+        public static readonly Ranking Best = new(highFirst: true);
 
         public int Compare(ImageResult? x, ImageResult? y)
         {
-            int byScore = x!.MeanIoU.CompareTo(y!.MeanIoU);
+            int byScore = highFirst ? y!.MeanIoU.CompareTo(x!.MeanIoU) : x!.MeanIoU.CompareTo(y!.MeanIoU);
             return byScore != 0 ? byScore : string.CompareOrdinal(x.Id, y.Id);
         }
     }

@@ -34,6 +34,12 @@ public static class EvalRunner
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Shard.Count == 1)
+        {
+            // The report's template and plotly.js are made ready on another thread while the images are scored.
+            _ = Task.Run(HtmlReport.Warm, CancellationToken.None);
+        }
+
         IEvalDataset dataset = DatasetFactory.Open(config.Dataset);
         string outputDir = ResolveOutputDir(config, options);
         using OutputFolderLock outputLock = OutputFolderLock.Acquire(outputDir, options.Shard);
@@ -173,6 +179,10 @@ public static class EvalRunner
             Seconds = state.Seconds + session.Elapsed.TotalSeconds,
         };
 
+        // A prediction folder can be read again: its thumbnails are made at the end, for the images that stay among the
+        // worst and best only (a segmenter's predictions are gone after scoring: made when an image enters, as a run goes).
+        bool deferThumbnails = scorer is PredictionFolderScorer;
+
         // The next images are read and decoded on another thread while this one segments and scores the current one.
         using var prefetch = new Prefetcher(dataset, scorer, ids, done, options.ReadAhead, cancellationToken);
         try
@@ -190,7 +200,7 @@ public static class EvalRunner
                     ImageResult result = ImageResult.FromCounts(id, imageMatrix) with { Prefilter = prediction.Prefilter };
                     images.Add(result);
                     scored++;
-                    if (extremes.Admit(result))
+                    if (extremes.Admit(result) && !deferThumbnails)
                     {
                         // Written before the checkpoint that records the image, so a resumed run has it.
                         WriteThumbnail(outputDir, dataset, id, prediction, labels);
@@ -226,6 +236,11 @@ public static class EvalRunner
 
         if (state.IsComplete)
         {
+            if (deferThumbnails)
+            {
+                WriteMissingThumbnails(outputDir, dataset, scorer, extremes.KeptIds, cancellationToken);
+            }
+
             PruneThumbnails(outputDir, ids, extremes.KeptIds);
         }
 
@@ -255,6 +270,28 @@ public static class EvalRunner
         string path = ReportImages.ThumbnailPath(outputDir, id);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllBytes(path, new ComparisonStrip().Encode(image, truth, prediction));
+    }
+
+    /// <summary>
+    /// The thumbnails of <paramref name="keptIds"/> that are not there yet, from the ground truth and predictions read
+    /// again (one after the other: the readers keep buffers), then drawn in parallel. An image that cannot be read now gets none.
+    /// </summary>
+    private static void WriteMissingThumbnails(string outputDir, IEvalDataset dataset, IImageScorer scorer, IEnumerable<string> keptIds, CancellationToken cancellationToken)
+    {
+        IGroundTruthReader reader = dataset.CreateGroundTruthReader();
+        var pending = new List<(PreparedImage Prepared, ScoredImage Prediction)>();
+        foreach (string id in keptIds.Distinct(StringComparer.Ordinal).Where(id => !File.Exists(ReportImages.ThumbnailPath(outputDir, id))))
+        {
+            PreparedImage prepared = Prefetcher.Prepare(dataset, scorer, reader, id);
+            if (prepared.Error is null)
+            {
+                Prediction prediction = scorer.Predict(id, prepared.ImagePath, prepared.Size, prepared.GroundTruthSource, prepared.Input, cancellationToken);
+                pending.Add((prepared, new ScoredImage(prediction.Labels, prediction.Image, prepared.Size, null)));
+            }
+        }
+
+        Parallel.ForEach(pending, new ParallelOptions { CancellationToken = cancellationToken }, item =>
+            WriteThumbnail(outputDir, dataset, item.Prepared.Id, item.Prediction, item.Prepared.Labels));
     }
 
     /// <summary>Deletes the thumbnails of this shard's images that are no longer among the worst or best (other shards' are left alone).</summary>
@@ -369,7 +406,7 @@ public static class EvalRunner
             _stop.Dispose();
         }
 
-        private static PreparedImage Prepare(IEvalDataset dataset, IImageScorer scorer, IGroundTruthReader groundTruth, string id)
+        public static PreparedImage Prepare(IEvalDataset dataset, IImageScorer scorer, IGroundTruthReader groundTruth, string id)
         {
             string imagePath = dataset.GetImagePath(id);
             string source = groundTruth.DescribeSource(id);

@@ -122,7 +122,17 @@ public sealed class EvalRunnerTests
         Assert.Equal(inline.Counts.Counts, ahead.Counts.Counts);
         Assert.Equal(File.ReadAllText(Path.Combine(inline.OutputDir, "per_image.csv")), File.ReadAllText(Path.Combine(ahead.OutputDir, "per_image.csv")));
         Assert.Equal(9, segmented.Counts.Scored);
+
+        // Thumbnails: a prediction folder's are made at the end, a segmenter's as images enter; both are the shown ones.
+        foreach (EvalOutcome outcome in new[] { ahead, inline, segmented })
+        {
+            var (worst, best) = ReportImages.Select(outcome.Counts.Images);
+            Assert.Equal(worst.Concat(best).Select(i => i.Id).Distinct().Order(), Thumbnails(outcome).Select(Path.GetFileNameWithoutExtension));
+        }
     }
+
+    private static string[] Thumbnails(EvalOutcome outcome) =>
+        [.. Directory.GetFiles(Path.Combine(outcome.OutputDir, ReportImages.FolderName)).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal)];
 
     [Fact]
     public void Merge_MissingShard_IsAnError()
@@ -156,6 +166,11 @@ public sealed class EvalRunnerTests
         Assert.Equal(9, resumed.Counts.Scored);
         Assert.Equal(4, saved.Images.Count);
         Assert.Equal(File.ReadAllText(Path.Combine(reference.OutputDir, "per_image.csv")), File.ReadAllText(Path.Combine(resumed.OutputDir, "per_image.csv")));
+        Assert.NotEmpty(Thumbnails(reference));
+        Assert.Equal(Thumbnails(reference), Thumbnails(resumed));
+        Assert.All(Thumbnails(reference), name => Assert.Equal(
+            File.ReadAllBytes(Path.Combine(reference.OutputDir, ReportImages.FolderName, name)),
+            File.ReadAllBytes(Path.Combine(resumed.OutputDir, ReportImages.FolderName, name))));
     }
 
     [Fact]
