@@ -79,8 +79,9 @@ internal static class ReportCharts
     {
         ["width"] = width,
         ["height"] = height,
-        ["xaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = xTitle } },
-        ["yaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = yTitle } },
+        // automargin: the margins grow to fit long class names and the axis titles.
+        ["xaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = xTitle }, ["automargin"] = true },
+        ["yaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = yTitle }, ["automargin"] = true },
     };
 
     private static JsonArray Strings(IEnumerable<string> values) => [.. values.Select(v => (JsonNode)JsonValue.Create(v))];
