@@ -30,7 +30,7 @@ internal sealed class PlanarScoreRows(float[] planes, int height, int width) : I
 
 /// <summary>
 /// The average over sliding windows of their grid scores upsampled bilinearly to the window (PyTorch align_corners=False,
-/// the same float operations in the same order as Resampling.BilinearPlanar, so the same bits), clamped to [−1, 1],
+/// through the same BilinearTaps as Resampling.BilinearPlanar, so the same bits), clamped to [−1, 1],
 /// summed per pixel in window order and divided by the number of windows covering the pixel, row by row on demand.
 /// Nothing is materialised at window size: per label and window the horizontal pass is done once per grid row (here, in
 /// parallel over labels); a row then blends, for every window covering it, that window's two neighbouring grid rows into
@@ -39,7 +39,7 @@ internal sealed class PlanarScoreRows(float[] planes, int height, int width) : I
 internal sealed class WindowRows : IScoreRows, IDisposable
 {
     private readonly List<WindowScores> _windows;
-    private readonly WindowTaps[] _taps;
+    private readonly BilinearTaps[] _taps; // per window: grid → window pixels
     private readonly float[]? _inverseCounts; // null with one window
     private readonly float[][] _horizontal; // per window: planes x gridHeight x windowWidth
 
@@ -47,12 +47,12 @@ internal sealed class WindowRows : IScoreRows, IDisposable
     {
         (_windows, Width, Height) = (windows, width, height);
         int plane = checked(width * height);
-        _taps = new WindowTaps[windows.Count];
+        _taps = new BilinearTaps[windows.Count];
         _horizontal = new float[windows.Count][];
         for (int w = 0; w < windows.Count; w++)
         {
             WindowScores window = windows[w];
-            _taps[w] = WindowTaps.Create(window);
+            _taps[w] = new BilinearTaps(window.GridWidth, window.X2 - window.X1, window.GridHeight, window.Y2 - window.Y1);
             _horizontal[w] = ArrayPool<float>.Shared.Rent(checked(planes * window.GridHeight * (window.X2 - window.X1)));
         }
 
@@ -83,17 +83,9 @@ internal sealed class WindowRows : IScoreRows, IDisposable
                 WindowScores window = windows[w];
                 int windowWidth = window.X2 - window.X1, gridPlane = window.GridHeight * window.GridWidth;
                 ReadOnlySpan<float> grid = window.Grid.AsSpan(l * gridPlane, gridPlane);
-                WindowTaps tap = _taps[w];
                 for (int gy = 0; gy < window.GridHeight; gy++)
                 {
-                    ReadOnlySpan<float> source = grid.Slice(gy * window.GridWidth, window.GridWidth);
-                    Span<float> row = _horizontal[w].AsSpan(((l * window.GridHeight) + gy) * windowWidth, windowWidth);
-                    for (int ox = 0; ox < windowWidth; ox++)
-                    {
-                        int ix = tap.X0[ox];
-                        float w1 = tap.XLambda[ox], w0 = 1f - w1;
-                        row[ox] = (w0 * source[ix]) + (w1 * source[ix + tap.XStep[ox]]);
-                    }
+                    _taps[w].Horizontal(grid.Slice(gy * window.GridWidth, window.GridWidth), _horizontal[w].AsSpan(((l * window.GridHeight) + gy) * windowWidth, windowWidth));
                 }
             }
         });
@@ -132,10 +124,9 @@ internal sealed class WindowRows : IScoreRows, IDisposable
             }
 
             int windowWidth = window.X2 - window.X1, oy = y - window.Y1;
-            WindowTaps tap = _taps[w];
-            float h1 = tap.YLambda[oy], h0 = 1f - h1;
+            (int top, int bottom, float h0, float h1) = _taps[w].Vertical(oy);
             ReadOnlySpan<float> planeRows = _horizontal[w].AsSpan(plane * window.GridHeight * windowWidth, window.GridHeight * windowWidth);
-            BlendClampAdd(planeRows.Slice(tap.Y0[oy] * windowWidth, windowWidth), planeRows.Slice((tap.Y0[oy] + tap.YStep[oy]) * windowWidth, windowWidth), h0, h1, target.Slice(window.X1, windowWidth));
+            BlendClampAdd(planeRows.Slice(top * windowWidth, windowWidth), planeRows.Slice(bottom * windowWidth, windowWidth), h0, h1, target.Slice(window.X1, windowWidth));
         }
 
         if (_inverseCounts is not null)
@@ -180,19 +171,6 @@ internal sealed class WindowRows : IScoreRows, IDisposable
         for (; i < target.Length; i++)
         {
             target[i] += Math.Clamp((h0 * top[i]) + (h1 * bottom[i]), -1f, 1f);
-        }
-    }
-
-    /// <summary>Bilinear taps from a window's grid to its pixels, per column and per row (Resampling.LinearTaps).</summary>
-    private sealed record WindowTaps(int[] X0, int[] XStep, float[] XLambda, int[] Y0, int[] YStep, float[] YLambda)
-    {
-        public static WindowTaps Create(WindowScores window)
-        {
-            int windowWidth = window.X2 - window.X1, windowHeight = window.Y2 - window.Y1;
-            var taps = new WindowTaps(new int[windowWidth], new int[windowWidth], new float[windowWidth], new int[windowHeight], new int[windowHeight], new float[windowHeight]);
-            Resampling.LinearTaps(window.GridWidth, windowWidth, taps.X0, taps.XStep, taps.XLambda);
-            Resampling.LinearTaps(window.GridHeight, windowHeight, taps.Y0, taps.YStep, taps.YLambda);
-            return taps;
         }
     }
 }
