@@ -1,3 +1,4 @@
+using OvDiff.Core.IO;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -52,7 +53,7 @@ public sealed class RunIdentity
                 text.Append(key).Append('=').Append(value).Append('\n');
             }
 
-            return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
+            return Hash(text.ToString());
         }
     }
 
@@ -113,12 +114,8 @@ public sealed class RunIdentity
         }
     }
 
-    /// <summary>SHA-256 of a file's bytes, lower-case hex.</summary>
-    public static string HashFile(string path)
-    {
-        using FileStream stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    /// <summary>SHA-256 of a file's bytes, lower-case hex (<see cref="FileHash.Sha256"/>).</summary>
+    public static string HashFile(string path) => FileHash.Sha256(path);
 
     /// <summary>What differs between this identity (<paramref name="thisName"/>) and <paramref name="other"/> (<paramref name="otherName"/>): one entry per part; empty when they are the same run.</summary>
     public IReadOnlyList<string> Differences(RunIdentity other, string thisName, string otherName)

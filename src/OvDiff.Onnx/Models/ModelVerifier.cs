@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using OvDiff.Core.IO;
 
@@ -130,23 +129,17 @@ public static class ModelVerifier
         return new ModelFileCheck(role, file, path, ModelFileStatus.Ok, [], size, sha);
     }
 
-    /// <summary>SHA-256 of a file, lower-case hex, reporting progress as bytes read.</summary>
+    /// <summary>SHA-256 of a file, lower-case hex (<see cref="FileHash.Sha256"/>), reporting progress as bytes read.</summary>
     public static string ComputeSha256(string path, string displayName, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[1 << 20];
-        long total = stream.Length, done = 0;
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            sha.AppendData(buffer, 0, read);
-            done += read;
-            progress?.Report(new DownloadProgress(displayName, done, total));
-        }
+        long total = new FileInfo(path).Length;
+        return FileHash.Sha256(path, progress is null ? null : new BytesAsDownloadProgress(displayName, total, progress), cancellationToken);
+    }
 
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    /// <summary>Bytes hashed so far, reported on the hashing thread as a file's <see cref="DownloadProgress"/>.</summary>
+    private sealed class BytesAsDownloadProgress(string displayName, long total, IProgress<DownloadProgress> target) : IProgress<long>
+    {
+        public void Report(long value) => target.Report(new DownloadProgress(displayName, value, total));
     }
 
     /// <summary>The download records of a role folder (empty when there are none or the file is unreadable).</summary>
