@@ -32,6 +32,32 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
+    public void Apply_ProtocolFlip_TurnsFlipTestTimeOn_AndItsAbsenceLeavesTheOptionsOwn()
+    {
+        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        Assert.Null(config.Protocol.Flip);
+        Assert.False(ModelSegmenterFactory.Apply(new SegmentationOptions(), config).FlipTestTime);
+        Assert.True(ModelSegmenterFactory.Apply(new SegmentationOptions { FlipTestTime = true }, config).FlipTestTime);
+        Assert.True(ModelSegmenterFactory.Apply(new SegmentationOptions(), config with { Protocol = config.Protocol with { Flip = true } }).FlipTestTime);
+        Assert.False(ModelSegmenterFactory.Apply(new SegmentationOptions { FlipTestTime = true }, config with { Protocol = config.Protocol with { Flip = false } }).FlipTestTime);
+    }
+
+    [Fact]
+    public void Identity_FlipOff_HasNoFlipPart_SoRunsSavedBeforeTheOptionResume()
+    {
+        using var temp = new TempFolder();
+        string model = Cli.FitTinyModel(temp.Path);
+        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+
+        IReadOnlyDictionary<string, string> off = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
+        IReadOnlyDictionary<string, string> on = ModelSegmenterFactory.Identity(model, state, state.Segmentation with { FlipTestTime = true });
+
+        Assert.DoesNotContain(off.Keys, k => k.Contains("flip", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("true", on["inference.flipTestTime"]);
+        Assert.Equal(off.Count + 1, on.Count);
+    }
+
+    [Fact]
     public void Identity_RefittedModelAtTheSamePath_DiffersInTheModelHashOnly_OptionsNamed()
     {
         using var temp = new TempFolder();

@@ -167,6 +167,13 @@ public sealed record ProtocolConfig
 
     /// <summary>Whether the full (resized) image is scored as one more window. Default: <see cref="SegmentationOptions.IncludeFullImage"/>'s (true).</summary>
     public bool IncludeFullImage { get; init; } = SegmentationDefaults.IncludeFullImage;
+
+    /// <summary>
+    /// Flip test-time augmentation: each window is also scored mirrored left to right and the two averaged (twice the
+    /// feature passes). Default: null, the segmenter's own (<see cref="SegmentationOptions.FlipTestTime"/>: false); null
+    /// leaves the key out of a run's identity, so runs saved before the key existed still resume.
+    /// </summary>
+    public bool? Flip { get; init; }
 }
 
 /// <summary>The segmenter to evaluate; the CLI's segmenter factory maps these fields onto it.</summary>

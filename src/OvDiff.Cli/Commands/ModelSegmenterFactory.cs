@@ -95,6 +95,7 @@ public static class ModelSegmenterFactory
             MaxLongSide = config.Protocol.MaxLongSide,
             Windows = config.Protocol.Windows.Select(w => new SlidingWindow(w.Crop, w.Stride)).ToArray(),
             IncludeFullImage = config.Protocol.IncludeFullImage,
+            FlipTestTime = config.Protocol.Flip ?? options.FlipTestTime,
         };
         foreach ((string key, JsonElement value) in config.Segmenter.Options ?? new Dictionary<string, JsonElement>())
         {

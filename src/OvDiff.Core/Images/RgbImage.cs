@@ -56,6 +56,24 @@ public sealed class RgbImage
         return new RgbImage(width, height, pixels);
     }
 
+    /// <summary>The image mirrored left to right (a new image).</summary>
+    public RgbImage MirrorHorizontally()
+    {
+        var pixels = new byte[Pixels.Length];
+        int stride = Width * 3;
+        for (int y = 0; y < Height; y++)
+        {
+            ReadOnlySpan<byte> source = Pixels.AsSpan(y * stride, stride);
+            Span<byte> target = pixels.AsSpan(y * stride, stride);
+            for (int x = 0; x < Width; x++)
+            {
+                source.Slice(x * 3, 3).CopyTo(target.Slice((Width - 1 - x) * 3, 3));
+            }
+        }
+
+        return new RgbImage(Width, Height, pixels);
+    }
+
     /// <summary>The image as planar floats (3 planes of Height x Width, values 0-255), e.g. as PAMR's guide.</summary>
     public float[] ToPlanarFloats()
     {

@@ -83,9 +83,13 @@ public sealed class PrototypeSegmenter : ISegmenter
         int height = scaled.Height, width = scaled.Width;
 
         // Extractors outer, windows inner, as the reference loops: the per-pixel sums then add in its order.
-        var crops = Windows(width, height).Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1))).ToList();
+        // With flip test-time augmentation each window is followed by its mirror image.
+        var crops = Windows(width, height)
+            .Select(w => (Window: w, Image: scaled.Crop(w.X1, w.Y1, w.X2 - w.X1, w.Y2 - w.Y1)))
+            .SelectMany(c => Options.FlipTestTime ? new[] { (c.Window, c.Image, Mirrored: false), (c.Window, Image: c.Image.MirrorHorizontally(), Mirrored: true) } : [(c.Window, c.Image, Mirrored: false)])
+            .ToList();
         clock.Lap(SegmentationStage.Resize);
-        var extracted = new List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)>(crops.Count * _plans.Length);
+        var extracted = new List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, bool Mirrored, FeatureMap Features)>(crops.Count * _plans.Length);
         foreach (BankPlan plan in _plans)
         {
             if (Options.BatchWindows)
@@ -103,15 +107,15 @@ public sealed class PrototypeSegmenter : ISegmenter
                     }
                 }
 
-                extracted.AddRange(crops.Select((crop, i) => (plan, crop.Window, features[i])));
+                extracted.AddRange(crops.Select((crop, i) => (plan, crop.Window, crop.Mirrored, features[i])));
                 clock.Lap(SegmentationStage.Extraction);
                 continue;
             }
 
-            foreach (((int x1, int y1, int x2, int y2) window, RgbImage crop) in crops)
+            foreach (((int x1, int y1, int x2, int y2) window, RgbImage crop, bool mirrored) in crops)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                extracted.Add((plan, window, plan.Extractor.Extract(crop, cancellationToken)));
+                extracted.Add((plan, window, mirrored, plan.Extractor.Extract(crop, cancellationToken)));
                 clock.Lap(SegmentationStage.Extraction);
             }
         }
@@ -119,7 +123,7 @@ public sealed class PrototypeSegmenter : ISegmenter
         (bool[] candidates, ClassPrefilterDecision? decision) = SelectCandidates(image, extracted, labels, cancellationToken);
         clock.Lap(SegmentationStage.Prefilter);
         var windows = new List<WindowScores>(extracted.Count);
-        foreach ((BankPlan plan, (int x1, int y1, int x2, int y2), FeatureMap features) in extracted)
+        foreach ((BankPlan plan, (int x1, int y1, int x2, int y2), bool mirrored, FeatureMap features) in extracted)
         {
             float[] gridScores = plan.Score(features, candidates, labels, Options.UseBackgroundPrototypes);
             if (Options.SelfPrototypeWeight > 0)
@@ -127,7 +131,7 @@ public sealed class PrototypeSegmenter : ISegmenter
                 SelfPrototypeRefinement.Apply(features, gridScores, labels, Options.SelfPrototypeWeight, Options.ScoreThreshold);
             }
 
-            windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2));
+            windows.Add(new WindowScores(gridScores, features.Height, features.Width, x1, y1, x2, y2, mirrored));
         }
 
         clock.Lap(SegmentationStage.Matching);
@@ -276,7 +280,7 @@ public sealed class PrototypeSegmenter : ISegmenter
     /// The candidate classes: all, or the pre-filter's choice plus the stuff classes. The pre-filter's first-pass evidence
     /// (when it asks for it) scores every class on the windows already extracted.
     /// </summary>
-    private (bool[] Candidates, ClassPrefilterDecision? Decision) SelectCandidates(RgbImage image, List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, FeatureMap Features)> extracted, int labels, CancellationToken cancellationToken)
+    private (bool[] Candidates, ClassPrefilterDecision? Decision) SelectCandidates(RgbImage image, List<(BankPlan Plan, (int X1, int Y1, int X2, int Y2) Window, bool Mirrored, FeatureMap Features)> extracted, int labels, CancellationToken cancellationToken)
     {
         int classes = _model.ClassNames.Count;
         var candidates = new bool[classes];

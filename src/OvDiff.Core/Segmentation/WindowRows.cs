@@ -85,7 +85,12 @@ internal sealed class WindowRows : IScoreRows, IDisposable
                 ReadOnlySpan<float> grid = window.Grid.AsSpan(l * gridPlane, gridPlane);
                 for (int gy = 0; gy < window.GridHeight; gy++)
                 {
-                    _taps[w].Horizontal(grid.Slice(gy * window.GridWidth, window.GridWidth), _horizontal[w].AsSpan(((l * window.GridHeight) + gy) * windowWidth, windowWidth));
+                    Span<float> row = _horizontal[w].AsSpan(((l * window.GridHeight) + gy) * windowWidth, windowWidth);
+                    _taps[w].Horizontal(grid.Slice(gy * window.GridWidth, window.GridWidth), row);
+                    if (window.Mirrored)
+                    {
+                        row.Reverse(); // the mirror's pixel x is the window's pixel width − 1 − x
+                    }
                 }
             }
         });

@@ -266,6 +266,61 @@ public sealed class PrototypeSegmenterEquivalenceTests
         return new PrototypeBank(name, channels, vectors, origins);
     }
 
+    /// <summary>
+    /// Flip test-time augmentation on the whole image: the scores are the average of the image's and of its mirror
+    /// image's (segmented on their own, then mirrored back pixel by pixel), bit for bit; the label map follows them
+    /// through the row-wise path too. An image width that is no multiple of the stride makes the two grids disagree,
+    /// so the averaging must happen in pixel space.
+    /// </summary>
+    [Theory]
+    [InlineData(31, 101, 83, 0f)]
+    [InlineData(32, 77, 64, 0.1f)]
+    public void FlipTestTime_AveragesTheMirrorImagesScoresInPixelSpace(int seed, int width, int height, float minimumArea)
+    {
+        var random = new Random(seed);
+        BlockMeanExtractor[] extractors = [RandomExtractor(random, "a", 8, 12)];
+        const int classes = 5;
+        var model = new PrototypeModel(Enumerable.Range(0, classes).Select(c => $"c{c}").ToArray(), new bool[classes], [], [RandomBank(random, "a", 12, classes)], new PrototypeFitOptions());
+        var pixels = new byte[width * height * 3];
+        random.NextBytes(pixels);
+        var image = new RgbImage(width, height, pixels);
+        var plain = new SegmentationOptions { ShortSide = 0, Windows = [], MinimumClassArea = minimumArea };
+        CancellationToken token = TestContext.Current.CancellationToken;
+
+        SegmentationResult flipped = new PrototypeSegmenter(model, extractors, plain with { FlipTestTime = true }).Segment(image, includeScores: true, token);
+        float[] own = new PrototypeSegmenter(model, extractors, plain).Segment(image, includeScores: true, token).Scores!;
+        float[] mirror = new PrototypeSegmenter(model, extractors, plain).Segment(image.MirrorHorizontally(), includeScores: true, token).Scores!;
+
+        var expected = new float[own.Length];
+        for (int p = 0; p < own.Length / (width * height); p++)
+        {
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++)
+                {
+                    int plane = p * width * height, row = y * width;
+                    expected[plane + row + x] = (own[plane + row + x] + mirror[plane + row + (width - 1 - x)]) * 0.5f;
+                }
+            }
+        }
+
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), flipped.Scores!.Select(BitConverter.SingleToInt32Bits));
+        Assert.NotEqual(own.Select(BitConverter.SingleToInt32Bits), flipped.Scores!.Select(BitConverter.SingleToInt32Bits));
+        LabelMap rowWise = new PrototypeSegmenter(model, extractors, plain with { FlipTestTime = true }).Segment(image, token);
+        Assert.Equal(flipped.Labels.Labels, rowWise.Labels);
+    }
+
+    [Fact]
+    public void MirrorHorizontally_KnownAnswer_AndTwiceIsTheImage()
+    {
+        var image = new RgbImage(3, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+
+        RgbImage mirrored = image.MirrorHorizontally();
+
+        Assert.Equal([7, 8, 9, 4, 5, 6, 1, 2, 3, 16, 17, 18, 13, 14, 15, 10, 11, 12], mirrored.Pixels);
+        Assert.Equal(image.Pixels, mirrored.MirrorHorizontally().Pixels);
+    }
+
     private static BlockMeanExtractor RandomExtractor(Random random, string name, int stride, int channels)
         => new(name, stride, Enumerable.Range(0, channels * 3).Select(_ => random.NextDouble() - 0.5).ToArray(), Enumerable.Range(0, channels).Select(_ => (random.NextDouble() * 40) - 20).ToArray());
 
