@@ -52,7 +52,8 @@ public sealed class ModelSegmenterFactoryTests
         IReadOnlyDictionary<string, string> off = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
         IReadOnlyDictionary<string, string> on = ModelSegmenterFactory.Identity(model, state, state.Segmentation with { FlipTestTime = true });
 
-        Assert.DoesNotContain(off.Keys, k => k.Contains("flip", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(off.Keys, k => k.Contains("flip", StringComparison.OrdinalIgnoreCase) || k.Contains("backgroundBias", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(0.05f, ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("prefilterBackgroundBias", "0.05")).Prefilter.SupportBackgroundBias);
         Assert.Equal("true", on["inference.flipTestTime"]);
         Assert.Equal(off.Count + 1, on.Count);
     }

@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "selfPrototypes"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "prefilterBackgroundBias", "selfPrototypes"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -113,6 +113,7 @@ public static class ModelSegmenterFactory
                 "prefilterClassNames" => options with { Prefilter = options.Prefilter with { ClipClassNames = Expect(key, value, JsonValueKind.Object).EnumerateObject().ToDictionary(p => p.Name, p => Expect($"{key}.{p.Name}", p.Value, JsonValueKind.String).GetString()!, StringComparer.Ordinal) } },
                 "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },
                 "prefilterMinimumArea" => options with { Prefilter = options.Prefilter with { SupportMinimumArea = Expect(key, value, JsonValueKind.Number).GetSingle() } },
+                "prefilterBackgroundBias" => options with { Prefilter = options.Prefilter with { SupportBackgroundBias = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),
             };
         }

@@ -296,7 +296,7 @@ public sealed class PrototypeSegmenter : ISegmenter
             var all = new bool[classes];
             Array.Fill(all, true);
             var grids = extracted.Select(e => (e.Plan.Score(e.Features, all, labels, Options.UseBackgroundPrototypes), (int)e.Features.CellCount));
-            return FirstPassEvidence.FromGrids(grids, labels, Options.ScoreThreshold);
+            return FirstPassEvidence.FromGrids(grids, labels, Options.ScoreThreshold, Options.Prefilter.SupportBackgroundBias);
         });
         ClassPrefilterDecision decision = _prefilter.Select(input, cancellationToken);
         foreach (int index in decision.Kept)

@@ -17,12 +17,12 @@ internal static class SelfPrototypeRefinement
     /// The best label of each cell of planar grid scores: scores at or below <paramref name="threshold"/> count as 0, the
     /// first (lowest) label wins ties, background (label 0) when nothing is above 0, as the final arg-max decides.
     /// </summary>
-    public static int[] GridLabels(float[] scores, int cells, int labels, float threshold)
+    public static int[] GridLabels(float[] scores, int cells, int labels, float threshold, float backgroundBias = 0f)
     {
         var winner = new int[cells];
         for (int cell = 0; cell < cells; cell++)
         {
-            float background = scores[cell];
+            float background = scores[cell] + backgroundBias;
             float best = background > threshold ? background : 0f;
             for (int l = 1; l < labels; l++)
             {

@@ -96,4 +96,35 @@ public sealed class ClassPrefilterTests
         Assert.Equal([1], decision.Kept);
         Assert.True(float.IsNaN(decision.Scores[2]));
     }
+
+    [Fact]
+    public void FirstPassEvidence_BackgroundBias_HandsNarrowWinsToTheBackground()
+    {
+        // 4 cells, labels background, a, b. Cell 0: a beats background by 0.02; cell 1: by 0.10; cell 2: b by 0.04;
+        // cell 3: background wins. A bias of 0.05 turns cells 0 and 2 to background and leaves cell 1 to a.
+        float[] grid =
+        [
+            0.30f, 0.30f, 0.20f, 0.50f, // background
+            0.32f, 0.40f, 0.10f, 0.10f, // a
+            0.00f, 0.00f, 0.24f, 0.00f, // b
+        ];
+
+        ClassEvidence plain = FirstPassEvidence.FromGrids([(grid, 4)], 3, 0f);
+        ClassEvidence biased = FirstPassEvidence.FromGrids([(grid, 4)], 3, 0f, backgroundBias: 0.05f);
+
+        Assert.Equal([0.5f, 0.25f], plain.Area);
+        Assert.Equal(0.25f, plain.BackgroundArea);
+        Assert.Equal([0.25f, 0f], biased.Area);
+        Assert.Equal(0.75f, biased.BackgroundArea);
+        Assert.Equal(plain.MaxScore, biased.MaxScore); // the bias moves areas only
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(1.5f)]
+    public void SupportBackgroundBias_OutOfRange_IsRefusedByName(float bias)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new ClassPrefilterOptions { SupportBackgroundBias = bias }.Validate());
+        Assert.Equal("SupportBackgroundBias", error.ParamName);
+    }
 }

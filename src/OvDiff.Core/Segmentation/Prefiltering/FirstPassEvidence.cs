@@ -5,9 +5,10 @@ internal static class FirstPassEvidence
 {
     /// <summary>
     /// Per grid cell of every window, the best label (scores at or below <paramref name="threshold"/> count as 0, ties to the
-    /// lower label, as the final arg-max); area = labelled cells / all cells; max score over all cells.
+    /// lower label, as the final arg-max), the background's score raised by <paramref name="backgroundBias"/>; area =
+    /// labelled cells / all cells; max score over all cells.
     /// </summary>
-    public static ClassEvidence FromGrids(IEnumerable<(float[] Grid, int Cells)> grids, int labels, float threshold)
+    public static ClassEvidence FromGrids(IEnumerable<(float[] Grid, int Cells)> grids, int labels, float threshold, float backgroundBias = 0f)
     {
         var area = new long[labels];
         var max = new float[labels];
@@ -16,7 +17,7 @@ internal static class FirstPassEvidence
         foreach ((float[] grid, int cells) in grids)
         {
             total += cells;
-            foreach (int label in SelfPrototypeRefinement.GridLabels(grid, cells, labels, threshold))
+            foreach (int label in SelfPrototypeRefinement.GridLabels(grid, cells, labels, threshold, backgroundBias))
             {
                 area[label]++;
             }
