@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using OvDiff.Core.Images;
@@ -50,29 +48,18 @@ public static class Resampling
 
         // The output rows of every plane form one index space, cut into contiguous chunks that run in parallel when
         // the work is large (each chunk keeps its own two horizontally interpolated source rows).
-        int workers = Environment.ProcessorCount;
-        int chunks = (dstPlane * planes < ParallelResizeThreshold || workers == 1) ? 1 : Math.Min(rows, workers * 4);
-        int chunkRows = (rows + chunks - 1) / chunks;
-        fixed (float* source = src)
         fixed (float* target = dst)
         {
-            if (chunks == 1)
+            nint targetAddress = (nint)target;
+            SpanParallel.For(src, rows, dstWidth, (source, first, end) =>
             {
-                taps.Rows(source, target, 0, rows);
-                return;
-            }
-
-            nint sourceAddress = (nint)source, targetAddress = (nint)target;
-            Parallel.For(0, (rows + chunkRows - 1) / chunkRows, chunk =>
-            {
-                int first = chunk * chunkRows;
-                taps.Rows((float*)sourceAddress, (float*)targetAddress, first, Math.Min(rows, first + chunkRows));
-            });
+                fixed (float* sourcePointer = source)
+                {
+                    taps.Rows(sourcePointer, (float*)targetAddress, first, end);
+                }
+            }, SpanParallel.OutputValuesThreshold);
         }
     }
-
-    // Below this many output values BilinearPlanar runs on the calling thread.
-    private const long ParallelResizeThreshold = 1L << 16;
 
     /// <summary>
     /// Resizes an RGB image with PIL's separable, antialiased resampling for the given filter (Resample.c: support scaled by

@@ -17,9 +17,6 @@ namespace OvDiff.Core.Segmentation;
 /// </summary>
 internal static class RowLabelling
 {
-    // Below this many output values a call runs on the calling thread.
-    private const long ParallelThreshold = 1L << 16;
-
     /// <summary>
     /// Labels <paramref name="planes"/> planes of <paramref name="source"/> at <paramref name="width"/> x
     /// <paramref name="height"/>. Plane p holds label <paramref name="labelOfPlane"/>[p] (ascending; null: label p);
@@ -83,21 +80,15 @@ internal static class RowLabelling
         /// <summary>Labels the given output rows (ascending), in parallel chunks of consecutive entries.</summary>
         public void Rows(int[] rows)
         {
-            if (rows.Length == 0)
+            Job job = this;
+            SpanParallel.For(default, rows.Length, (long)Width * Planes, (_, first, end) =>
             {
-                return;
-            }
-
-            int chunks = (long)rows.Length * Width * Planes < ParallelThreshold || Environment.ProcessorCount == 1 ? 1 : Math.Min(rows.Length, Environment.ProcessorCount * 4);
-            int chunkRows = (rows.Length + chunks - 1) / chunks;
-            Parallel.For(0, (rows.Length + chunkRows - 1) / chunkRows, chunk =>
-            {
-                using var worker = new Worker(this);
-                foreach (int y in rows.AsSpan(chunk * chunkRows, Math.Min(chunkRows, rows.Length - (chunk * chunkRows))))
+                using var worker = new Worker(job);
+                foreach (int y in rows.AsSpan(first, end - first))
                 {
                     worker.Row(y);
                 }
-            });
+            }, SpanParallel.OutputValuesThreshold);
         }
 
         /// <summary>One thread's buffers: per plane two resampled source rows, a scratch source row, a value row, the running best.</summary>
