@@ -12,7 +12,6 @@ namespace OvDiff.Eval.Reports;
 internal static class ReportCharts
 {
     private static readonly Lazy<string> Script = new(ReadPlotlyJs);
-    private static int _charts;
 
     /// <summary>The plotly.js bundle that ships inside Plotly.NET (its "Full" reference), to inline in the page's head.</summary>
     public static string PlotlyJs => Script.Value;
@@ -28,7 +27,7 @@ internal static class ReportCharts
         var layout = Layout(Math.Max(720, 160 + (classes.Count * 26)), 430, "class", "%");
         layout["barmode"] = "group";
         layout["yaxis"]!["range"] = new JsonArray(0.0, 100.0);
-        return ToHtml(data, layout);
+        return ToHtml("chart-classes", data, layout);
     }
 
     /// <summary>A heat map of <paramref name="percent"/> (row = ground truth, column = prediction), class names on both axes, first class on top.</summary>
@@ -46,7 +45,7 @@ internal static class ReportCharts
         };
         var layout = Layout(side + 80, side, "predicted", "ground truth");
         layout["yaxis"]!["autorange"] = "reversed";
-        return ToHtml([heatmap], layout);
+        return ToHtml("chart-confusion", [heatmap], layout);
     }
 
     /// <summary>mIoU (and mAcc) of the ledger's runs, oldest first, by finish time.</summary>
@@ -63,7 +62,7 @@ internal static class ReportCharts
             ["line"] = new JsonObject { ["color"] = color },
         };
 
-        return ToHtml([Line("mIoU", meanIoU, "#1f5fa8"), Line("mAcc", meanAccuracy, "#9cc3e6")], Layout(Math.Max(640, 120 + (timestamps.Count * 60)), 360, "finished (UTC)", "%"));
+        return ToHtml("chart-trend", [Line("mIoU", meanIoU, "#1f5fa8"), Line("mAcc", meanAccuracy, "#9cc3e6")], Layout(Math.Max(640, 120 + (timestamps.Count * 60)), 360, "finished (UTC)", "%"));
     }
 
     private static JsonObject Bars(string name, IReadOnlyList<string> keys, IReadOnlyList<double> values, string color) => new()
@@ -89,10 +88,9 @@ internal static class ReportCharts
     // JSON has no NaN: an undefined value is null, which plotly.js leaves out (no bar, a gap in a line, an empty cell).
     private static JsonArray Numbers(IEnumerable<double> values) => [.. values.Select(v => double.IsFinite(v) ? (JsonNode)JsonValue.Create(v) : null)];
 
-    /// <summary>A div and the script that draws the figure into it.</summary>
-    private static string ToHtml(JsonArray data, JsonObject layout)
+    /// <summary>A div (<paramref name="id"/>: one per chart of the page) and the script that draws the figure into it.</summary>
+    private static string ToHtml(string id, JsonArray data, JsonObject layout)
     {
-        string id = $"chart-{Interlocked.Increment(ref _charts)}";
         return $"<div id=\"{id}\"></div>\n<script type=\"text/javascript\">Plotly.newPlot(\"{id}\", {data.ToJsonString()}, {layout.ToJsonString()}, {{\"responsive\": true}});</script>";
     }
 
