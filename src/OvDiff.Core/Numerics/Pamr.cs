@@ -176,8 +176,9 @@ public static class Pamr
         try
         {
             layout.Pad(image, channels, guide);
-            // The affinities are written once with non-temporal stores, from an aligned start in the pinned buffer: in
-            // the first sweep of paired passes, each row just before the first pass reads it; else all up front.
+            // The affinities are written once, from an aligned start in the pinned buffer: in the first sweep of paired
+            // passes each row just before the first pass reads it, through the caches; else all up front, with
+            // non-temporal stores.
             using MemoryHandle pin = affinity.AsMemory().Pin();
             int start = Aligned(pin, TOps.Width);
             var affinities = new AffinityRows<TVector, TOps>(guide, channels, layout, affinity, start);
