@@ -29,12 +29,13 @@ public sealed class ModelSegmenterFactoryTests
     {
         SegmentationOptions options = ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("minimumClassArea", "0.25"));
         Assert.Equal(0.25f, options.MinimumClassArea);
+        Assert.Equal(0.05f, ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("prefilterBackgroundBias", "0.05")).Prefilter.SupportBackgroundBias);
     }
 
     [Fact]
     public void Apply_ProtocolFlip_TurnsFlipTestTimeOn_AndItsAbsenceLeavesTheOptionsOwn()
     {
-        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        EvalConfig config = MiniConfig();
         Assert.Null(config.Protocol.Flip);
         Assert.False(ModelSegmenterFactory.Apply(new SegmentationOptions(), config).FlipTestTime);
         Assert.True(ModelSegmenterFactory.Apply(new SegmentationOptions { FlipTestTime = true }, config).FlipTestTime);
@@ -46,24 +47,24 @@ public sealed class ModelSegmenterFactoryTests
     public void Identity_FlipOff_HasNoFlipPart_SoRunsSavedBeforeTheOptionResume()
     {
         using var temp = new TempFolder();
-        string model = Cli.FitTinyModel(temp.Path);
-        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+        (string model, OvDiffModelState state) = FitTinyModel(temp);
 
         IReadOnlyDictionary<string, string> off = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
         IReadOnlyDictionary<string, string> on = ModelSegmenterFactory.Identity(model, state, state.Segmentation with { FlipTestTime = true });
+        IReadOnlyDictionary<string, string> biased = ModelSegmenterFactory.Identity(model, state, state.Segmentation with { Prefilter = state.Segmentation.Prefilter with { SupportBackgroundBias = 0.05f } });
 
         Assert.DoesNotContain(off.Keys, k => k.Contains("flip", StringComparison.OrdinalIgnoreCase) || k.Contains("backgroundBias", StringComparison.OrdinalIgnoreCase));
-        Assert.Equal(0.05f, ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("prefilterBackgroundBias", "0.05")).Prefilter.SupportBackgroundBias);
         Assert.Equal("true", on["inference.flipTestTime"]);
         Assert.Equal(off.Count + 1, on.Count);
+        Assert.Equal(off.Count + 1, biased.Count);
+        Assert.Single(biased.Keys, k => k.Contains("backgroundBias", StringComparison.OrdinalIgnoreCase));
     }
 
     [Fact]
     public void Identity_RefittedModelAtTheSamePath_DiffersInTheModelHashOnly_OptionsNamed()
     {
         using var temp = new TempFolder();
-        string model = Cli.FitTinyModel(temp.Path);
-        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+        (string model, OvDiffModelState state) = FitTinyModel(temp);
         IReadOnlyDictionary<string, string> first = ModelSegmenterFactory.Identity(model, state, state.Segmentation);
 
         Cli.WriteImage(temp.Combine("support", "cat", "c.jpg"), 160, 120, seed: 7);
@@ -108,9 +109,8 @@ public sealed class ModelSegmenterFactoryTests
     public void DatasetStuffClasses_OverrideTheModels_AndMustBeDatasetClasses()
     {
         using var temp = new TempFolder();
-        string model = Cli.FitTinyModel(temp.Path);
-        OvDiffModelState state = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
-        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        (_, OvDiffModelState state) = FitTinyModel(temp);
+        EvalConfig config = MiniConfig();
         Assert.Equal([false, false], state.Model.IsStuff);
         Assert.Same(state, ModelSegmenterFactory.WithConfigStuff(state, config with { Dataset = config.Dataset with { StuffClasses = null } }));
 
@@ -140,9 +140,18 @@ public sealed class ModelSegmenterFactoryTests
         }
     }
 
+    /// <summary>A tiny model fitted by the CLI in <paramref name="temp"/>, and its loaded state.</summary>
+    private static (string Model, OvDiffModelState State) FitTinyModel(TempFolder temp)
+    {
+        string model = Cli.FitTinyModel(temp.Path);
+        return (model, OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State);
+    }
+
+    private static EvalConfig MiniConfig() => ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+
     private static EvalConfig WithOptions(string key, string json)
     {
-        EvalConfig config = ConfigLoader.Load(Path.Combine(RepoPaths.Configs, "voc21-mini.json"));
+        EvalConfig config = MiniConfig();
         using JsonDocument value = JsonDocument.Parse(json);
         return config with { Segmenter = config.Segmenter with { Options = new Dictionary<string, JsonElement> { [key] = value.RootElement.Clone() } } };
     }
