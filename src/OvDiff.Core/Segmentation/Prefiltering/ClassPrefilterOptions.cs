@@ -49,7 +49,7 @@ public sealed record ClassPrefilterOptions
     /// In cross-validation on VOC dev, 0.05 together with stride 16 and flip gained +1.3 / +1.9 (docs/results.md). Left
     /// out of JSON when 0, so model files and run identities written before the option existed read the same.
     /// </summary>
-    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public float SupportBackgroundBias { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
