@@ -281,6 +281,20 @@ public static class ConfigLoader
                 break;
             }
 
+            if (IsStringKeyedDictionary(property.PropertyType))
+            {
+                if (i != keys.Length - 2)
+                {
+                    throw new ConfigException($"--set: key '{keyPath}': '{keys[i]}' takes one sub-key ({string.Join('.', keys[..(i + 1)])}.NAME=value).");
+                }
+
+                // segmenter.options.pamr=false sets one entry and keeps the others (the segmenter checks the key);
+                // a value that is not JSON is a string: segmenter.options.prefilter=none.
+                string text = assignment[(equals + 1)..];
+                cursor[name] = new JsonObject { [keys[i + 1]] = TryParseJson(text) ?? JsonValue.Create(text) };
+                break;
+            }
+
             if (!IsConfigRecord(property.PropertyType))
             {
                 throw new ConfigException($"--set: key '{keyPath}': '{keys[i]}' has no sub-keys.");
@@ -314,6 +328,21 @@ public static class ConfigLoader
             throw new ConfigException($"--set: key '{keyPath}': '{text}' is not a valid {type.Name} value.", e);
         }
     }
+
+    private static JsonNode? TryParseJson(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text, documentOptions: DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsStringKeyedDictionary(Type type) =>
+        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>) && type.GetGenericArguments()[0] == typeof(string);
 
     private static void Merge(JsonObject target, JsonObject layer)
     {

@@ -76,7 +76,24 @@ public sealed class ConfigLoaderTests
         Assert.Contains("bad.json", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Load_SetOneSegmenterOption_KeepsTheFilesOtherOptions_NonJsonIsAString()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("c.json"), """{ "segmenter": { "options": { "pamr": true, "minimumClassArea": 0.1 } } }""");
+
+        EvalConfig config = ConfigLoader.Load(folder.Combine("c.json"), ["segmenter.options.pamr=false", "segmenter.options.prefilter=none", "segmenter.options.selfPrototypes=0.25"]);
+
+        IReadOnlyDictionary<string, System.Text.Json.JsonElement> options = config.Segmenter.Options!;
+        Assert.Equal(["minimumClassArea", "pamr", "prefilter", "selfPrototypes"], options.Keys.Order(StringComparer.Ordinal));
+        Assert.False(options["pamr"].GetBoolean());
+        Assert.Equal(0.1, options["minimumClassArea"].GetDouble());
+        Assert.Equal("none", options["prefilter"].GetString());
+        Assert.Equal(0.25, options["selfPrototypes"].GetDouble());
+    }
+
     [Theory]
+    [InlineData("segmenter.options.pamr.deeper=1", "'options' takes one sub-key (segmenter.options.NAME=value)")]
     [InlineData("dataset.nope=1", "dataset.nope")]
     [InlineData("protocol.shortSide=abc", "protocol.shortSide")]
     [InlineData("protocol.windows=7", "protocol.windows")]
