@@ -44,6 +44,19 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
+    public void Fit_StoresPamrOnByDefault_AndOffWithPamrFalse()
+    {
+        using var temp = new TempFolder();
+        (string model, OvDiffModelState state) = FitTinyModel(temp);
+        Assert.NotNull(state.Segmentation.Pamr);
+        Assert.Equal(10, state.Segmentation.Pamr.Iterations);
+        Assert.Equal([1, 2, 4, 8, 12, 24], state.Segmentation.Pamr.Dilations);
+
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false");
+        Assert.Null(OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State.Segmentation.Pamr);
+    }
+
+    [Fact]
     public void Identity_FlipOff_HasNoFlipPart_SoRunsSavedBeforeTheOptionResume()
     {
         using var temp = new TempFolder();

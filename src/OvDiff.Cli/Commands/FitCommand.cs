@@ -31,6 +31,7 @@ internal static class FitCommand
         var prefilter = new Option<string>("--prefilter") { Description = "Inference default stored in the model: the class pre-filter, none, support (from the support set alone; chosen by cross-validation, docs/results.md) or clip (CLIP ViT-B/16, needs its files; docs/models.md).", DefaultValueFactory = _ => "support" };
         var prefilterArea = new Option<float>("--prefilter-min-area") { Description = "Inference default stored in the model: the support pre-filter keeps classes winning at least this share of the first pass's cells.", DefaultValueFactory = _ => new ClassPrefilterOptions().SupportMinimumArea };
         var selfPrototypes = new Option<float>("--self-prototypes") { Description = "Inference default stored in the model: weight of the image's own prototypes mixed into the scores (0 = off, the reference).", DefaultValueFactory = _ => 0.5f };
+        var pamr = new Option<bool>("--pamr") { Description = "Inference default stored in the model: refine the scores with PAMR (10 iterations, dilations 1,2,4,8,12,24). On: chosen by cross-validation (docs/results.md); --pamr false turns it off (the reference's default).", DefaultValueFactory = _ => true };
         var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
         var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config: its fit section (extractors, levels, parts, multiTagRounds) and dataset.stuffClasses set the fit where no option is given; its protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.shortSide=320.", Arity = ArgumentArity.ZeroOrMore };
@@ -39,7 +40,7 @@ internal static class FitCommand
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, multiTagRounds, config, set, classes, maxLongSide, skipBad,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, pamr, multiTagRounds, config, set, classes, maxLongSide, skipBad,
         };
         command.SetAction((parse, commandToken) =>
         {
@@ -88,6 +89,7 @@ internal static class FitCommand
                     MinimumClassArea = parse.GetValue(minArea),
                     SelfPrototypeWeight = parse.GetValue(selfPrototypes),
                     Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea) },
+                    Pamr = parse.GetValue(pamr) ? new PamrOptions() : null,
                     MaxLongSide = longSideBound,
                 },
                 Fit = new PrototypeFitOptions
