@@ -44,16 +44,20 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
-    public void Fit_StoresPamrOnByDefault_AndOffWithPamrFalse()
+    public void Fit_StoresPamrAndTwoCleaningRoundsByDefault_AndNeitherWhenTurnedOff()
     {
         using var temp = new TempFolder();
         (string model, OvDiffModelState state) = FitTinyModel(temp);
         Assert.NotNull(state.Segmentation.Pamr);
         Assert.Equal(10, state.Segmentation.Pamr.Iterations);
         Assert.Equal([1, 2, 4, 8, 12, 24], state.Segmentation.Pamr.Dilations);
+        Assert.Equal(2, state.Model.FitOptions.ForegroundCleaningRounds);
+        Assert.Equal(0, new PrototypeFitOptions().ForegroundCleaningRounds);
 
-        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false");
-        Assert.Null(OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State.Segmentation.Pamr);
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0");
+        OvDiffModelState off = OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), model).State;
+        Assert.Null(off.Segmentation.Pamr);
+        Assert.Equal(0, off.Model.FitOptions.ForegroundCleaningRounds);
     }
 
     [Fact]

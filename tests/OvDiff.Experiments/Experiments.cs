@@ -455,6 +455,52 @@ internal static class Experiments
                 break;
             }
 
+            case "coseg":
+            {
+                // Co-segmentation of the support set (CoSeg), final inference defaults, and the oracle of the best.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var variants = new List<(string Name, Func<Fold, Protos> Fit)>
+                    {
+                        ("core", f => CoreMultiTag.Fit(f.Support)),
+                        ("core cleaning r2 m0.02 (ovdiff fit)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f)),
+                    };
+                    // EXP_COSEG: "Mode:rounds:margin,..." (default: every mode, 1-2 rounds, margin 0).
+                    string spec = Environment.GetEnvironmentVariable("EXP_COSEG")
+                        ?? string.Join(',', Enum.GetValues<CoSeg.Mode>().SelectMany(m => new[] { $"{m}:1:0", $"{m}:2:0" }));
+                    foreach (string item in spec.Split(','))
+                    {
+                        string[] parts = item.Split(':');
+                        var mode = Enum.Parse<CoSeg.Mode>(parts[0]);
+                        int rounds = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+                        float margin = float.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+                        variants.Add(($"{mode} r{rounds} m{margin}", f => CoSeg.Fit(f.Support, mode, rounds, margin)));
+                    }
+
+                    foreach ((string vname, Func<Fold, Protos> fit) in variants)
+                    {
+                        var fitted = cv.Select(f => (f, fit(f))).ToList();
+                        Program.Report($"{picking} {vname}", fitted.Select(x =>
+                        {
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), FirstPassBias), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        }).ToList());
+                        if (Environment.GetEnvironmentVariable("EXP_ORACLE") == "1")
+                        {
+                            Program.Report($"{picking} {vname} oracle", fitted.Select(x =>
+                            {
+                                float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                            }).ToList());
+                        }
+                    }
+                }
+
+                break;
+            }
+
             case "os":
             {
                 // The final defaults on whatever features are loaded (EXP_LAYERS, EXP_SIZE), their neighbours, flip averaging

@@ -229,7 +229,8 @@ internal static class MultiTag
 /// <summary>The product's multi-tag fitting (Core's MultiTagAssignment) on cached features, class means only.</summary>
 internal static class CoreMultiTag
 {
-    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2)
+    /// <summary>The product's multi-tag fit; <paramref name="masks"/>, when given, replace the single-tag images' splits (same order as support).</summary>
+    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2, IReadOnlyList<(bool[] Foreground, bool[] Background)>? masks = null)
     {
         int ch = support[0].Image.Features.Channels;
         var fg = new Dictionary<int, (double[] Sum, long Count)>();
@@ -237,8 +238,9 @@ internal static class CoreMultiTag
         var singleFg = Enumerable.Range(0, Engine.Labels).Select(_ => (Sum: new double[ch], Count: 0L)).ToArray();
         var singleBg = (Sum: new double[ch], Count: 0L);
         var multi = new List<(ImageRecord Image, MultiTagImage Tagged)>();
-        foreach ((ImageRecord image, int[] classes) in support)
+        for (int i = 0; i < support.Count; i++)
         {
+            (ImageRecord image, int[] classes) = support[i];
             var split = Engine.Split(image);
             if (classes.Length > 1 && iterations > 0)
             {
@@ -246,15 +248,16 @@ internal static class CoreMultiTag
                 continue;
             }
 
+            (bool[] foreground, bool[] background) = masks?[i] ?? (split.Foreground, split.Background);
             foreach (int c in classes)
             {
-                Fitting.Add(fg, c, image, split.Foreground);
-                Fitting.Add(bg, c, image, split.Background);
+                Fitting.Add(fg, c, image, foreground);
+                Fitting.Add(bg, c, image, background);
                 long n = singleFg[c].Count;
-                Engine.MaskedSum(image.Features, split.Foreground, singleFg[c].Sum, ref n);
+                Engine.MaskedSum(image.Features, foreground, singleFg[c].Sum, ref n);
                 singleFg[c].Count = n;
                 long m = singleBg.Count;
-                Engine.MaskedSum(image.Features, split.Background, singleBg.Sum, ref m);
+                Engine.MaskedSum(image.Features, background, singleBg.Sum, ref m);
                 singleBg.Count = m;
             }
         }
@@ -271,5 +274,25 @@ internal static class CoreMultiTag
         }
 
         return Fitting.Build(fg, bg);
+    }
+
+    /// <summary>The product's fit with <see cref="ForegroundCleaning"/> of the single-tag images (as <c>ovdiff fit</c>).</summary>
+    public static Protos FitCleaned(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int rounds, float margin)
+    {
+        var single = Enumerable.Range(0, support.Count).Where(i => support[i].Classes.Length == 1).ToList();
+        var cleaned = ForegroundCleaning.Clean([.. single.Select(i => new SingleTagImage(support[i].Classes[0], Engine.Split(support[i].Image), support[i].Image.Features))], Engine.Labels, rounds, margin);
+        var masks = new (bool[] Foreground, bool[] Background)[support.Count];
+        for (int i = 0; i < support.Count; i++)
+        {
+            ForegroundSplit split = Engine.Split(support[i].Image);
+            masks[i] = (split.Foreground, split.Background);
+        }
+
+        for (int k = 0; k < single.Count; k++)
+        {
+            masks[single[k]] = cleaned[k];
+        }
+
+        return Fit(support, masks: masks);
     }
 }

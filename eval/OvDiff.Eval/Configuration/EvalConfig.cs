@@ -204,6 +204,9 @@ public sealed record FitConfig
 
     /// <summary>Rounds of sharing multi-tag support images out among their classes. Default: null (fit's default).</summary>
     public int? MultiTagRounds { get; init; }
+
+    /// <summary>Rounds of cleaning single-tag support images' foregrounds with their class's other images. Default: null (fit's default, 2).</summary>
+    public int? CleaningRounds { get; init; }
 }
 
 /// <summary>Where results go.</summary>

@@ -65,16 +65,16 @@ internal static class MultiTagAssignment
                     {
                         foreach (int c in images[m].Classes)
                         {
-                            Add(ref foreground[c], map, cell);
+                            CellMeans.Add(ref foreground[c], map, cell);
                         }
                     }
                     else if (label > 0)
                     {
-                        Add(ref foreground[label - 1], map, cell);
+                        CellMeans.Add(ref foreground[label - 1], map, cell);
                     }
                     else if (label == 0)
                     {
-                        Add(ref background, map, cell);
+                        CellMeans.Add(ref background, map, cell);
                     }
                 }
             }
@@ -82,10 +82,10 @@ internal static class MultiTagAssignment
             // A class that lost every cell keeps its previous mean (its tags still say it is there).
             for (int c = 0; c < classCount; c++)
             {
-                means[c] = foreground[c].Count == 0 ? means[c] : Unit(foreground[c].Sum, foreground[c].Count);
+                means[c] = foreground[c].Count == 0 ? means[c] : CellMeans.Unit(foreground[c].Sum, foreground[c].Count);
             }
 
-            float[]? backgroundMean = background.Count == 0 ? null : Unit(background.Sum, background.Count);
+            float[]? backgroundMean = background.Count == 0 ? null : CellMeans.Unit(background.Sum, background.Count);
             for (int m = 0; m < images.Count; m++)
             {
                 Reassign(images[m], labels[m], means, backgroundMean);
@@ -114,8 +114,7 @@ internal static class MultiTagAssignment
 
         for (int i = 0; i < cells; i++)
         {
-            map.Data.AsSpan(i * map.Channels, map.Channels).CopyTo(cell);
-            Matrix.NormalizeRows(cell, 1, cell.Length, 1e-6f);
+            CellMeans.UnitCell(map, i, cell);
             best[i] = backgroundMean is null ? float.NegativeInfinity : TensorPrimitives.Dot(cell, backgroundMean);
             int label = backgroundMean is null ? Unused : 0;
             for (int t = 0; t < image.Classes.Length; t++)
@@ -156,27 +155,4 @@ internal static class MultiTagAssignment
 
     /// <summary>The background cells of <paramref name="labels"/>.</summary>
     public static bool[] BackgroundOf(int[] labels) => labels.Select(l => l == 0).ToArray();
-
-    private static void Add(ref (double[] Sum, long Count) pool, FeatureMap map, int cell)
-    {
-        ReadOnlySpan<float> values = map.Data.AsSpan(cell * map.Channels, map.Channels);
-        for (int k = 0; k < values.Length; k++)
-        {
-            pool.Sum[k] += values[k];
-        }
-
-        pool.Count++;
-    }
-
-    private static float[] Unit(double[] sum, long count)
-    {
-        var mean = new float[sum.Length];
-        for (int k = 0; k < sum.Length; k++)
-        {
-            mean[k] = (float)(sum[k] / count);
-        }
-
-        Matrix.NormalizeRows(mean, 1, mean.Length, 1e-6f);
-        return mean;
-    }
 }

@@ -62,6 +62,7 @@ public static class PrototypeFitter
         var pooled = extractors.Select(_ => classNames.Select(_ => new ClassPool()).ToArray()).ToArray();
         var supports = new List<SupportImageRecord>();
         var multiTag = new List<(MultiTagImage Image, string Source, FeatureMap[] Maps)>();
+        var singleTag = new List<(SingleTagImage Image, string Source, FeatureMap[] Maps)>();
         long done = 0, total = examples is ICollection<SupportExample> collection ? collection.Count : -1;
         foreach (SupportExample example in examples)
         {
@@ -102,6 +103,11 @@ public static class PrototypeFitter
                 // Shared out among its classes once every image has been seen (MultiTagAssignment).
                 multiTag.Add((new MultiTagImage(classes, split, maps[0]), example.Source, maps));
             }
+            else if (classes.Length == 1 && options.ForegroundCleaningRounds > 0)
+            {
+                // Cleaned with its class's other images once every image has been seen (ForegroundCleaning).
+                singleTag.Add((new SingleTagImage(cls, split, maps[0]), example.Source, maps));
+            }
             else
             {
                 foreach (int c in classes)
@@ -112,6 +118,17 @@ public static class PrototypeFitter
 
             done++;
             progress?.Report(new StepProgress("fit", done, total, example.Source));
+        }
+
+        if (singleTag.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            (bool[] Foreground, bool[] Background)[] cleaned = ForegroundCleaning.Clean([.. singleTag.Select(s => s.Image)], classNames.Count, options.ForegroundCleaningRounds, options.ForegroundCleaningMargin);
+            for (int s = 0; s < singleTag.Count; s++)
+            {
+                (SingleTagImage image, string source, FeatureMap[] maps) = singleTag[s];
+                AddSupport(pooled, supports, image.Class, source, image.Split.Height, image.Split.Width, cleaned[s].Foreground, cleaned[s].Background, maps);
+            }
         }
 
         if (multiTag.Count > 0)
