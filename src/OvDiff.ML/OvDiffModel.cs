@@ -131,36 +131,6 @@ public sealed class OvDiffModel : IDisposable
     }
 
     /// <summary>
-    /// The time every entry of a zip written by <see cref="Save"/> carries (1980-01-01, the earliest a zip can store).
-    /// </summary>
-    public static readonly DateTimeOffset EntryTime = new(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    /// <summary>
-    /// Saves <paramref name="model"/> as <c>mlContext.Model.Save</c> does, into a zip that depends only on the model: every
-    /// entry carries <see cref="EntryTime"/> where ML.NET stamps the time of saving, so saving the same model twice gives
-    /// the same bytes (and the same hash, which is how an interrupted <c>ovdiff eval</c> recognises its model).
-    /// </summary>
-    public static void Save(MLContext context, ITransformer model, DataViewSchema inputSchema, Stream stream)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(stream);
-        using var saved = new MemoryStream();
-        context.Model.Save(model, inputSchema, saved);
-        saved.Position = 0;
-        using var source = new ZipArchive(saved, ZipArchiveMode.Read);
-        using var target = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-        foreach (ZipArchiveEntry entry in source.Entries)
-        {
-            ZipArchiveEntry copy = target.CreateEntry(entry.FullName, CompressionLevel.Optimal);
-            copy.LastWriteTime = EntryTime;
-            using Stream from = entry.Open();
-            using Stream to = copy.Open();
-            from.CopyTo(to);
-        }
-    }
-
-    /// <summary>
     /// Finds the ValueMapping that holds the OvDiff state anywhere in the (possibly nested) chain and reads the state
     /// through it alone, so the model's other steps and its input schema do not matter.
     /// </summary>
