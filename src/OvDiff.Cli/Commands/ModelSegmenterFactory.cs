@@ -33,7 +33,7 @@ public static class ModelSegmenterFactory
         OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(state, options);
         try
         {
-            return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model, Identity(model, loaded.State, options));
+            return new DatasetLabelSegmenter(session, config.Dataset.Classes ?? throw new ConfigException("The dataset config lists no classes."), model, Identity(loaded.State, options));
         }
         catch
         {
@@ -66,14 +66,16 @@ public static class ModelSegmenterFactory
     }
 
     /// <summary>
-    /// What decides this segmenter's predictions beyond the config: the model file's bytes, its extractors and classes,
-    /// and every segmentation option in force (the model's stored defaults with the config applied).
+    /// What decides this segmenter's predictions beyond the config: the model's OvDiff state (prototypes, fit and stored
+    /// options; not the zip's bytes, which ML.NET writes differently on every save: entry times, and the order in which
+    /// its binary saver's threads finish), its extractors and classes, and every segmentation option in force (the model's
+    /// stored defaults with the config applied).
     /// </summary>
-    internal static IReadOnlyDictionary<string, string> Identity(string modelPath, OvDiffModelState state, SegmentationOptions options)
+    internal static IReadOnlyDictionary<string, string> Identity(OvDiffModelState state, SegmentationOptions options)
     {
         var parts = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["model.sha256"] = RunIdentity.HashFile(modelPath),
+            ["model.state.sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(state.ToBytes())),
             ["model.extractors"] = string.Join(", ", state.FeatureExtractors),
             ["model.classes"] = string.Join(", ", state.Model.ClassNames),
         };
