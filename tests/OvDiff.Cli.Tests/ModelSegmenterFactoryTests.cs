@@ -58,6 +58,12 @@ public sealed class ModelSegmenterFactoryTests
         OvDiffModelState off = Load(model);
         Assert.Null(off.Segmentation.Pamr);
         Assert.Equal(0, off.Model.FitOptions.ForegroundCleaningRounds);
+
+        // A config's fit section sets the rounds where no option does (the reference configs turn cleaning off).
+        File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1 } }""");
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--config", temp.Combine("fit.json"));
+        Assert.Equal(1, Load(model).Model.FitOptions.ForegroundCleaningRounds);
+        Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.CleaningRounds));
     }
 
     [Fact]
