@@ -175,6 +175,37 @@ public sealed class PrototypeFitterTests
     }
 
     [Fact]
+    public void ForegroundCleaning_MovesTheCellTheSplitWronglyCalledForegroundToTheBackground()
+    {
+        // 16x16 images, stride 4 → 4x4 grids; features = colour − 100. Object o = (150, 0, 0) in the 2x2 interior, background
+        // b = (0, 10, 0) on the border. B's interior cell 10 is x = (100, 130, 0): nearer o than b in distance (2-means puts
+        // it in the foreground) but nearer b in direction. Round 1: foreground mean (1150, 130) → unit (0.99367, 0.11233),
+        // background (0, 1); x's unit (0.60971, 0.79262) has cosines 0.69489 and 0.79262 (+ 0.02): it moves. Round 2 moves
+        // nothing (foreground (1, 0); background (100, 370) → unit (0.26091, 0.96536); o's cosines 1 and 0.26091).
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        static bool Interior(int x, int y) => x is >= 4 and < 12 && y is >= 4 and < 12;
+        RgbImage a = Paint(16, (x, y) => Interior(x, y) ? ((byte)250, (byte)100, (byte)100) : ((byte)100, (byte)110, (byte)100));
+        RgbImage b = Paint(16, (x, y) => x is >= 8 and < 12 && y is >= 8 and < 12 ? ((byte)200, (byte)230, (byte)100)
+            : Interior(x, y) ? ((byte)250, (byte)100, (byte)100) : ((byte)100, (byte)110, (byte)100));
+        SupportExample[] examples = [Example("cat", "a.png", a), Example("cat", "b.png", b)];
+        var options = new PrototypeFitOptions { SupportShortSide = 16, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+        int[] Cells(bool[] mask) => [.. mask.Select((m, i) => (m, i)).Where(t => t.m).Select(t => t.i)];
+
+        PrototypeModel plain = PrototypeFitter.Fit(examples, ["cat"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal([5, 6, 9, 10], Cells(plain.SupportImages[1].Foreground));   // the split took x in
+        AssertVector([0.99367, 0.11233, 0], plain.Banks[0].Vector(0));
+
+        PrototypeModel cleaned = PrototypeFitter.Fit(examples, ["cat"], [extractor], options with { ForegroundCleaningRounds = 2 }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(["a.png", "b.png"], cleaned.SupportImages.Select(r => r.Source));
+        Assert.Equal([5, 6, 9, 10], Cells(cleaned.SupportImages[0].Foreground));
+        Assert.Equal([5, 6, 9], Cells(cleaned.SupportImages[1].Foreground));
+        Assert.Contains(10, Cells(cleaned.SupportImages[1].Background));
+        AssertVector([1, 0, 0], cleaned.Banks[0].Vector(0));
+        AssertVector([0.26091, 0.96536, 0], cleaned.Banks[0].Vector(1));
+        Assert.Equal(2, cleaned.FitOptions.ForegroundCleaningRounds);
+    }
+
+    [Fact]
     public void ClassWithoutSupport_OrUnknownClass_IsAnErrorNamingIt()
     {
         using var extractor = new BlockMeanExtractor(stride: 4);
