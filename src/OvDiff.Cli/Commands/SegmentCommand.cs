@@ -27,7 +27,7 @@ internal static class SegmentCommand
         var levels = new Option<string?>("--levels") { Description = "Prototype levels to match (must be fitted): all, or a comma list of mean,image,parts. Default: the model's." };
         var scores = new Option<bool>("--scores") { Description = "Also write <name>.scores.npy: float32 [labels, height, width] score maps (in the model's label order)." };
         var noOverlay = new Option<bool>("--no-overlay") { Description = "Do not write <name>.overlay.png." };
-        var pamr = new Option<bool>("--pamr") { Description = "Refine scores with PAMR (10 iterations, dilations 1,2,4,8,12,24)." };
+        var pamr = new Option<bool>("--pamr") { Description = "Refine scores with PAMR (10 iterations, dilations 1,2,4,8,12,24). Models from `ovdiff fit` store it on already; --set segmenter.options.pamr=false turns it off." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip images that cannot be read or are too large (each named in a warning) instead of stopping." };
         var command = new Command("segment", "Segment images with a fitted model: writes <name>.png (palette label map), labels.csv (index,name), <name>.overlay.png and, with --scores, <name>.scores.npy.")
         {
