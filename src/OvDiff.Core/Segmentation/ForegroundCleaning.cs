@@ -19,12 +19,17 @@ internal sealed record SingleTagImage(int Class, ForegroundSplit Split, FeatureM
 /// </summary>
 internal static class ForegroundCleaning
 {
-    /// <summary>The cleaned (foreground, background) masks of <paramref name="images"/>, in order; the splits are not changed.</summary>
-    public static (bool[] Foreground, bool[] Background)[] Clean(IReadOnlyList<SingleTagImage> images, int classCount, int rounds, float margin)
+    /// <summary>
+    /// The cleaned (foreground, background) masks of <paramref name="images"/>, in order; the splits are not changed. A
+    /// round that moves no cell ends the cleaning (the next would compute the same means), so large round counts cost no
+    /// more than the rounds that change something.
+    /// </summary>
+    public static (bool[] Foreground, bool[] Background)[] Clean(IReadOnlyList<SingleTagImage> images, int classCount, int rounds, float margin, CancellationToken cancellationToken = default)
     {
         var masks = images.Select(i => ((bool[])i.Split.Foreground.Clone(), (bool[])i.Split.Background.Clone())).ToArray();
         for (int round = 0; round < rounds; round++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var foreground = new (double[] Sum, long Count)[classCount];
             var background = new (double[] Sum, long Count)[classCount];
             for (int m = 0; m < images.Count; m++)
@@ -57,12 +62,20 @@ internal static class ForegroundCleaning
                 }
             }
 
+            bool moved = false;
             for (int m = 0; m < images.Count; m++)
             {
                 if (foregroundMean[images[m].Class] is { } f && backgroundMean[images[m].Class] is { } b)
                 {
-                    masks[m] = Clean(images[m].Features, masks[m].Item1, masks[m].Item2, f, b, margin);
+                    (bool[] Foreground, bool[] Background) cleaned = Clean(images[m].Features, masks[m].Item1, masks[m].Item2, f, b, margin);
+                    moved |= !cleaned.Foreground.AsSpan().SequenceEqual(masks[m].Item1);
+                    masks[m] = cleaned;
                 }
+            }
+
+            if (!moved)
+            {
+                break;
             }
         }
 

@@ -123,7 +123,7 @@ public static class PrototypeFitter
         if (singleTag.Count > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            (bool[] Foreground, bool[] Background)[] cleaned = ForegroundCleaning.Clean([.. singleTag.Select(s => s.Image)], classNames.Count, options.ForegroundCleaningRounds, options.ForegroundCleaningMargin);
+            (bool[] Foreground, bool[] Background)[] cleaned = ForegroundCleaning.Clean([.. singleTag.Select(s => s.Image)], classNames.Count, options.ForegroundCleaningRounds, options.ForegroundCleaningMargin, cancellationToken);
             for (int s = 0; s < singleTag.Count; s++)
             {
                 (SingleTagImage image, string source, FeatureMap[] maps) = singleTag[s];
