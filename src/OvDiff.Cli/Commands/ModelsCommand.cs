@@ -59,7 +59,7 @@ internal static class ModelsCommand
                 IReadOnlyList<InstalledModelFile> installed;
                 try
                 {
-                    using var display = new ByteProgressDisplay();
+                    using var display = new ByteProgressDisplay(parse.InvocationConfiguration.Error);
                     installed = await installer.InstallAsync(role, parse.GetValue(requiredOnly), display, cancellationToken);
                 }
                 catch (ModelsUnavailableException unavailable)
@@ -102,7 +102,7 @@ internal static class ModelsCommand
             {
                 checkedRoles++;
                 IReadOnlyList<ModelFileCheck> checks;
-                using (var hashing = new ByteProgressDisplay())
+                using (var hashing = new ByteProgressDisplay(parse.InvocationConfiguration.Error))
                 {
                     checks = ModelVerifier.Verify(store, role, !parse.GetValue(noHash), hashing, cancellationToken);
                 }
@@ -184,30 +184,4 @@ internal static class ModelsCommand
         bytes >= 1_000_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F1} GB")
         : bytes >= 1_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:F0} MB")
         : string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:F0} kB");
-
-    /// <summary>Shows byte counts (download, copy, hash) as MB done of MB total on the terminal: one progress line per file and phase.</summary>
-    private sealed class ByteProgressDisplay : IProgress<ModelInstallProgress>, IProgress<DownloadProgress>, IDisposable
-    {
-        private ConsoleProgress? _line;
-        private string _current = "";
-
-        public void Report(ModelInstallProgress value) =>
-            Report($"[{value.FileNumber}/{value.FileCount}] {value.Phase} {value.Role}/{value.Path} (MB)", value.Bytes, value.TotalBytes);
-
-        public void Report(DownloadProgress value) => Report($"sha256 {value.RemotePath} (MB)", value.BytesReceived, value.TotalBytes);
-
-        public void Dispose() => _line?.Dispose();
-
-        private void Report(string step, long bytes, long? total)
-        {
-            if (step != _current)
-            {
-                _line?.Dispose();
-                _line = new ConsoleProgress();
-                _current = step;
-            }
-
-            _line!.Report(new StepProgress(step, bytes >> 20, total is { } t ? t >> 20 : -1));
-        }
-    }
 }

@@ -70,7 +70,7 @@ internal static class SampleCommand
             using var interruption = new Interruption(cancellationToken);   // Ctrl-C: stop after the current model call; images written so far stay
             string store = parse.GetRequiredValue(output);
             SupportSamplingSession session;
-            using (var hashing = new HashingDisplay(stderr))
+            using (var hashing = new ByteProgressDisplay(stderr, "fingerprint"))   // the first run hashes the model (gigabytes)
             {
                 session = SupportSamplingSession.Open(parse.GetRequiredValue(model), store, names, n, options, hashing, interruption.Token);
             }
@@ -126,16 +126,5 @@ internal static class SampleCommand
             nameof(StableDiffusionOptions.BatchSize) => "--batch",
             _ => null,
         };
-    }
-
-    /// <summary>The first run hashes the model (gigabytes): shown as MB of each file.</summary>
-    private sealed class HashingDisplay(TextWriter error) : IProgress<DownloadProgress>, IDisposable
-    {
-        private readonly ConsoleProgress _line = new(error);
-
-        public void Report(DownloadProgress value) =>
-            _line.Report(new StepProgress($"fingerprint {value.RemotePath} (MB)", value.BytesReceived >> 20, value.TotalBytes is { } total ? total >> 20 : -1));
-
-        public void Dispose() => _line.Dispose();
     }
 }
