@@ -1,4 +1,3 @@
-using OvDiff.Core.IO;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -113,9 +112,6 @@ public sealed class RunIdentity
             parts[prefix.TrimEnd('.')] = node.ToJsonString();
         }
     }
-
-    /// <summary>SHA-256 of a file's bytes, lower-case hex (<see cref="FileHash.Sha256"/>).</summary>
-    public static string HashFile(string path) => FileHash.Sha256(path);
 
     /// <summary>What differs between this identity (<paramref name="thisName"/>) and <paramref name="other"/> (<paramref name="otherName"/>): one entry per part; empty when they are the same run.</summary>
     public IReadOnlyList<string> Differences(RunIdentity other, string thisName, string otherName)
