@@ -58,13 +58,8 @@ internal static class FitCommand
                 CliParsing.RequirePositive(parse, parts);
             }
 
-            foreach (Option<int> rounds in new[] { multiTagRounds, cleaningRounds })
-            {
-                if (parse.GetValue(rounds) < 0)
-                {
-                    throw new CommandLineException($"{rounds.Name} must be 0 or more, got {parse.GetValue(rounds)}.");
-                }
-            }
+            CliParsing.RequireNonNegative(parse, multiTagRounds);
+            CliParsing.RequireNonNegative(parse, cleaningRounds);
 
             string outPath = parse.GetRequiredValue(output);
             CliParsing.RequireWritableFile(outPath, "--out");

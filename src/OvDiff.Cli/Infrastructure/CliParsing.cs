@@ -70,4 +70,11 @@ internal static class CliParsing
         int value = parse.GetValue(option);
         return value >= 1 ? value : throw new CommandLineException($"{option.Name} must be at least 1, got {value}.");
     }
+
+    /// <summary>The value of <paramref name="option"/>, which must be 0 or more (a <see cref="CommandLineException"/> naming it otherwise).</summary>
+    public static int RequireNonNegative(ParseResult parse, Option<int> option)
+    {
+        int value = parse.GetValue(option);
+        return value >= 0 ? value : throw new CommandLineException($"{option.Name} must be 0 or more, got {value}.");
+    }
 }
