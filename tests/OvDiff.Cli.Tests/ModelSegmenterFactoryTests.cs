@@ -44,7 +44,7 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
-    public void Fit_StoresPamrAndTwoCleaningRoundsByDefault_AndNeitherWhenTurnedOff()
+    public void Fit_StoresPamrTwoCleaningRoundsAnd32BackgroundPartsByDefault_AndNoneWhenTurnedOff()
     {
         using var temp = new TempFolder();
         (string model, OvDiffModelState state) = FitTinyModel(temp);
@@ -53,17 +53,22 @@ public sealed class ModelSegmenterFactoryTests
         Assert.Equal([1, 2, 4, 8, 12, 24], state.Segmentation.Pamr.Dilations);
         Assert.Equal(2, state.Model.FitOptions.ForegroundCleaningRounds);
         Assert.Equal(0, new PrototypeFitOptions().ForegroundCleaningRounds);
+        Assert.Equal(32, state.Model.FitOptions.MultiTagBackgroundParts);
+        Assert.Equal(0, new PrototypeFitOptions().MultiTagBackgroundParts);
 
-        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0");
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0", "--multi-tag-background-parts", "0");
         OvDiffModelState off = Load(model);
         Assert.Null(off.Segmentation.Pamr);
         Assert.Equal(0, off.Model.FitOptions.ForegroundCleaningRounds);
+        Assert.Equal(0, off.Model.FitOptions.MultiTagBackgroundParts);
 
-        // A config's fit section sets the rounds where no option does (the reference configs turn cleaning off).
-        File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1 } }""");
+        // A config's fit section sets them where no option does (the reference configs turn both off).
+        File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1, "multiTagBackgroundParts": 5 } }""");
         Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--config", temp.Combine("fit.json"));
         Assert.Equal(1, Load(model).Model.FitOptions.ForegroundCleaningRounds);
+        Assert.Equal(5, Load(model).Model.FitOptions.MultiTagBackgroundParts);
         Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.CleaningRounds));
+        Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.MultiTagBackgroundParts));
     }
 
     [Fact]

@@ -479,23 +479,7 @@ internal static class Experiments
                         variants.Add(($"{mode} r{rounds} m{margin}", f => CoSeg.Fit(f.Support, mode, rounds, margin)));
                     }
 
-                    foreach ((string vname, Func<Fold, Protos> fit) in variants)
-                    {
-                        var fitted = cv.Select(f => (f, fit(f))).ToList();
-                        Program.Report($"{picking} {vname}", fitted.Select(x =>
-                        {
-                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), FirstPassBias), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
-                        }).ToList());
-                        if (Environment.GetEnvironmentVariable("EXP_ORACLE") == "1")
-                        {
-                            Program.Report($"{picking} {vname} oracle", fitted.Select(x =>
-                            {
-                                float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
-                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
-                            }).ToList());
-                        }
-                    }
+                    ReportFinalInference(picking, cv, variants, Environment.GetEnvironmentVariable("EXP_ORACLE") == "1");
                 }
 
                 break;
@@ -612,6 +596,120 @@ internal static class Experiments
                 });
                 double[] iou = Engine.IoU(confusion);
                 Program.Report("grid ceiling (perfect cell classifier)", [("all", new RunResult(Engine.Mean(iou), iou, 1, 1))]);
+                break;
+            }
+
+            case "splitoracle":
+            {
+                // How much the support split limits: single-tag (or all) support images' masks from the ground truth
+                // (a cell is foreground when over half its pixels are the tag, background when over half are background).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var variants = new List<(string Name, Func<Fold, Protos> Fit)>
+                    {
+                        ("cleaning r2 (ovdiff fit)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f)),
+                        ("gt single-tag masks", f => CoreMultiTag.Fit(f.Support, masks: f.Support.Select(s => s.Classes.Length == 1 ? TruthMasks(s.Image, s.Classes[0]) : (new bool[s.Image.Features.CellCount], new bool[s.Image.Features.CellCount])).ToList())),
+                        ("gt all masks", f =>
+                        {
+                            var fg = new Dictionary<int, (double[] Sum, long Count)>();
+                            var bg = new Dictionary<int, (double[] Sum, long Count)>();
+                            foreach ((ImageRecord image, int[] classes) in f.Support)
+                            {
+                                foreach (int c in classes)
+                                {
+                                    (bool[] fore, bool[] back) = TruthMasks(image, c);
+                                    Fitting.Add(fg, c, image, fore);
+                                    Fitting.Add(bg, c, image, back);
+                                }
+                            }
+
+                            return Fitting.Build(fg, bg);
+                        }),
+                    };
+                    ReportFinalInference(picking, cv, variants, oracle: true);
+                }
+
+                break;
+            }
+
+            case "bgparts":
+            {
+                // The multi-tag assignment against k-means parts of the single-tag background (EXP_BGPARTS, comma list).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var variants = new List<(string Name, Func<Fold, Protos> Fit)> { ("cleaning r2 (ovdiff fit)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f)) };
+                    foreach (string item in (Environment.GetEnvironmentVariable("EXP_BGPARTS") ?? "1,8,32").Split(','))
+                    {
+                        string[] kb = item.Split(':');
+                        int k = int.Parse(kb[0], System.Globalization.CultureInfo.InvariantCulture);
+                        float bias = kb.Length > 1 ? float.Parse(kb[1], System.Globalization.CultureInfo.InvariantCulture) : 0f;
+                        bool intersect = kb.Length > 2 && kb[2].Contains('i'), withMulti = kb.Length > 2 && kb[2].Contains('m'), pure = kb.Length > 2 && kb[2].Contains('p');
+                        variants.Add(kb.Length > 2 && kb[2] == "core"
+                            ? ($"core bg parts {k} (ovdiff fit --multi-tag-background-parts)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, k))
+                            : ($"bg parts {k} bias {bias}{(intersect ? " intersect" : "")}{(withMulti ? " +multi" : "")}{(pure ? " pure" : "")}", f => BgParts.Fit(f.Support, k, 2, bias, intersect, withMulti, pure)));
+                    }
+
+                    ReportFinalInference(picking, cv, variants, Environment.GetEnvironmentVariable("EXP_ORACLE") == "1");
+                }
+
+                break;
+            }
+
+            case "mtdiag":
+            {
+                // Quality of the multi-tag assignment against the ground truth's cell majority: per class, precision and
+                // recall of the cells given to it, and what the background pool takes from tagged classes.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var given = new long[Engine.Labels];
+                    var right = new long[Engine.Labels];
+                    var truth = new long[Engine.Labels];
+                    long bgCells = 0, bgTagged = 0, images = 0;
+                    int parts = int.Parse(Environment.GetEnvironmentVariable("EXP_BGPARTS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+                    foreach (Fold f in cv)
+                    {
+                        _ = parts > 0 ? BgParts.Fit(f.Support, parts) : CoreMultiTag.FitCleaned(f.Support, 2, 0.02f);
+                        foreach ((ImageRecord image, int[] labels) in CoreMultiTag.LastMulti!)
+                        {
+                            images++;
+                            int[] majority = TruthCells(image);
+                            for (int i = 0; i < labels.Length; i++)
+                            {
+                                int m = majority[i];
+                                if (labels[i] > 0)
+                                {
+                                    given[labels[i] - 1]++;
+                                    right[labels[i] - 1] += m == labels[i] - 1 ? 1 : 0;
+                                }
+                                else if (labels[i] == 0)
+                                {
+                                    bgCells++;
+                                    bgTagged += m > 0 ? 1 : 0;
+                                }
+
+                                if (m > 0 && image.Tags.Contains(m))
+                                {
+                                    truth[m]++;
+                                }
+                            }
+                        }
+                    }
+
+                    Console.WriteLine($"{picking}: {images / cv.Count} multi-tag images per fold; background pool {bgCells} cells, {100.0 * bgTagged / Math.Max(bgCells, 1):F1} % of them a class");
+                    for (int c = 1; c < Engine.Labels; c++)
+                    {
+                        if (given[c] + truth[c] > 0)
+                        {
+                            Console.WriteLine($"   class {c,2}: given {given[c],6} precision {100.0 * right[c] / Math.Max(given[c], 1),5:F1} recall {100.0 * right[c] / Math.Max(truth[c], 1),5:F1}");
+                        }
+                    }
+                }
+
                 break;
             }
 
@@ -808,8 +906,78 @@ internal static class Experiments
         };
     });
 
+    /// <summary>
+    /// Fits each variant on every fold and reports it under the final inference defaults (support pre-filter 0.15 with the
+    /// first-pass background bias EXP_BGBIAS, min area 0.1, self-prototypes 0.5), and with oracle tags when asked.
+    /// </summary>
+    private static void ReportFinalInference(Picking picking, List<Fold> cv, List<(string Name, Func<Fold, Protos> Fit)> variants, bool oracle)
+    {
+        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+        foreach ((string vname, Func<Fold, Protos> fit) in variants)
+        {
+            var fitted = cv.Select(f => (f, fit(f))).ToList();
+            Program.Report($"{picking} {vname}", fitted.Select(x =>
+            {
+                float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), FirstPassBias), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+            }).ToList());
+            if (oracle)
+            {
+                Program.Report($"{picking} {vname} oracle", fitted.Select(x =>
+                {
+                    float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                }).ToList());
+            }
+        }
+    }
+
     /// <summary>Background bias of the first pass in "os" (EXP_BGBIAS, default 0).</summary>
     private static readonly float FirstPassBias = float.Parse(Environment.GetEnvironmentVariable("EXP_BGBIAS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Ground-truth support masks on the feature grid: foreground where over half a cell's pixels are the class, background where over half are background.</summary>
+    public static (bool[] Foreground, bool[] Background) TruthMasks(ImageRecord image, int cls)
+    {
+        int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
+        double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
+        var mine = new int[cells];
+        var back = new int[cells];
+        var total = new int[cells];
+        for (int y = 0; y < image.Height; y++)
+        {
+            int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
+            for (int x = 0; x < image.Width; x++)
+            {
+                int cx = Math.Min((int)(x * (double)image.ScaledWidth / image.Width / stride), gw - 1);
+                byte t = image.Truth[(y * image.Width) + x];
+                int cell = (cy * gw) + cx;
+                total[cell]++;
+                mine[cell] += t == cls ? 1 : 0;
+                back[cell] += t == 0 ? 1 : 0;
+            }
+        }
+
+        return (mine.Select((m, i) => 2 * m > total[i]).ToArray(), back.Select((b, i) => 2 * b > total[i]).ToArray());
+    }
+
+    /// <summary>Majority ground-truth label per feature-grid cell (255 where void wins).</summary>
+    public static int[] TruthCells(ImageRecord image)
+    {
+        int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
+        double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
+        var counts = new int[cells * 256];
+        for (int y = 0; y < image.Height; y++)
+        {
+            int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
+            for (int x = 0; x < image.Width; x++)
+            {
+                int cx = Math.Min((int)(x * (double)image.ScaledWidth / image.Width / stride), gw - 1);
+                counts[(((cy * gw) + cx) * 256) + image.Truth[(y * image.Width) + x]]++;
+            }
+        }
+
+        return Enumerable.Range(0, cells).Select(c => Enumerable.Range(0, 256).MaxBy(l => counts[(c * 256) + l])).ToArray();
+    }
 
     public static bool[] Oracle(ImageRecord image)
     {

@@ -229,9 +229,14 @@ internal static class MultiTag
 /// <summary>The product's multi-tag fitting (Core's MultiTagAssignment) on cached features, class means only.</summary>
 internal static class CoreMultiTag
 {
+    /// <summary>The multi-tag images of the last fit and their cell labels (0 background, c + 1 class c, -1 unused).</summary>
+    [ThreadStatic]
+    public static List<(ImageRecord Image, int[] Labels)>? LastMulti;
+
     /// <summary>The product's multi-tag fit; <paramref name="masks"/>, when given, replace the single-tag images' splits (same order as support).</summary>
-    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2, IReadOnlyList<(bool[] Foreground, bool[] Background)>? masks = null)
+    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2, IReadOnlyList<(bool[] Foreground, bool[] Background)>? masks = null, int backgroundParts = 0)
     {
+        var backgroundBlocks = new List<(float[] Cells, int Count)>();
         int ch = support[0].Image.Features.Channels;
         var fg = new Dictionary<int, (double[] Sum, long Count)>();
         var bg = new Dictionary<int, (double[] Sum, long Count)>();
@@ -249,6 +254,8 @@ internal static class CoreMultiTag
             }
 
             (bool[] foreground, bool[] background) = masks?[i] ?? (split.Foreground, split.Background);
+            float[] cells = [.. Enumerable.Range(0, background.Length).Where(j => background[j]).SelectMany(j => image.Features.Data.AsSpan(j * ch, ch).ToArray())];
+            backgroundBlocks.Add((cells, cells.Length / ch));
             foreach (int c in classes)
             {
                 Fitting.Add(fg, c, image, foreground);
@@ -262,7 +269,9 @@ internal static class CoreMultiTag
             }
         }
 
-        int[][] labels = MultiTagAssignment.Assign([.. multi.Select(m => m.Tagged)], Engine.Labels, singleFg, singleBg, iterations);
+        float[]? parts = backgroundParts > 0 ? MultiTagAssignment.BackgroundParts(backgroundBlocks, ch, backgroundParts, 0) : null;
+        int[][] labels = MultiTagAssignment.Assign([.. multi.Select(m => m.Tagged)], Engine.Labels, singleFg, singleBg, iterations, parts);
+        LastMulti = multi.Select((m, i) => (m.Image, labels[i])).ToList();
         for (int i = 0; i < multi.Count; i++)
         {
             bool[] background = MultiTagAssignment.BackgroundOf(labels[i]);
@@ -277,7 +286,7 @@ internal static class CoreMultiTag
     }
 
     /// <summary>The product's fit with <see cref="ForegroundCleaning"/> of the single-tag images (as <c>ovdiff fit</c>).</summary>
-    public static Protos FitCleaned(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int rounds, float margin)
+    public static Protos FitCleaned(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int rounds, float margin, int backgroundParts = 0)
     {
         var single = Enumerable.Range(0, support.Count).Where(i => support[i].Classes.Length == 1).ToList();
         var cleaned = ForegroundCleaning.Clean([.. single.Select(i => new SingleTagImage(support[i].Classes[0], Engine.Split(support[i].Image), support[i].Image.Features))], Engine.Labels, rounds, margin);
@@ -293,6 +302,6 @@ internal static class CoreMultiTag
             masks[single[k]] = cleaned[k];
         }
 
-        return Fit(support, masks: masks);
+        return Fit(support, masks: masks, backgroundParts: backgroundParts);
     }
 }

@@ -207,6 +207,9 @@ public sealed record FitConfig
 
     /// <summary>Rounds of cleaning single-tag support images' foregrounds with their class's other images. Default: null (fit's default, 2).</summary>
     public int? CleaningRounds { get; init; }
+
+    /// <summary>k-means parts of the single-tag support images' background that multi-tag images' cells are compared with (0 = one mean). Default: null (fit's default, 32).</summary>
+    public int? MultiTagBackgroundParts { get; init; }
 }
 
 /// <summary>Where results go.</summary>

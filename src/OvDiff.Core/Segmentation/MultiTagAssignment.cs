@@ -17,7 +17,8 @@ internal sealed record MultiTagImage(int[] Classes, ForegroundSplit Split, Featu
 /// its tagged classes' means, or the background mean, is most similar (cosine), and the means are recomputed from the
 /// assignments; a tagged class that wins no cell of an image takes the cells where it comes closest (a tag says the class
 /// is there). So a person beside a horse is neither horse foreground nor horse background: it goes to person. With 0
-/// iterations every tag takes the split's foreground and background (each tag fitted alone).
+/// iterations every tag takes the split's foreground and background (each tag fitted alone). With background parts
+/// (<see cref="BackgroundParts"/>) a cell is background when one of them beats its tagged classes' means.
 /// </summary>
 internal static class MultiTagAssignment
 {
@@ -36,7 +37,12 @@ internal static class MultiTagAssignment
     /// <param name="singleForeground">Per class, the raw-feature sum and cell count of the single-tag images' foregrounds (first extractor).</param>
     /// <param name="singleBackground">The same over the single-tag images' backgrounds.</param>
     /// <param name="iterations">Reassignment rounds.</param>
-    public static int[][] Assign(IReadOnlyList<MultiTagImage> images, int classCount, (double[] Sum, long Count)[] singleForeground, (double[] Sum, long Count) singleBackground, int iterations)
+    /// <param name="backgroundParts">
+    /// Unit background vectors (rows of the first extractor's width, from <see cref="BackgroundParts"/>) that a cell is
+    /// compared with instead of the background mean; null = the mean of <paramref name="singleBackground"/> and the
+    /// images' background cells, recomputed each round.
+    /// </param>
+    public static int[][] Assign(IReadOnlyList<MultiTagImage> images, int classCount, (double[] Sum, long Count)[] singleForeground, (double[] Sum, long Count) singleBackground, int iterations, float[]? backgroundParts = null)
     {
         int[][] labels = images.Select(image =>
         {
@@ -85,10 +91,10 @@ internal static class MultiTagAssignment
                 means[c] = foreground[c].Count == 0 ? means[c] : CellMeans.Unit(foreground[c].Sum, foreground[c].Count);
             }
 
-            float[]? backgroundMean = background.Count == 0 ? null : CellMeans.Unit(background.Sum, background.Count);
+            float[]? backgroundVectors = backgroundParts ?? (background.Count == 0 ? null : CellMeans.Unit(background.Sum, background.Count));
             for (int m = 0; m < images.Count; m++)
             {
-                Reassign(images[m], labels[m], means, backgroundMean);
+                Reassign(images[m], labels[m], means, backgroundVectors);
             }
         }
 
@@ -96,11 +102,46 @@ internal static class MultiTagAssignment
     }
 
     /// <summary>
-    /// Each cell to the most similar of the image's tagged classes' means or the background mean. A tagged class that wins
-    /// no cell (its tag says it is there) then takes the cells where it comes closest to the winner, as many as the split's
-    /// foreground has per tag (at least one).
+    /// The background parts of <see cref="Assign"/>: <paramref name="parts"/> k-means centroids (seed
+    /// <paramref name="seed"/>) of the given background cells scaled to unit length, each scaled to unit length; null when
+    /// there is no cell. Fewer rows when there are fewer distinct cells.
     /// </summary>
-    private static void Reassign(MultiTagImage image, int[] labels, float[]?[] means, float[]? backgroundMean)
+    /// <param name="background">Blocks of raw background cells (row-major, <paramref name="channels"/> wide) and their counts.</param>
+    /// <param name="channels">Feature width.</param>
+    /// <param name="parts">Number of parts (at least 1).</param>
+    /// <param name="seed">k-means seed.</param>
+    public static float[]? BackgroundParts(IEnumerable<(float[] Cells, int Count)> background, int channels, int parts, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
+        var blocks = background.Where(b => b.Count > 0).ToList();
+        long total = blocks.Sum(b => (long)b.Count);
+        if (total == 0)
+        {
+            return null;
+        }
+
+        var unit = new float[checked(total * channels)];
+        long offset = 0;
+        foreach ((float[] cells, int count) in blocks)
+        {
+            Span<float> block = unit.AsSpan(checked((int)(offset * channels)), count * channels);
+            cells.AsSpan(0, count * channels).CopyTo(block);
+            Matrix.NormalizeRows(block, count, channels, 1e-6f);
+            offset += count;
+        }
+
+        KMeansResult km = KMeans.Fit(unit, checked((int)total), channels, parts, seed);
+        float[] centroids = km.Centroids;
+        Matrix.NormalizeRows(centroids, km.K, channels, 1e-6f);
+        return centroids;
+    }
+
+    /// <summary>
+    /// Each cell to the most similar of the image's tagged classes' means or the background (the best of the background
+    /// vectors: one mean, or parts). A tagged class that wins no cell (its tag says it is there) then takes the cells
+    /// where it comes closest to the winner, as many as the split's foreground has per tag (at least one).
+    /// </summary>
+    private static void Reassign(MultiTagImage image, int[] labels, float[]?[] means, float[]? background)
     {
         FeatureMap map = image.Features;
         int cells = labels.Length;
@@ -115,8 +156,13 @@ internal static class MultiTagAssignment
         for (int i = 0; i < cells; i++)
         {
             CellMeans.UnitCell(map, i, cell);
-            best[i] = backgroundMean is null ? float.NegativeInfinity : TensorPrimitives.Dot(cell, backgroundMean);
-            int label = backgroundMean is null ? Unused : 0;
+            best[i] = float.NegativeInfinity;
+            for (int b = 0; background is not null && b < background.Length; b += map.Channels)
+            {
+                best[i] = MathF.Max(best[i], TensorPrimitives.Dot(cell, background.AsSpan(b, map.Channels)));
+            }
+
+            int label = background is null ? Unused : 0;
             for (int t = 0; t < image.Classes.Length; t++)
             {
                 float s = means[image.Classes[t]] is { } mean ? TensorPrimitives.Dot(cell, mean) : float.NegativeInfinity;

@@ -136,7 +136,11 @@ public static class PrototypeFitter
             int channels = extractors[0].Channels;
             var singleForeground = pooled[0].Select(pool => Sum(pool.Foreground, channels)).ToArray();
             (double[] Sum, long Count) singleBackground = Sum(pooled[0].SelectMany(pool => pool.Background), channels);
-            int[][] labels = MultiTagAssignment.Assign([.. multiTag.Select(m => m.Image)], classNames.Count, singleForeground, singleBackground, options.MultiTagIterations);
+            cancellationToken.ThrowIfCancellationRequested();
+            float[]? backgroundParts = options.MultiTagBackgroundParts > 0
+                ? MultiTagAssignment.BackgroundParts(pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), channels, options.MultiTagBackgroundParts, options.Seed)
+                : null;
+            int[][] labels = MultiTagAssignment.Assign([.. multiTag.Select(m => m.Image)], classNames.Count, singleForeground, singleBackground, options.MultiTagIterations, backgroundParts);
             for (int m = 0; m < multiTag.Count; m++)
             {
                 (MultiTagImage image, string source, FeatureMap[] maps) = multiTag[m];

@@ -175,6 +175,47 @@ public sealed class PrototypeFitterTests
     }
 
     [Fact]
+    public void MultiTagBackgroundParts_KeepAnIndoorWallOutOfTheChair()
+    {
+        // 32x32, stride 4 → 8x8 grids; features = colour − 100. Three "person" images: green square on blue (outdoor
+        // background (0,0,100)). One "chair" image: red square (100,0,0) on a wall (90,0,44), which points nearer the chair
+        // than the outdoor background. D, tagged chair and person: red cells x 1..3, green cells x 4..6 (rows 2..5), wall
+        // elsewhere (40 cells). The background mean is mostly outdoor (144 blue cells, 48 wall), so with one mean D's walls
+        // are nearer the chair; with two background parts (outdoor, wall) they find the wall part.
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        static bool Square(int x, int y) => x is >= 8 and < 24 && y is >= 8 and < 24;
+        (byte, byte, byte) wall = (190, 100, 144);
+        RgbImage person = Paint(32, (x, y) => Square(x, y) ? Green : Blue);
+        RgbImage chair = Paint(32, (x, y) => Square(x, y) ? Red : wall);
+        RgbImage both = Paint(32, (x, y) => y is >= 8 and < 24 && x is >= 4 and < 16 ? Red : y is >= 8 and < 24 && x is >= 16 and < 28 ? Green : wall);
+        SupportExample[] examples =
+        [
+            Example("person", "p1.png", person), Example("person", "p2.png", person), Example("person", "p3.png", person),
+            Example("chair", "c.png", chair),
+            Example("chair", "d.png", both) with { AlsoShows = ["person"] },
+        ];
+        var options = new PrototypeFitOptions { SupportShortSide = 32, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean };
+        int[] Cells(bool[] mask) => [.. mask.Select((m, i) => (m, i)).Where(t => t.m).Select(t => t.i)];
+        int[] red = [.. Enumerable.Range(2, 4).SelectMany(y => Enumerable.Range(1, 3).Select(x => (y * 8) + x))];
+        int[] green = [.. Enumerable.Range(2, 4).SelectMany(y => Enumerable.Range(4, 3).Select(x => (y * 8) + x))];
+        int[] walls = [.. Enumerable.Range(0, 64).Except(red).Except(green)];
+
+        PrototypeModel oneMean = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+        SupportImageRecord chairOfD = oneMean.SupportImages.Single(r => r.Source == "d.png" && r.ClassIndex == 0);
+        Assert.Equal(red.Concat(walls).Order(), Cells(chairOfD.Foreground));
+        Assert.Empty(Cells(chairOfD.Background));
+
+        PrototypeModel withParts = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options with { MultiTagBackgroundParts = 2 }, cancellationToken: TestContext.Current.CancellationToken);
+        SupportImageRecord[] d = [.. withParts.SupportImages.Where(r => r.Source == "d.png")];
+        Assert.Equal(red, Cells(d[0].Foreground));
+        Assert.Equal(green, Cells(d[1].Foreground));
+        Assert.Equal(walls, Cells(d[0].Background));
+        Assert.Equal(walls, Cells(d[1].Background));
+        AssertVector([1, 0, 0], withParts.Banks[0].Vector(0));   // the chair's foreground is red only
+        Assert.Equal(2, withParts.FitOptions.MultiTagBackgroundParts);
+    }
+
+    [Fact]
     public void ForegroundCleaning_MovesTheCellTheSplitWronglyCalledForegroundToTheBackground()
     {
         // 16x16 images, stride 4 → 4x4 grids; features = colour − 100. Object o = (150, 0, 0) in the 2x2 interior, background
