@@ -27,11 +27,22 @@ internal static class CoSeg
         Expand,
     }
 
-    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, Mode mode, int rounds, float margin, int iterations = 2)
+    public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, Mode mode, int rounds, float margin, int iterations = 2, int backgroundParts = 0, bool cleanWithParts = false)
     {
         int ch = support[0].Image.Features.Channels;
         var masks = support.Select(s => { var split = Engine.Split(s.Image); return ((bool[])split.Foreground.Clone(), (bool[])split.Background.Clone()); }).ToList();
         var originalFg = masks.Select(m => (bool[])m.Item1.Clone()).ToList();
+        float[]? parts = null;
+        if (cleanWithParts)
+        {
+            var blocks = Enumerable.Range(0, support.Count).Where(i => support[i].Classes.Length == 1).Select(i =>
+            {
+                float[] cells = [.. Enumerable.Range(0, masks[i].Item2.Length).Where(j => masks[i].Item2[j]).SelectMany(j => support[i].Image.Features.Data.AsSpan(j * ch, ch).ToArray())];
+                return (cells, cells.Length / ch);
+            }).ToList();
+            parts = MultiTagAssignment.BackgroundParts(blocks, ch, backgroundParts, 0);
+        }
+
         for (int round = 0; round < rounds; round++)
         {
             var fgSum = new double[Engine.Labels][];
@@ -78,6 +89,11 @@ internal static class CoSeg
                 {
                     ReadOnlySpan<float> u = image.Unit.AsSpan(cell * ch, ch);
                     float sf = System.Numerics.Tensors.TensorPrimitives.Dot(u, f), sb = System.Numerics.Tensors.TensorPrimitives.Dot(u, b);
+                    for (int q = 0; parts is not null && q < parts.Length; q += ch)
+                    {
+                        sb = Math.Max(sb, System.Numerics.Tensors.TensorPrimitives.Dot(u, parts.AsSpan(q, ch)));
+                    }
+
                     switch (mode)
                     {
                         case Mode.Clean when fg[cell] && sf < sb + margin:
@@ -110,7 +126,7 @@ internal static class CoSeg
             }
         }
 
-        return CoreMultiTag.Fit(support, iterations, masks);
+        return CoreMultiTag.Fit(support, iterations, masks, backgroundParts);
     }
 
     private static float[] Unit(float[] v)

@@ -648,12 +648,82 @@ internal static class Experiments
                         int k = int.Parse(kb[0], System.Globalization.CultureInfo.InvariantCulture);
                         float bias = kb.Length > 1 ? float.Parse(kb[1], System.Globalization.CultureInfo.InvariantCulture) : 0f;
                         bool intersect = kb.Length > 2 && kb[2].Contains('i'), withMulti = kb.Length > 2 && kb[2].Contains('m'), pure = kb.Length > 2 && kb[2].Contains('p');
-                        variants.Add(kb.Length > 2 && kb[2] == "core"
+                        variants.Add(kb.Length > 2 && kb[2] == "cleanparts"
+                            ? ($"cleaning against parts too, bg parts {k}", f => CoSeg.Fit(f.Support, CoSeg.Mode.CleanToBackground, 2, 0.02f, 2, k, cleanWithParts: true))
+                            : kb.Length > 2 && kb[2] == "coseg"
+                            ? ($"harness cleaning, bg parts {k}", f => CoSeg.Fit(f.Support, CoSeg.Mode.CleanToBackground, 2, 0.02f, 2, k))
+                            : kb.Length > 2 && kb[2] == "core"
                             ? ($"core bg parts {k} (ovdiff fit --multi-tag-background-parts)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, k))
                             : ($"bg parts {k} bias {bias}{(intersect ? " intersect" : "")}{(withMulti ? " +multi" : "")}{(pure ? " pure" : "")}", f => BgParts.Fit(f.Support, k, 2, bias, intersect, withMulti, pure)));
                     }
 
                     ReportFinalInference(picking, cv, variants, Environment.GetEnvironmentVariable("EXP_ORACLE") == "1");
+                }
+
+                break;
+            }
+
+            case "cooc":
+            {
+                // Pre-filter with the support set's co-occurrence: of the classes the area rule keeps (largest first), a class
+                // stays only if the support set shows it beside every class already kept, or (with a similarity threshold)
+                // if the two classes' foreground means are less similar than that (not confusable).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var fitted = cv.Select(f => (f, CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, 32))).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_COOC") ?? "none,2,0.8,0.6").Split(','))
+                    {
+                        Program.Report($"{picking} cooc {spec}", fitted.Select(x =>
+                        {
+                            var together = new bool[Engine.Labels, Engine.Labels];
+                            foreach ((_, int[] classes) in x.f.Support)
+                            {
+                                foreach (int a in classes)
+                                {
+                                    foreach (int b in classes)
+                                    {
+                                        together[a, b] = true;
+                                    }
+                                }
+                            }
+
+                            var mean = new float[Engine.Labels][];
+                            for (int j = 0; j < x.Item2.Vectors.Count; j++)
+                            {
+                                if (!x.Item2.Background[j])
+                                {
+                                    mean[x.Item2.Class[j]] = x.Item2.Vectors[j];
+                                }
+                            }
+
+                            float threshold = spec == "none" ? float.NaN : float.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                            float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img =>
+                            {
+                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc));
+                                bool[] keep = Evidence.ByArea(e, 0.15);
+                                if (float.IsNaN(threshold))
+                                {
+                                    return keep;
+                                }
+
+                                var kept = new List<int>();
+                                foreach (int c in Enumerable.Range(1, Engine.Labels - 1).Where(c => keep[c]).OrderByDescending(c => e.Area[c]))
+                                {
+                                    bool exclusive = kept.Any(k => !together[k, c] && System.Numerics.Tensors.TensorPrimitives.Dot(mean[k], mean[c]) >= threshold);
+                                    keep[c] = !exclusive;
+                                    if (!exclusive)
+                                    {
+                                        kept.Add(c);
+                                    }
+                                }
+
+                                return keep;
+                            }, 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        }).ToList());
+                    }
                 }
 
                 break;
