@@ -174,7 +174,7 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal("error: --prefilter-min-area must be in [0, 1), got -1.", Cli.Fails(Fit("--prefilter-min-area", "-1")));
         Assert.Equal("error: --multi-tag-rounds must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-rounds", "-1")));
         Assert.Equal("error: --cleaning-rounds must be 0 or more, got -2.", Cli.Fails(Fit("--cleaning-rounds", "-2")));
-        Assert.Equal("error: --multi-tag-background-parts must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-background-parts", "-1")));
+        Assert.Equal("error: --shared-background-parts must be 0 or more, got -1.", Cli.Fails(Fit("--shared-background-parts", "-1")));
         Assert.Contains($"--out '{temp.Path}' is a folder", Cli.Fails("fit", "--support", temp.Combine("absent.csv"), "--out", temp.Path), StringComparison.Ordinal);
     }
 

@@ -30,6 +30,7 @@ public sealed class ModelSegmenterFactoryTests
         SegmentationOptions options = ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("minimumClassArea", "0.25"));
         Assert.Equal(0.25f, options.MinimumClassArea);
         Assert.Equal(0.05f, ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("prefilterBackgroundBias", "0.05")).Prefilter.SupportBackgroundBias);
+        Assert.True(ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions("prefilterSharedBackground", "true")).Prefilter.SupportSharedBackground);
     }
 
     [Fact]
@@ -44,7 +45,7 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
-    public void Fit_StoresPamrTwoCleaningRoundsAnd32BackgroundPartsByDefault_AndNoneWhenTurnedOff()
+    public void Fit_StoresPamrTwoCleaningRoundsAnd32SharedBackgroundPartsByDefault_AndNoneWhenTurnedOff()
     {
         using var temp = new TempFolder();
         (string model, OvDiffModelState state) = FitTinyModel(temp);
@@ -53,22 +54,27 @@ public sealed class ModelSegmenterFactoryTests
         Assert.Equal([1, 2, 4, 8, 12, 24], state.Segmentation.Pamr.Dilations);
         Assert.Equal(2, state.Model.FitOptions.ForegroundCleaningRounds);
         Assert.Equal(0, new PrototypeFitOptions().ForegroundCleaningRounds);
-        Assert.Equal(32, state.Model.FitOptions.MultiTagBackgroundParts);
-        Assert.Equal(0, new PrototypeFitOptions().MultiTagBackgroundParts);
+        Assert.Equal(32, state.Model.FitOptions.SharedBackgroundParts);
+        Assert.Equal(0, new PrototypeFitOptions().SharedBackgroundParts);
+        Assert.NotNull(state.Model.SharedBackground);
+        Assert.True(state.Segmentation.Prefilter.SupportSharedBackground);
+        Assert.False(new ClassPrefilterOptions().SupportSharedBackground);
 
-        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0", "--multi-tag-background-parts", "0");
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0", "--shared-background-parts", "0", "--set", "segmenter.options.prefilterSharedBackground=false");
         OvDiffModelState off = Load(model);
         Assert.Null(off.Segmentation.Pamr);
         Assert.Equal(0, off.Model.FitOptions.ForegroundCleaningRounds);
-        Assert.Equal(0, off.Model.FitOptions.MultiTagBackgroundParts);
+        Assert.Equal(0, off.Model.FitOptions.SharedBackgroundParts);
+        Assert.Null(off.Model.SharedBackground);
+        Assert.False(off.Segmentation.Prefilter.SupportSharedBackground);
 
         // A config's fit section sets them where no option does (the reference configs turn both off).
-        File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1, "multiTagBackgroundParts": 5 } }""");
+        File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1, "sharedBackgroundParts": 5 } }""");
         Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--config", temp.Combine("fit.json"));
         Assert.Equal(1, Load(model).Model.FitOptions.ForegroundCleaningRounds);
-        Assert.Equal(5, Load(model).Model.FitOptions.MultiTagBackgroundParts);
+        Assert.Equal(5, Load(model).Model.FitOptions.SharedBackgroundParts);
         Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.CleaningRounds));
-        Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.MultiTagBackgroundParts));
+        Assert.All(Directory.GetFiles(RepoPaths.Configs, "*-reference.json"), f => Assert.Equal(0, ConfigLoader.Load(f).Fit.SharedBackgroundParts));
     }
 
     [Fact]

@@ -99,8 +99,9 @@ internal static class Engine
         for (int j = 0; j < p; j++)
         {
             int cls = protos.Class[j];
-            if (!candidates[cls])
+            if (cls != 0 && !candidates[cls])
             {
+                // Class 0 owns background prototypes of no class (always used).
                 continue;
             }
 

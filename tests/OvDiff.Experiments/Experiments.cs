@@ -653,7 +653,7 @@ internal static class Experiments
                             : kb.Length > 2 && kb[2] == "coseg"
                             ? ($"harness cleaning, bg parts {k}", f => CoSeg.Fit(f.Support, CoSeg.Mode.CleanToBackground, 2, 0.02f, 2, k))
                             : kb.Length > 2 && kb[2] == "core"
-                            ? ($"core bg parts {k} (ovdiff fit --multi-tag-background-parts)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, k))
+                            ? ($"core bg parts {k} (ovdiff fit --shared-background-parts)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, k))
                             : ($"bg parts {k} bias {bias}{(intersect ? " intersect" : "")}{(withMulti ? " +multi" : "")}{(pure ? " pure" : "")}", f => BgParts.Fit(f.Support, k, 2, bias, intersect, withMulti, pure)));
                     }
 
@@ -777,6 +777,51 @@ internal static class Experiments
                         {
                             Console.WriteLine($"   class {c,2}: given {given[c],6} precision {100.0 * right[c] / Math.Max(given[c], 1),5:F1} recall {100.0 * right[c] / Math.Max(truth[c], 1),5:F1}");
                         }
+                    }
+                }
+
+                break;
+            }
+
+            case "pf2":
+            {
+                // The pre-filter on this round's fits: area thresholds, and the background parts as extra background
+                // prototypes in the first pass only.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var fitted = cv.Select(f =>
+                    {
+                        Protos protos = CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, 32);
+                        var withParts = new Protos();
+                        for (int j = 0; j < protos.Vectors.Count; j++)
+                        {
+                            withParts.Add(protos.Vectors[j], protos.Class[j], protos.Background[j]);
+                        }
+
+                        float[] parts = CoreMultiTag.LastParts!;
+                        int ch = f.Test[0].Features.Channels;
+                        for (int q = 0; q < parts.Length; q += ch)
+                        {
+                            withParts.Add(parts[q..(q + ch)], 0, true);
+                        }
+
+                        return (f, protos, withParts);
+                    }).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PF2") ?? "0.1,0.15,0.2,p0.1,p0.15").Split(','))
+                    {
+                        bool second = spec.StartsWith('s');
+                        bool useParts = second || spec.StartsWith('p');
+                        double t = double.Parse(useParts ? spec[1..] : spec, System.Globalization.CultureInfo.InvariantCulture);
+                        Program.Report($"{picking} pf2 {(second ? "both passes with bg parts, " : useParts ? "first pass with bg parts, " : "")}t{t}", fitted.Select(x =>
+                        {
+                            float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
+                            Protos segment = second ? x.withParts : x.protos;
+                            float[] segmentFlat = second ? flatParts : flat;
+                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, 0.5f)));
+                        }).ToList());
                     }
                 }
 

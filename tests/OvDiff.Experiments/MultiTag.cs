@@ -233,6 +233,10 @@ internal static class CoreMultiTag
     [ThreadStatic]
     public static List<(ImageRecord Image, int[] Labels)>? LastMulti;
 
+    /// <summary>The background parts of the last fit (unit rows), if any.</summary>
+    [ThreadStatic]
+    public static float[]? LastParts;
+
     /// <summary>The product's multi-tag fit; <paramref name="masks"/>, when given, replace the single-tag images' splits (same order as support).</summary>
     public static Protos Fit(IReadOnlyList<(ImageRecord Image, int[] Classes)> support, int iterations = 2, IReadOnlyList<(bool[] Foreground, bool[] Background)>? masks = null, int backgroundParts = 0)
     {
@@ -270,6 +274,7 @@ internal static class CoreMultiTag
         }
 
         float[]? parts = backgroundParts > 0 ? MultiTagAssignment.BackgroundParts(backgroundBlocks, ch, backgroundParts, 0) : null;
+        LastParts = parts;
         int[][] labels = MultiTagAssignment.Assign([.. multi.Select(m => m.Tagged)], Engine.Labels, singleFg, singleBg, iterations, parts);
         LastMulti = multi.Select((m, i) => (m.Image, labels[i])).ToList();
         for (int i = 0; i < multi.Count; i++)

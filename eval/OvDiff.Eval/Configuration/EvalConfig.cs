@@ -209,7 +209,7 @@ public sealed record FitConfig
     public int? CleaningRounds { get; init; }
 
     /// <summary>k-means parts of the single-tag support images' background that multi-tag images' cells are compared with (0 = one mean). Default: null (fit's default, 32).</summary>
-    public int? MultiTagBackgroundParts { get; init; }
+    public int? SharedBackgroundParts { get; init; }
 }
 
 /// <summary>Where results go.</summary>

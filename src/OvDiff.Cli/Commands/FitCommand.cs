@@ -34,8 +34,8 @@ internal static class FitCommand
         var pamr = new Option<bool>("--pamr") { Description = "Inference default stored in the model: refine the scores with PAMR (10 iterations, dilations 1,2,4,8,12,24). On: chosen by cross-validation (docs/results.md); --pamr false turns it off (the reference's default).", DefaultValueFactory = _ => true };
         var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
         var cleaningRounds = new Option<int>("--cleaning-rounds") { Description = "Support images with one tag: rounds of cleaning their foreground with their class's other images (cells closer to the class's background mean move to the background; 0 = off, the reference). 2: chosen by cross-validation (docs/results.md).", DefaultValueFactory = _ => 2 };
-        var backgroundParts = new Option<int>("--multi-tag-background-parts") { Description = "Support images with several tags: k-means parts of the single-tag images' background that their cells are compared with when shared out (0 = one background mean). 32: chosen by cross-validation (docs/results.md).", DefaultValueFactory = _ => 32 };
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config: its fit section (extractors, levels, parts, multiTagRounds, cleaningRounds, multiTagBackgroundParts) and dataset.stuffClasses set the fit where no option is given; its protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
+        var backgroundParts = new Option<int>("--shared-background-parts") { Description = "k-means parts of the single-tag support images' background, kept in the model as background of no class: support images with several tags are shared out against them, and the support pre-filter's first pass scores them as background (segmenter.options.prefilterSharedBackground, stored on). 0 = none (one background mean). 32: chosen by cross-validation (docs/results.md).", DefaultValueFactory = _ => 32 };
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config: its fit section (extractors, levels, parts, multiTagRounds, cleaningRounds, sharedBackgroundParts) and dataset.stuffClasses set the fit where no option is given; its protocol and segmenter.options become the model's inference defaults (as `ovdiff eval` would apply them)." };
         var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.shortSide=320.", Arity = ArgumentArity.ZeroOrMore };
         var maxLongSide = new Option<int>("--max-long-side") { Description = "Refuse support images whose long side, once the short side is 448, exceeds this (extreme aspect ratios); also stored as the inference bound.", DefaultValueFactory = _ => new PrototypeFitOptions().MaxLongSide };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out support images that cannot be read or are too large (each named in a warning) instead of stopping." };
@@ -89,7 +89,7 @@ internal static class FitCommand
                     Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels),
                     MinimumClassArea = parse.GetValue(minArea),
                     SelfPrototypeWeight = parse.GetValue(selfPrototypes),
-                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea) },
+                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea), SupportSharedBackground = true },
                     Pamr = parse.GetValue(pamr) ? new PamrOptions() : null,
                     MaxLongSide = longSideBound,
                 },
@@ -97,7 +97,7 @@ internal static class FitCommand
                 {
                     MultiTagIterations = Given(multiTagRounds) ? parse.GetValue(multiTagRounds) : fromConfig.MultiTagRounds ?? parse.GetValue(multiTagRounds),
                     ForegroundCleaningRounds = Given(cleaningRounds) ? parse.GetValue(cleaningRounds) : fromConfig.CleaningRounds ?? parse.GetValue(cleaningRounds),
-                    MultiTagBackgroundParts = Given(backgroundParts) ? parse.GetValue(backgroundParts) : fromConfig.MultiTagBackgroundParts ?? parse.GetValue(backgroundParts),
+                    SharedBackgroundParts = Given(backgroundParts) ? parse.GetValue(backgroundParts) : fromConfig.SharedBackgroundParts ?? parse.GetValue(backgroundParts),
                     Split = parse.GetValue(split),
                     Levels = fitLevels,
                     PartCount = Given(parts) ? parse.GetValue(parts) : fromConfig.Parts ?? parse.GetValue(parts),
@@ -136,7 +136,8 @@ internal static class FitCommand
             int imageCount = model.State.Model.SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
             string pairs = imageCount == model.State.Model.SupportImages.Count ? "" : $" ({model.State.Model.SupportImages.Count} image-class pairs)";
             stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {imageCount} support images{pairs}, "
-                + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}.");
+                + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}"
+                + (model.State.Model.SharedBackground is { } shared ? $", {shared.Count} shared background parts." : "."));
             return Task.FromResult(0);
         });
         return command;

@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "prefilterBackgroundBias", "selfPrototypes"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "prefilterBackgroundBias", "prefilterSharedBackground", "selfPrototypes"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -116,6 +116,7 @@ public static class ModelSegmenterFactory
                 "prefilterMaxClasses" => options with { Prefilter = options.Prefilter with { ClipMaxClasses = Expect(key, value, JsonValueKind.Number).GetInt32() } },
                 "prefilterMinimumArea" => options with { Prefilter = options.Prefilter with { SupportMinimumArea = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 "prefilterBackgroundBias" => options with { Prefilter = options.Prefilter with { SupportBackgroundBias = Expect(key, value, JsonValueKind.Number).GetSingle() } },
+                "prefilterSharedBackground" => options with { Prefilter = options.Prefilter with { SupportSharedBackground = ExpectBool(key, value) } },
                 _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),
             };
         }

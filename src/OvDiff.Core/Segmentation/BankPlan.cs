@@ -120,8 +120,11 @@ internal sealed class BankPlan
             selected.Select(p => bank.Origins[p].Role == PrototypeRole.Background).ToArray());
     }
 
-    /// <summary>Label scores on the feature grid: planar, <paramref name="labels"/> planes of grid cells.</summary>
-    public float[] Score(FeatureMap features, bool[] candidates, int labels, bool useBackground)
+    /// <summary>
+    /// Label scores on the feature grid: planar, <paramref name="labels"/> planes of grid cells. With
+    /// <paramref name="sharedBackground"/> (on this bank's extractor) its parts score as background too.
+    /// </summary>
+    public float[] Score(FeatureMap features, bool[] candidates, int labels, bool useBackground, SharedBackground? sharedBackground = null)
     {
         Select(candidates);
         int cells = (int)features.CellCount, channels = features.Channels, columns = _selectedColumns;
@@ -163,6 +166,18 @@ internal sealed class BankPlan
                 }
             }
         });
+
+        if (useBackground && sharedBackground is not null)
+        {
+            // Cells × parts cosines (the rows of normalized are unit cells), max into the background plane.
+            int parts = sharedBackground.Count;
+            var shared = new float[(long)cells * parts];
+            Numerics.Matrix.MultiplyByTransposed(normalized, cells, sharedBackground.Vectors, parts, channels, shared);
+            for (int cell = 0; cell < cells; cell++)
+            {
+                scores[cell] = Math.Max(scores[cell], TensorPrimitives.Max(shared.AsSpan(cell * parts, parts)));
+            }
+        }
 
         return scores;
     }

@@ -76,15 +76,17 @@ public sealed record PrototypeFitOptions
     public int MultiTagIterations { get; init; } = 2;
 
     /// <summary>
-    /// Support images tagged with several classes: how many k-means parts of the single-tag images' background cells
-    /// (first extractor, unit cells, <see cref="Seed"/>) stand for the background when their cells are shared out; a cell
-    /// goes to the background when one part is more similar than each of its tagged classes' means. Indoor walls and
-    /// floors then find a background like them instead of joining a chair or a table. 0 = one background mean over every
-    /// background cell, recomputed each round. Not in the reference. Default 0 (<c>ovdiff fit</c> uses 32, chosen by
-    /// cross-validation with ResNet18).
+    /// How many k-means parts of the single-tag support images' background cells (first extractor, unit cells,
+    /// <see cref="Seed"/>) form the model's <see cref="PrototypeModel.SharedBackground"/>: background of no class in
+    /// particular. Support images tagged with several classes are shared out against them (a cell goes to the background
+    /// when one part is more similar than each of its tagged classes' means), so indoor walls and floors find a background
+    /// like them instead of joining a chair or a table; the support pre-filter can use them in its first pass
+    /// (<see cref="ClassPrefilterOptions.SupportSharedBackground"/>). 0 = none: multi-tag images are compared with one
+    /// background mean over every background cell, recomputed each round. Not in the reference. Default 0 (<c>ovdiff
+    /// fit</c> uses 32, chosen by cross-validation with ResNet18).
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    public int MultiTagBackgroundParts { get; init; }
+    public int SharedBackgroundParts { get; init; }
 
     /// <summary>
     /// Rounds of cleaning the foreground of each support image fitted with one class by its class's other support images
@@ -114,7 +116,7 @@ public sealed record PrototypeFitOptions
         ArgumentOutOfRangeException.ThrowIfNegative(BackgroundErosion, nameof(BackgroundErosion));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(PartCount, nameof(PartCount));
         ArgumentOutOfRangeException.ThrowIfNegative(MultiTagIterations, nameof(MultiTagIterations));
-        ArgumentOutOfRangeException.ThrowIfNegative(MultiTagBackgroundParts, nameof(MultiTagBackgroundParts));
+        ArgumentOutOfRangeException.ThrowIfNegative(SharedBackgroundParts, nameof(SharedBackgroundParts));
         ArgumentOutOfRangeException.ThrowIfNegative(ForegroundCleaningRounds, nameof(ForegroundCleaningRounds));
         if (!float.IsFinite(ForegroundCleaningMargin) || ForegroundCleaningMargin is < -1f or > 1f)
         {

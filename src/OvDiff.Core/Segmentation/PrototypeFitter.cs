@@ -131,16 +131,21 @@ public static class PrototypeFitter
             }
         }
 
+        // The shared background: parts of every background pooled so far (the single-tag images', cleaned).
+        SharedBackground? sharedBackground = null;
+        if (options.SharedBackgroundParts > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            float[]? parts = MultiTagAssignment.BackgroundParts(pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed);
+            sharedBackground = parts is null ? null : new SharedBackground(extractors[0].Name, extractors[0].Channels, parts);
+        }
+
         if (multiTag.Count > 0)
         {
             int channels = extractors[0].Channels;
             var singleForeground = pooled[0].Select(pool => Sum(pool.Foreground, channels)).ToArray();
             (double[] Sum, long Count) singleBackground = Sum(pooled[0].SelectMany(pool => pool.Background), channels);
-            cancellationToken.ThrowIfCancellationRequested();
-            float[]? backgroundParts = options.MultiTagBackgroundParts > 0
-                ? MultiTagAssignment.BackgroundParts(pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), channels, options.MultiTagBackgroundParts, options.Seed)
-                : null;
-            int[][] labels = MultiTagAssignment.Assign([.. multiTag.Select(m => m.Image)], classNames.Count, singleForeground, singleBackground, options.MultiTagIterations, backgroundParts);
+            int[][] labels = MultiTagAssignment.Assign([.. multiTag.Select(m => m.Image)], classNames.Count, singleForeground, singleBackground, options.MultiTagIterations, sharedBackground?.Vectors);
             for (int m = 0; m < multiTag.Count; m++)
             {
                 (MultiTagImage image, string source, FeatureMap[] maps) = multiTag[m];
@@ -189,7 +194,7 @@ public static class PrototypeFitter
         }
 
         var stuff = new HashSet<string>(options.StuffClasses.Select(ClassNaming.Normalize), ClassNaming.Comparer);
-        return new PrototypeModel(classNames.ToArray(), classNames.Select(stuff.Contains).ToArray(), supports, banks, options);
+        return new PrototypeModel(classNames.ToArray(), classNames.Select(stuff.Contains).ToArray(), supports, banks, options, sharedBackground);
     }
 
     /// <summary>Records one support image of class <paramref name="cls"/> with its masks (on the split grid) and pools its cells for every extractor.</summary>

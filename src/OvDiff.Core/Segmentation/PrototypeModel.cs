@@ -8,12 +8,19 @@ namespace OvDiff.Core.Segmentation;
 public sealed class PrototypeModel
 {
     /// <summary>Creates a model and checks that every index inside it is in range.</summary>
+    /// <param name="classNames">The classes, in label order.</param>
+    /// <param name="isStuff">Per class, whether it is a stuff class.</param>
+    /// <param name="supportImages">The support images and masks.</param>
+    /// <param name="banks">One bank per extractor.</param>
+    /// <param name="fitOptions">The options of the fit.</param>
+    /// <param name="sharedBackground">Background parts of no class (on one of the banks' extractors), or null.</param>
     public PrototypeModel(
         IReadOnlyList<string> classNames,
         IReadOnlyList<bool> isStuff,
         IReadOnlyList<SupportImageRecord> supportImages,
         IReadOnlyList<PrototypeBank> banks,
-        PrototypeFitOptions fitOptions)
+        PrototypeFitOptions fitOptions,
+        SharedBackground? sharedBackground = null)
     {
         ArgumentNullException.ThrowIfNull(classNames);
         ArgumentNullException.ThrowIfNull(isStuff);
@@ -65,8 +72,14 @@ public sealed class PrototypeModel
             }
         }
 
+        if (sharedBackground is not null && !banks.Any(b => b.ExtractorName == sharedBackground.ExtractorName && b.Channels == sharedBackground.Channels))
+        {
+            throw new ArgumentException($"The shared background is on '{sharedBackground.ExtractorName}' ({sharedBackground.Channels} channels), which no bank has.", nameof(sharedBackground));
+        }
+
         ClassNames = classNames;
         IsStuff = isStuff;
+        SharedBackground = sharedBackground;
         SupportImages = supportImages;
         Banks = banks;
         FitOptions = fitOptions;
@@ -90,6 +103,9 @@ public sealed class PrototypeModel
     /// <summary>The options the model was fitted with.</summary>
     public PrototypeFitOptions FitOptions { get; }
 
+    /// <summary>Background parts of no class (<see cref="PrototypeFitOptions.SharedBackgroundParts"/>), or null.</summary>
+    public SharedBackground? SharedBackground { get; }
+
     /// <summary>Label names: "background" followed by <see cref="ClassNaming"/>.</summary>
     public IReadOnlyList<string> LabelNames => [BackgroundName, .. ClassNames];
 
@@ -101,7 +117,7 @@ public sealed class PrototypeModel
     {
         ArgumentNullException.ThrowIfNull(stuffClasses);
         var stuff = new HashSet<string>(stuffClasses, StringComparer.Ordinal);
-        return new PrototypeModel(ClassNames, ClassNames.Select(stuff.Contains).ToArray(), SupportImages, Banks, FitOptions with { StuffClasses = [.. ClassNames.Where(stuff.Contains)] });
+        return new PrototypeModel(ClassNames, ClassNames.Select(stuff.Contains).ToArray(), SupportImages, Banks, FitOptions with { StuffClasses = [.. ClassNames.Where(stuff.Contains)] }, SharedBackground);
     }
 
     /// <summary>Approximate memory held by the prototype vectors, in bytes.</summary>

@@ -14,10 +14,11 @@ namespace OvDiff.Core.Segmentation;
 /// Binary format, little-endian:
 /// <code>
 /// 8 bytes  magic "OVDIFFPM"
-/// int32    format version (<see cref="FormatVersion"/>; readers accept versions up to their own)
+/// int32    format version (1, or 2 when the model has a shared background; readers accept versions up to their own)
 /// int32    header length N, then N bytes of UTF-8 JSON (class names, stuff flags, fit options, support records
-///          without masks, banks' names/channels/origins)
+///          without masks, banks' names/channels/origins; version 2: the shared background's extractor, channels, count)
 /// per bank:          count * channels float32 (unit prototype vectors)
+/// version 2:         count * channels float32 (the shared background's unit parts)
 /// per support image: ceil(H*W/8) bytes foreground bits, then the same for background (LSB first)
 /// 8 bytes  end marker "OVDPEND\0"
 /// </code>
@@ -25,8 +26,8 @@ namespace OvDiff.Core.Segmentation;
 /// </remarks>
 public static class PrototypeModelSerializer
 {
-    /// <summary>The version this code writes.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The newest version this code reads and writes (it writes 1 for a model without a shared background, as before).</summary>
+    public const int FormatVersion = 2;
 
     private static readonly byte[] Magic = "OVDIFFPM"u8.ToArray();
     private static readonly byte[] EndMarker = "OVDPEND\0"u8.ToArray();
@@ -47,17 +48,23 @@ public static class PrototypeModelSerializer
             model.IsStuff.ToArray(),
             model.FitOptions,
             model.SupportImages.Select(s => new SupportHeader(s.ClassIndex, s.Source, s.MaskHeight, s.MaskWidth)).ToArray(),
-            model.Banks.Select(b => new BankHeader(b.ExtractorName, b.Channels, b.Origins.ToArray())).ToArray());
+            model.Banks.Select(b => new BankHeader(b.ExtractorName, b.Channels, b.Origins.ToArray())).ToArray(),
+            model.SharedBackground is { } shared ? new SharedBackgroundHeader(shared.ExtractorName, shared.Channels, shared.Count) : null);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, JsonOptions);
 
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
-        writer.Write(FormatVersion);
+        writer.Write(model.SharedBackground is null ? 1 : 2);
         writer.Write(json.Length);
         writer.Write(json);
         foreach (PrototypeBank bank in model.Banks)
         {
             WriteFloats(writer, bank.Vectors);
+        }
+
+        if (model.SharedBackground is not null)
+        {
+            WriteFloats(writer, model.SharedBackground.Vectors);
         }
 
         foreach (SupportImageRecord support in model.SupportImages)
@@ -113,6 +120,10 @@ public static class PrototypeModelSerializer
                 banks.Add(new PrototypeBank(bank.ExtractorName, bank.Channels, vectors, bank.Origins));
             }
 
+            SharedBackground? shared = header.SharedBackground is { } part
+                ? new SharedBackground(part.ExtractorName, part.Channels, ReadFloats(reader, (long)part.Count * part.Channels))
+                : null;
+
             var supports = new List<SupportImageRecord>(header.SupportImages.Length);
             foreach (SupportHeader support in header.SupportImages)
             {
@@ -127,7 +138,7 @@ public static class PrototypeModelSerializer
                 throw new InvalidDataException($"'{sourceName}' is corrupt: the end marker is missing.");
             }
 
-            return new PrototypeModel(header.ClassNames, header.IsStuff, supports, banks, header.FitOptions);
+            return new PrototypeModel(header.ClassNames, header.IsStuff, supports, banks, header.FitOptions, shared);
         }
         catch (EndOfStreamException ex)
         {
@@ -167,6 +178,7 @@ public static class PrototypeModelSerializer
             _ when header.SupportImages.Any(s => s is null || s.Source is null || s.MaskHeight <= 0 || s.MaskWidth <= 0) => "a support image with no source or a non-positive mask size",
             _ when header.Banks.Any(b => b is null || b.ExtractorName is null || b.Channels <= 0 || b.Origins is null || b.Origins.Any(o => o is null)) => "a bank with no name, no origins or non-positive channels",
             _ when header.Banks.Any(b => (long)b.Origins.Length * b.Channels > Array.MaxLength) => "a bank too large to hold",
+            { SharedBackground: { } p } when p.ExtractorName is null || p.Channels <= 0 || p.Count <= 0 || (long)p.Count * p.Channels > Array.MaxLength => "a shared background with no extractor name or a bad size",
             _ => null,
         };
         if (problem is not null)
@@ -247,9 +259,17 @@ public static class PrototypeModelSerializer
         return bits;
     }
 
-    private sealed record Header(string[] ClassNames, bool[] IsStuff, PrototypeFitOptions FitOptions, SupportHeader[] SupportImages, BankHeader[] Banks);
+    private sealed record Header(
+        string[] ClassNames,
+        bool[] IsStuff,
+        PrototypeFitOptions FitOptions,
+        SupportHeader[] SupportImages,
+        BankHeader[] Banks,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SharedBackgroundHeader? SharedBackground = null);
 
     private sealed record SupportHeader(int ClassIndex, string Source, int MaskHeight, int MaskWidth);
 
     private sealed record BankHeader(string ExtractorName, int Channels, PrototypeOrigin[] Origins);
+
+    private sealed record SharedBackgroundHeader(string ExtractorName, int Channels, int Count);
 }

@@ -295,7 +295,8 @@ public sealed class PrototypeSegmenter : ISegmenter
         {
             var all = new bool[classes];
             Array.Fill(all, true);
-            var grids = extracted.Select(e => (e.Plan.Score(e.Features, all, labels, Options.UseBackgroundPrototypes), (int)e.Features.CellCount));
+            SharedBackground? shared = Options.Prefilter.SupportSharedBackground ? _model.SharedBackground : null;
+            var grids = extracted.Select(e => (e.Plan.Score(e.Features, all, labels, Options.UseBackgroundPrototypes, shared?.ExtractorName == e.Plan.Bank.ExtractorName ? shared : null), (int)e.Features.CellCount));
             return FirstPassEvidence.FromGrids(grids, labels, Options.ScoreThreshold, Options.Prefilter.SupportBackgroundBias);
         });
         ClassPrefilterDecision decision = _prefilter.Select(input, cancellationToken);

@@ -88,6 +88,37 @@ public sealed class ClassPrefilterTests
     }
 
     [Fact]
+    public void SupportPrefilter_SharedBackground_TakesFirstPassCellsOnly()
+    {
+        // The first pass of the test above, with a shared background part (0.6, 0.8, 0): px3 (unit (0.6, 0.8, 0)) now
+        // scores background 1 against dog's 0.96, so the areas are cat 1/4, dog 1/4 (background 2/4). The second pass does
+        // not use the part: with both classes kept (area 0.2) px3 is dog again.
+        using var extractor = new BlockMeanExtractor();
+        RgbImage image = BlockMeanExtractor.Image(2, 2, (200, 100, 100), (100, 200, 100), (100, 100, 200), (160, 180, 100));
+        PrototypeModel plain = PrototypeSegmenterTests.Model(PrototypeSegmenterTests.SharedPrototypes);
+        var model = new PrototypeModel(plain.ClassNames, plain.IsStuff, [], plain.Banks, plain.FitOptions, new SharedBackground("block", 3, [0.6f, 0.8f, 0f]));
+        var prefilter = new ClassPrefilterOptions { Kind = ClassPrefilterKind.Support, SupportMinimumArea = 0.2f, SupportSharedBackground = true };
+        SegmentationOutcome Run(PrototypeModel m, ClassPrefilterOptions p) =>
+            new PrototypeSegmenter(m, [extractor], new SegmentationOptions { ShortSide = 0, Windows = [], IncludeFullImage = true, Prefilter = p }, new SupportEvidencePrefilter(p))
+                .SegmentWithPrefilter(image, TestContext.Current.CancellationToken);
+
+        // Scores in label terms (background first, NaN).
+        SegmentationOutcome shared = Run(model, prefilter);
+        Assert.Equal([0.25f, 0.25f], shared.Prefilter!.Scores.Skip(1));
+        Assert.Equal([1, 2], shared.Prefilter.Kept);
+        Assert.Equal([1, 2, 0, 2], shared.Labels.Labels);
+
+        // Turned off, or a model without parts: the areas of the test above.
+        Assert.Equal([0.25f, 0.5f], Run(model, prefilter with { SupportSharedBackground = false }).Prefilter!.Scores.Skip(1));
+        Assert.Equal([0.25f, 0.5f], Run(plain, prefilter).Prefilter!.Scores.Skip(1));
+
+        // At 0.3 the part decides: without it dog (0.5) is kept alone; with it neither class reaches 0.3 and only the
+        // pre-filter's top class stays.
+        Assert.Equal([2], Run(model, prefilter with { SupportMinimumArea = 0.3f, SupportSharedBackground = false }).Prefilter!.Kept);
+        Assert.Single(Run(model, prefilter with { SupportMinimumArea = 0.3f }).Prefilter!.Kept);
+    }
+
+    [Fact]
     public void SupportPrefilter_NeverDropsEveryClass_NorDecidesStuff()
     {
         var evidence = new ClassEvidence([0.01f, 0.02f, 0.5f], [0.3f, 0.4f, 0.9f], 0.47f);

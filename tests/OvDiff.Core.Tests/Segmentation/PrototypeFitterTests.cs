@@ -175,7 +175,7 @@ public sealed class PrototypeFitterTests
     }
 
     [Fact]
-    public void MultiTagBackgroundParts_KeepAnIndoorWallOutOfTheChair()
+    public void SharedBackgroundParts_KeepAnIndoorWallOutOfTheChair()
     {
         // 32x32, stride 4 → 8x8 grids; features = colour − 100. Three "person" images: green square on blue (outdoor
         // background (0,0,100)). One "chair" image: red square (100,0,0) on a wall (90,0,44), which points nearer the chair
@@ -204,15 +204,23 @@ public sealed class PrototypeFitterTests
         SupportImageRecord chairOfD = oneMean.SupportImages.Single(r => r.Source == "d.png" && r.ClassIndex == 0);
         Assert.Equal(red.Concat(walls).Order(), Cells(chairOfD.Foreground));
         Assert.Empty(Cells(chairOfD.Background));
+        Assert.Null(oneMean.SharedBackground);
 
-        PrototypeModel withParts = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options with { MultiTagBackgroundParts = 2 }, cancellationToken: TestContext.Current.CancellationToken);
+        PrototypeModel withParts = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options with { SharedBackgroundParts = 2 }, cancellationToken: TestContext.Current.CancellationToken);
         SupportImageRecord[] d = [.. withParts.SupportImages.Where(r => r.Source == "d.png")];
         Assert.Equal(red, Cells(d[0].Foreground));
         Assert.Equal(green, Cells(d[1].Foreground));
         Assert.Equal(walls, Cells(d[0].Background));
         Assert.Equal(walls, Cells(d[1].Background));
         AssertVector([1, 0, 0], withParts.Banks[0].Vector(0));   // the chair's foreground is red only
-        Assert.Equal(2, withParts.FitOptions.MultiTagBackgroundParts);
+        Assert.Equal(2, withParts.FitOptions.SharedBackgroundParts);
+
+        // The parts stay in the model: the outdoor background (0,0,1) and the wall (90,0,44) / 100.1798, on the first extractor.
+        SharedBackground parts = Assert.IsType<SharedBackground>(withParts.SharedBackground);
+        Assert.Equal(("block", 3, 2), (parts.ExtractorName, parts.Channels, parts.Count));
+        float[][] rows = [.. new[] { parts.Vectors[..3], parts.Vectors[3..] }.OrderBy(r => r[0])];
+        AssertVector([0, 0, 1], rows[0]);
+        AssertVector([0.89838, 0, 0.43921], rows[1]);
     }
 
     [Fact]

@@ -39,6 +39,34 @@ public sealed class PrototypeModelSerializerTests
     }
 
     [Fact]
+    public void SharedBackground_RoundTripsExactly_InVersion2_AndAModelWithoutOneStaysVersion1()
+    {
+        PrototypeModel plain = SampleModel();
+        float[] parts = [0.6f, 0.8f, 1f / 3f, BitConverter.Int32BitsToSingle(0x7FC01234), -0f, 1f];
+        var model = new PrototypeModel(plain.ClassNames, plain.IsStuff, plain.SupportImages, plain.Banks, plain.FitOptions, new SharedBackground("dino", 3, parts));
+        byte[] bytes = PrototypeModelSerializer.ToBytes(model);
+        Assert.Equal(2, BitConverter.ToInt32(bytes, 8));
+        Assert.Equal(1, BitConverter.ToInt32(PrototypeModelSerializer.ToBytes(plain), 8));
+
+        PrototypeModel back = PrototypeModelSerializer.FromBytes(bytes);
+        Assert.NotNull(back.SharedBackground);
+        Assert.Equal(("dino", 3, 2), (back.SharedBackground.ExtractorName, back.SharedBackground.Channels, back.SharedBackground.Count));
+        Assert.Equal(parts.Select(BitConverter.SingleToInt32Bits), back.SharedBackground.Vectors.Select(BitConverter.SingleToInt32Bits));
+        Assert.Null(PrototypeModelSerializer.FromBytes(PrototypeModelSerializer.ToBytes(plain)).SharedBackground);
+        Assert.Same(model.SharedBackground, model.WithStuffClasses(["cat"]).SharedBackground);
+
+        // Cut inside the parts (before the end marker's 8 bytes, the masks' 2 + 2 + 1 + 1 bytes and the last part's float).
+        int cut = bytes.Length - 8 - 6 - 4;
+        var truncated = Assert.Throws<InvalidDataException>(() => PrototypeModelSerializer.FromBytes(bytes[..cut], "m.ovdiff"));
+        Assert.Contains("'m.ovdiff'", truncated.Message);
+
+        // Parts on an extractor no bank has, or of another width, are refused.
+        Assert.Throws<ArgumentException>(() => new PrototypeModel(plain.ClassNames, plain.IsStuff, plain.SupportImages, plain.Banks, plain.FitOptions, new SharedBackground("clip", 3, parts)));
+        Assert.Throws<ArgumentException>(() => new PrototypeModel(plain.ClassNames, plain.IsStuff, plain.SupportImages, plain.Banks, plain.FitOptions, new SharedBackground("dino", 2, parts)));
+        Assert.Throws<ArgumentException>(() => new SharedBackground("dino", 4, parts));
+    }
+
+    [Fact]
     public void RoundTrip_IsExact()
     {
         PrototypeModel model = SampleModel();

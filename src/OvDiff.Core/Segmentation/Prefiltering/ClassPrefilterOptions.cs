@@ -52,6 +52,16 @@ public sealed record ClassPrefilterOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public float SupportBackgroundBias { get; init; }
 
+    /// <summary>
+    /// Support: in the first pass only, the model's shared background parts (<see cref="PrototypeModel.SharedBackground"/>,
+    /// fitted with <see cref="PrototypeFitOptions.SharedBackgroundParts"/>) score as background too, beside the classes'
+    /// background prototypes, so that a class does not keep an image for winning its walls or floors. A model without
+    /// them is unaffected. Default false (<c>ovdiff fit</c> stores true, chosen by cross-validation with ResNet18). Left
+    /// out of JSON when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool SupportSharedBackground { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
