@@ -793,7 +793,7 @@ internal static class Experiments
                     var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     var fitted = cv.Select(f =>
                     {
-                        Protos protos = CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, 32);
+                        Protos protos = CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, SharedParts);
                         var withParts = new Protos();
                         for (int j = 0; j < protos.Vectors.Count; j++)
                         {
@@ -1046,6 +1046,9 @@ internal static class Experiments
             }
         }
     }
+
+    /// <summary>Shared background parts of the "pf2" fits (EXP_SHARED, default 32 as ovdiff fit).</summary>
+    private static readonly int SharedParts = int.Parse(Environment.GetEnvironmentVariable("EXP_SHARED") ?? "32", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Background bias of the first pass in "os" (EXP_BGBIAS, default 0).</summary>
     private static readonly float FirstPassBias = float.Parse(Environment.GetEnvironmentVariable("EXP_BGBIAS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
