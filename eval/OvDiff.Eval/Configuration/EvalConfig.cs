@@ -208,7 +208,7 @@ public sealed record FitConfig
     /// <summary>Rounds of cleaning single-tag support images' foregrounds with their class's other images. Default: null (fit's default, 2).</summary>
     public int? CleaningRounds { get; init; }
 
-    /// <summary>k-means parts of the single-tag support images' background that multi-tag images' cells are compared with (0 = one mean). Default: null (fit's default, 32).</summary>
+    /// <summary>k-means parts of the single-tag support images' background kept as the model's shared background (multi-tag images are shared out against them; the support pre-filter can use them); 0 = none. Default: null (fit's default, 32).</summary>
     public int? SharedBackgroundParts { get; init; }
 }
 

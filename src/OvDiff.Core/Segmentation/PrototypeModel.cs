@@ -120,6 +120,6 @@ public sealed class PrototypeModel
         return new PrototypeModel(ClassNames, ClassNames.Select(stuff.Contains).ToArray(), SupportImages, Banks, FitOptions with { StuffClasses = [.. ClassNames.Where(stuff.Contains)] }, SharedBackground);
     }
 
-    /// <summary>Approximate memory held by the prototype vectors, in bytes.</summary>
-    public long PrototypeBytes => Banks.Sum(b => b.Vectors.LongLength * sizeof(float));
+    /// <summary>Approximate memory held by the prototype vectors and the shared background's parts, in bytes.</summary>
+    public long PrototypeBytes => (Banks.Sum(b => b.Vectors.LongLength) + (SharedBackground?.Vectors.LongLength ?? 0)) * sizeof(float);
 }

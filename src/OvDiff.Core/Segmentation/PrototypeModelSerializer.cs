@@ -112,6 +112,10 @@ public static class PrototypeModelSerializer
             Header header = JsonSerializer.Deserialize<Header>(ReadExactly(reader, headerLength), JsonOptions)
                 ?? throw new InvalidDataException($"'{sourceName}' has an empty header.");
             CheckHeader(header, sourceName);
+            if (version < 2 && header.SharedBackground is not null)
+            {
+                throw new InvalidDataException($"'{sourceName}' has a corrupt header: a shared background in a version {version} model.");
+            }
 
             var banks = new List<PrototypeBank>(header.Banks.Length);
             foreach (BankHeader bank in header.Banks)

@@ -54,11 +54,17 @@ public sealed class PrototypeModelSerializerTests
         Assert.Equal(parts.Select(BitConverter.SingleToInt32Bits), back.SharedBackground.Vectors.Select(BitConverter.SingleToInt32Bits));
         Assert.Null(PrototypeModelSerializer.FromBytes(PrototypeModelSerializer.ToBytes(plain)).SharedBackground);
         Assert.Same(model.SharedBackground, model.WithStuffClasses(["cat"]).SharedBackground);
+        Assert.Equal(plain.PrototypeBytes + (6 * sizeof(float)), model.PrototypeBytes);
 
         // Cut inside the parts (before the end marker's 8 bytes, the masks' 2 + 2 + 1 + 1 bytes and the last part's float).
         int cut = bytes.Length - 8 - 6 - 4;
         var truncated = Assert.Throws<InvalidDataException>(() => PrototypeModelSerializer.FromBytes(bytes[..cut], "m.ovdiff"));
         Assert.Contains("'m.ovdiff'", truncated.Message);
+
+        // A version-1 file cannot hold parts.
+        byte[] relabelled = (byte[])bytes.Clone();
+        BitConverter.TryWriteBytes(relabelled.AsSpan(8, 4), 1);
+        Assert.Contains("shared background in a version 1 model", Assert.Throws<InvalidDataException>(() => PrototypeModelSerializer.FromBytes(relabelled, "m.ovdiff")).Message);
 
         // Parts on an extractor no bank has, or of another width, are refused.
         Assert.Throws<ArgumentException>(() => new PrototypeModel(plain.ClassNames, plain.IsStuff, plain.SupportImages, plain.Banks, plain.FitOptions, new SharedBackground("clip", 3, parts)));
