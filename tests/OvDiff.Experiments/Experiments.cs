@@ -820,7 +820,7 @@ internal static class Experiments
                             float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
                             Protos segment = second ? x.withParts : x.protos;
                             float[] segmentFlat = second ? flatParts : flat;
-                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, 0.5f)));
+                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc)), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, SelfWeight)));
                         }).ToList());
                     }
                 }
@@ -1046,6 +1046,11 @@ internal static class Experiments
             }
         }
     }
+
+    /// <summary>Minimum class area and self-prototype weight of "pf2" (EXP_MINAREA, EXP_SELF; defaults 0.1 and 0.5 as ovdiff fit).</summary>
+    private static readonly float MinArea = float.Parse(Environment.GetEnvironmentVariable("EXP_MINAREA") ?? "0.1", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static readonly float SelfWeight = float.Parse(Environment.GetEnvironmentVariable("EXP_SELF") ?? "0.5", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Shared background parts of the "pf2" fits (EXP_SHARED, default 32 as ovdiff fit).</summary>
     private static readonly int SharedParts = int.Parse(Environment.GetEnvironmentVariable("EXP_SHARED") ?? "32", System.Globalization.CultureInfo.InvariantCulture);
