@@ -820,7 +820,7 @@ internal static class Experiments
                             float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
                             Protos segment = second ? x.withParts : x.protos;
                             float[] segmentFlat = second ? flatParts : flat;
-                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc)), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, SelfWeight)));
+                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc), FirstPassBias), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, SelfWeight)));
                         }).ToList());
                     }
                 }
