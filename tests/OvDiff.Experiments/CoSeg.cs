@@ -40,7 +40,7 @@ internal static class CoSeg
                 float[] cells = [.. Enumerable.Range(0, masks[i].Item2.Length).Where(j => masks[i].Item2[j]).SelectMany(j => support[i].Image.Features.Data.AsSpan(j * ch, ch).ToArray())];
                 return (cells, cells.Length / ch);
             }).ToList();
-            parts = MultiTagAssignment.BackgroundParts(blocks, ch, backgroundParts, 0);
+            parts = SharedBackground.Fit("resnet18-layer4", blocks, ch, backgroundParts, 0)?.Vectors;
         }
 
         for (int round = 0; round < rounds; round++)

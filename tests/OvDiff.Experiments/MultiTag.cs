@@ -273,7 +273,7 @@ internal static class CoreMultiTag
             }
         }
 
-        float[]? parts = backgroundParts > 0 ? MultiTagAssignment.BackgroundParts(backgroundBlocks, ch, backgroundParts, 0) : null;
+        float[]? parts = backgroundParts > 0 ? SharedBackground.Fit("resnet18-layer4", backgroundBlocks, ch, backgroundParts, 0)?.Vectors : null;
         LastParts = parts;
         int[][] labels = MultiTagAssignment.Assign([.. multi.Select(m => m.Tagged)], Engine.Labels, singleFg, singleBg, iterations, parts);
         LastMulti = multi.Select((m, i) => (m.Image, labels[i])).ToList();

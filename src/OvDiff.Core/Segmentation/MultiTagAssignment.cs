@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using OvDiff.Core.Features;
-using OvDiff.Core.Numerics;
 
 namespace OvDiff.Core.Segmentation;
 
@@ -18,7 +17,7 @@ internal sealed record MultiTagImage(int[] Classes, ForegroundSplit Split, Featu
 /// assignments; a tagged class that wins no cell of an image takes the cells where it comes closest (a tag says the class
 /// is there). So a person beside a horse is neither horse foreground nor horse background: it goes to person. With 0
 /// iterations every tag takes the split's foreground and background (each tag fitted alone). With background parts
-/// (<see cref="BackgroundParts"/>) a cell is background when one of them beats its tagged classes' means.
+/// (<see cref="SharedBackground"/>) a cell is background when one of them beats its tagged classes' means.
 /// </summary>
 internal static class MultiTagAssignment
 {
@@ -38,9 +37,9 @@ internal static class MultiTagAssignment
     /// <param name="singleBackground">The same over the single-tag images' backgrounds.</param>
     /// <param name="iterations">Reassignment rounds.</param>
     /// <param name="backgroundParts">
-    /// Unit background vectors (rows of the first extractor's width, from <see cref="BackgroundParts"/>) that a cell is
+    /// Unit background vectors (rows of the first extractor's width, <see cref="SharedBackground.Vectors"/>) that a cell is
     /// compared with instead of the background mean; null = the mean of <paramref name="singleBackground"/> and the
-    /// images' background cells, recomputed each round.
+    /// images' background cells, recomputed each round (not pooled when there are parts).
     /// </param>
     public static int[][] Assign(IReadOnlyList<MultiTagImage> images, int classCount, (double[] Sum, long Count)[] singleForeground, (double[] Sum, long Count) singleBackground, int iterations, float[]? backgroundParts = null)
     {
@@ -60,7 +59,7 @@ internal static class MultiTagAssignment
         {
             // Means from the single-tag images plus the multi-tag images' current assignments.
             var foreground = singleForeground.Select(p => (Sum: (double[])p.Sum.Clone(), p.Count)).ToArray();
-            var background = (Sum: (double[])singleBackground.Sum.Clone(), singleBackground.Count);
+            var background = backgroundParts is null ? (Sum: (double[])singleBackground.Sum.Clone(), singleBackground.Count) : default;
             for (int m = 0; m < images.Count; m++)
             {
                 FeatureMap map = images[m].Features;
@@ -78,7 +77,7 @@ internal static class MultiTagAssignment
                     {
                         CellMeans.Add(ref foreground[label - 1], map, cell);
                     }
-                    else if (label == 0)
+                    else if (label == 0 && backgroundParts is null)
                     {
                         CellMeans.Add(ref background, map, cell);
                     }
@@ -99,41 +98,6 @@ internal static class MultiTagAssignment
         }
 
         return labels;
-    }
-
-    /// <summary>
-    /// The background parts of <see cref="Assign"/>: <paramref name="parts"/> k-means centroids (seed
-    /// <paramref name="seed"/>) of the given background cells scaled to unit length, each scaled to unit length; null when
-    /// there is no cell. Fewer rows when there are fewer distinct cells.
-    /// </summary>
-    /// <param name="background">Blocks of raw background cells (row-major, <paramref name="channels"/> wide) and their counts.</param>
-    /// <param name="channels">Feature width.</param>
-    /// <param name="parts">Number of parts (at least 1).</param>
-    /// <param name="seed">k-means seed.</param>
-    public static float[]? BackgroundParts(IEnumerable<(float[] Cells, int Count)> background, int channels, int parts, int seed)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
-        var blocks = background.Where(b => b.Count > 0).ToList();
-        long total = blocks.Sum(b => (long)b.Count);
-        if (total == 0)
-        {
-            return null;
-        }
-
-        var unit = new float[checked(total * channels)];
-        long offset = 0;
-        foreach ((float[] cells, int count) in blocks)
-        {
-            Span<float> block = unit.AsSpan(checked((int)(offset * channels)), count * channels);
-            cells.AsSpan(0, count * channels).CopyTo(block);
-            Matrix.NormalizeRows(block, count, channels, 1e-6f);
-            offset += count;
-        }
-
-        KMeansResult km = KMeans.Fit(unit, checked((int)total), channels, parts, seed);
-        float[] centroids = km.Centroids;
-        Matrix.NormalizeRows(centroids, km.K, channels, 1e-6f);
-        return centroids;
     }
 
     /// <summary>

@@ -136,8 +136,7 @@ public static class PrototypeFitter
         if (options.SharedBackgroundParts > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            float[]? parts = MultiTagAssignment.BackgroundParts(pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed);
-            sharedBackground = parts is null ? null : new SharedBackground(extractors[0].Name, extractors[0].Channels, parts);
+            sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed);
         }
 
         if (multiTag.Count > 0)

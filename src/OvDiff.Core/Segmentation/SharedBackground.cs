@@ -1,3 +1,5 @@
+using OvDiff.Core.Numerics;
+
 namespace OvDiff.Core.Segmentation;
 
 /// <summary>
@@ -35,4 +37,40 @@ public sealed class SharedBackground
 
     /// <summary>Number of parts.</summary>
     public int Count => Vectors.Length / Channels;
+
+    /// <summary>
+    /// The shared background of <paramref name="background"/> on <paramref name="extractorName"/>: <paramref name="parts"/>
+    /// k-means centroids (seed <paramref name="seed"/>) of the cells scaled to unit length, each scaled to unit length;
+    /// null when there is no cell. Fewer parts when there are fewer distinct cells.
+    /// </summary>
+    /// <param name="extractorName">The extractor whose features the cells are.</param>
+    /// <param name="background">Blocks of raw background cells (row-major, <paramref name="channels"/> wide) and their counts.</param>
+    /// <param name="channels">Feature width.</param>
+    /// <param name="parts">Number of parts (at least 1).</param>
+    /// <param name="seed">k-means seed.</param>
+    internal static SharedBackground? Fit(string extractorName, IEnumerable<(float[] Cells, int Count)> background, int channels, int parts, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
+        var blocks = background.Where(b => b.Count > 0).ToList();
+        long total = blocks.Sum(b => (long)b.Count);
+        if (total == 0)
+        {
+            return null;
+        }
+
+        var unit = new float[checked(total * channels)];
+        long offset = 0;
+        foreach ((float[] cells, int count) in blocks)
+        {
+            Span<float> block = unit.AsSpan(checked((int)(offset * channels)), count * channels);
+            cells.AsSpan(0, count * channels).CopyTo(block);
+            Matrix.NormalizeRows(block, count, channels, 1e-6f);
+            offset += count;
+        }
+
+        KMeansResult km = KMeans.Fit(unit, checked((int)total), channels, parts, seed);
+        float[] centroids = km.Centroids;
+        Matrix.NormalizeRows(centroids, km.K, channels, 1e-6f);
+        return new SharedBackground(extractorName, channels, centroids);
+    }
 }
