@@ -557,29 +557,15 @@ internal static class Experiments
                 Parallel.ForEach(all, new ParallelOptions { MaxDegreeOfParallelism = 2 }, image =>
                 {
                     int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
-                    double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
+                    int[] pixels = CellLabelCounts(image);
                     var counts = new float[Engine.Labels * cells];
-                    var total = new float[cells];
-                    for (int y = 0; y < image.Height; y++)
+                    for (int c = 0; c < cells; c++)
                     {
-                        int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
-                        for (int x = 0; x < image.Width; x++)
+                        // Shares among the scored labels (void and other values left out).
+                        float total = pixels.AsSpan(c * 256, Engine.Labels).ToArray().Sum();
+                        for (int l = 0; l < Engine.Labels; l++)
                         {
-                            int cx = Math.Min((int)(x * (double)image.ScaledWidth / image.Width / stride), gw - 1);
-                            byte t = image.Truth[(y * image.Width) + x];
-                            if (t < Engine.Labels)
-                            {
-                                counts[(t * cells) + (cy * gw) + cx]++;
-                                total[(cy * gw) + cx]++;
-                            }
-                        }
-                    }
-
-                    for (int l = 0; l < Engine.Labels; l++)
-                    {
-                        for (int c = 0; c < cells; c++)
-                        {
-                            counts[(l * cells) + c] = total[c] > 0 ? counts[(l * cells) + c] / total[c] : 0f;
+                            counts[(l * cells) + c] = total > 0 ? pixels[(c * 256) + l] / total : 0f;
                         }
                     }
 
@@ -1061,34 +1047,25 @@ internal static class Experiments
     /// <summary>Ground-truth support masks on the feature grid: foreground where over half a cell's pixels are the class, background where over half are background.</summary>
     public static (bool[] Foreground, bool[] Background) TruthMasks(ImageRecord image, int cls)
     {
-        int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
-        double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
-        var mine = new int[cells];
-        var back = new int[cells];
-        var total = new int[cells];
-        for (int y = 0; y < image.Height; y++)
-        {
-            int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
-            for (int x = 0; x < image.Width; x++)
-            {
-                int cx = Math.Min((int)(x * (double)image.ScaledWidth / image.Width / stride), gw - 1);
-                byte t = image.Truth[(y * image.Width) + x];
-                int cell = (cy * gw) + cx;
-                total[cell]++;
-                mine[cell] += t == cls ? 1 : 0;
-                back[cell] += t == 0 ? 1 : 0;
-            }
-        }
-
-        return (mine.Select((m, i) => 2 * m > total[i]).ToArray(), back.Select((b, i) => 2 * b > total[i]).ToArray());
+        int[] counts = CellLabelCounts(image);
+        int cells = counts.Length / 256;
+        int[] total = [.. Enumerable.Range(0, cells).Select(c => counts.AsSpan(c * 256, 256).ToArray().Sum())];
+        return (Enumerable.Range(0, cells).Select(c => 2 * counts[(c * 256) + cls] > total[c]).ToArray(), Enumerable.Range(0, cells).Select(c => 2 * counts[c * 256] > total[c]).ToArray());
     }
 
     /// <summary>Majority ground-truth label per feature-grid cell (255 where void wins).</summary>
     public static int[] TruthCells(ImageRecord image)
     {
-        int gh = image.Features.Height, gw = image.Features.Width, cells = gh * gw;
+        int[] counts = CellLabelCounts(image);
+        return Enumerable.Range(0, counts.Length / 256).Select(c => Enumerable.Range(0, 256).MaxBy(l => counts[(c * 256) + l])).ToArray();
+    }
+
+    /// <summary>Per feature-grid cell, the ground truth's pixel count of every label value 0-255 (cell x 256, row-major).</summary>
+    public static int[] CellLabelCounts(ImageRecord image)
+    {
+        int gh = image.Features.Height, gw = image.Features.Width;
         double stride = Math.Pow(2, Math.Round(Math.Log2((double)image.ScaledWidth / gw)));
-        var counts = new int[cells * 256];
+        var counts = new int[gh * gw * 256];
         for (int y = 0; y < image.Height; y++)
         {
             int cy = Math.Min((int)(y * (double)image.ScaledHeight / image.Height / stride), gh - 1);
@@ -1099,7 +1076,7 @@ internal static class Experiments
             }
         }
 
-        return Enumerable.Range(0, cells).Select(c => Enumerable.Range(0, 256).MaxBy(l => counts[(c * 256) + l])).ToArray();
+        return counts;
     }
 
     public static bool[] Oracle(ImageRecord image)
