@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -108,9 +109,13 @@ public sealed class OvDiffModel : IDisposable
             transformer = context.Model.Load(path, out inputSchema);
             runners = scope.Runners;
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or TargetInvocationException)
         {
-            throw new InvalidDataException($"'{path}' is not a readable ML.NET model zip (truncated or corrupt?): {ex.Message}", ex);
+            // ML.NET creates each step by reflection: a step whose bytes end early (an entry cut short, its CRC-32 made
+            // to match) fails inside TargetInvocationExceptions, which reached the user as "Unable to read beyond the
+            // end of the stream." with no file named.
+            Exception cause = ex is TargetInvocationException ? ex.GetBaseException() : ex;
+            throw new InvalidDataException($"'{path}' is not a readable ML.NET model zip (truncated or corrupt?): {cause.Message}", ex);
         }
 
         try

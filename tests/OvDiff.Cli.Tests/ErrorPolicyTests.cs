@@ -175,6 +175,14 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal("error: --multi-tag-rounds must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-rounds", "-1")));
         Assert.Equal("error: --cleaning-rounds must be 0 or more, got -2.", Cli.Fails(Fit("--cleaning-rounds", "-2")));
         Assert.Equal("error: --shared-background-parts must be 0 or more, got -1.", Cli.Fails(Fit("--shared-background-parts", "-1")));
+
+        // The same counts from a config's fit section: named by key and file before the support set is read (was: the
+        // support set's error here, and with a support set "SharedBackgroundParts ('-1') must be a non-negative value").
+        string config = temp.Combine("c.json");
+        File.WriteAllText(config, """{ "fit": { "sharedBackgroundParts": -1 } }""");
+        Assert.Equal($"error: {config}: key 'fit.sharedBackgroundParts' must be 0 or more, got -1.", Cli.Fails(Fit("--config", config)));
+        Assert.Equal($"error: {config} with --set: key 'fit.parts' must be at least 1, got 0.", Cli.Fails(Fit("--config", config, "--set", "fit.parts=0")));
+        Assert.Equal("error: --set: key 'fit.multiTagRounds' must be 0 or more, got -3.", Cli.Fails(Fit("--set", "fit.multiTagRounds=-3")));
         Assert.Contains($"--out '{temp.Path}' is a folder", Cli.Fails("fit", "--support", temp.Combine("absent.csv"), "--out", temp.Path), StringComparison.Ordinal);
     }
 
@@ -237,12 +245,32 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     public void Fit_CountsAMultiTagImageOnce()
     {
         using var temp = new TempFolder();
+        string stderr = FitTwoImages(temp, "a.jpg,cat|dog\nb.jpg,dog\n");
+        Assert.Contains("2 classes, 2 support images (3 image-class pairs)", stderr, StringComparison.Ordinal);   // was: "3 support images"
+    }
+
+    [Fact]
+    public void Fit_SaysWhyTheSharedBackgroundHasFewerPartsThanAskedOrNone()
+    {
+        // Two small images have far fewer background cells than 100000: fewer parts, and the line says why (was: silent).
+        using var temp = new TempFolder();
+        Assert.Matches(@"2 classes, 2 support images, .*, (\d+) shared background parts \(of 100000 asked: the support images' backgrounds have only \1 distinct cells\)\.",
+            FitTwoImages(temp, "a.jpg,cat\nb.jpg,dog\n", "--shared-background-parts", "100000"));
+
+        // Every image has two tags: no background cell to take the parts from (was: no word, the default 32 silently none).
+        Assert.Contains("; no shared background parts (32 asked): no single-tag support image has background cells to take them from.",
+            FitTwoImages(temp, "a.jpg,cat|dog\nb.jpg,dog|cat\n"), StringComparison.Ordinal);
+    }
+
+    /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>
+    private static string FitTwoImages(TempFolder temp, string rows, params string[] extra)
+    {
         Cli.WriteImage(temp.Combine("a.jpg"), 160, 120, seed: 1);
         Cli.WriteImage(temp.Combine("b.jpg"), 160, 120, seed: 2);
-        File.WriteAllText(temp.Combine("support.csv"), "image,classes\na.jpg,cat|dog\nb.jpg,dog\n");
-        (int exit, _, string stderr) = Cli.Invoke("fit", "--support", temp.Combine("support.csv"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        File.WriteAllText(temp.Combine("support.csv"), "image,classes\n" + rows);
+        (int exit, _, string stderr) = Cli.Invoke(["fit", "--support", temp.Combine("support.csv"), "--out", temp.Combine("m.zip"), "--levels", "mean", .. extra]);
         Assert.True(exit == 0, stderr);
-        Assert.Contains("2 classes, 2 support images (3 image-class pairs)", stderr, StringComparison.Ordinal);   // was: "3 support images"
+        return stderr;
     }
 
     [Fact]

@@ -148,6 +148,32 @@ public sealed class OvDiffSegmentTests
         var crc = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, corrupt));
         Assert.Contains($"'{corrupt}'", crc.Message, StringComparison.Ordinal);
         Assert.Contains($"its entry '{largest}' fails its CRC-32 check", crc.Message, StringComparison.Ordinal);
+
+        // The same entry cut short and stored again (so its CRC-32 matches): ML.NET's reader fails inside reflection, and
+        // the error once reached the user as "Unable to read beyond the end of the stream." with no file named.
+        string cut = temp.Combine("cut.zip");
+        File.Copy(zip, cut);
+        using (var archive = System.IO.Compression.ZipFile.Open(cut, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            var entry = archive.GetEntry(largest)!;
+            byte[] content;
+            using (var reader = new MemoryStream())
+            {
+                using (Stream stream = entry.Open())
+                {
+                    stream.CopyTo(reader);
+                }
+
+                content = reader.ToArray();
+            }
+
+            entry.Delete();
+            using Stream writer = archive.CreateEntry(largest).Open();
+            writer.Write(content.AsSpan(0, content.Length - 3000));
+        }
+
+        var cutShort = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, cut));
+        Assert.StartsWith($"'{cut}' is not a readable ML.NET model zip", cutShort.Message, StringComparison.Ordinal);
     }
 
     [Fact]

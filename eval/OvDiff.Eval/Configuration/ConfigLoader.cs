@@ -252,8 +252,38 @@ public static class ConfigLoader
         catch (JsonException e)
         {
             string key = (e.Path ?? "$").TrimStart('$').TrimStart('.');
-            throw new ConfigException($"{source}: key '{key}' has a value of the wrong type ({FirstSentence(e.Message)}).", e);
+            throw new ConfigException($"{source}: key '{key}' has a value of the wrong type ({(Expected(key) is { } expected ? $"expected {expected}" : FirstSentence(e.Message))}).", e);
         }
+    }
+
+    /// <summary>
+    /// What the field at <paramref name="keyPath"/> (a JSON path such as <c>protocol.windows[0].crop</c>) takes, in words, for
+    /// a number, a boolean or a string; null otherwise (the serializer's own sentence is shown then). It replaces the
+    /// serializer's "could not be converted to System.Nullable`1[System.Int32]".
+    /// </summary>
+    private static string? Expected(string keyPath)
+    {
+        Type? type = typeof(EvalConfig);
+        foreach (string segment in keyPath.Split('.'))
+        {
+            int index = segment.IndexOf('[', StringComparison.Ordinal);
+            type = type is null ? null : FindProperty(type, index < 0 ? segment : segment[..index])?.PropertyType;
+            if (type is not null && index >= 0)
+            {
+                type = ElementType(type);
+            }
+        }
+
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        return type is null ? null : Type.GetTypeCode(type) switch
+        {
+            TypeCode.Int32 => $"a whole number from {int.MinValue} to {int.MaxValue}",
+            TypeCode.Int64 => "a whole number",
+            TypeCode.Single or TypeCode.Double => "a number",
+            TypeCode.Boolean => "true or false",
+            TypeCode.String when !type.IsEnum => "a string",
+            _ => null,
+        };
     }
 
     /// <summary>Turns "a.b.c=value" into the layer { "a": { "b": { "c": value } } }, checks it like a file layer and merges it.</summary>
@@ -325,7 +355,7 @@ public static class ConfigLoader
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"--set: key '{keyPath}': '{text}' is not a valid {type.Name} value.", e);
+            throw new ConfigException($"--set: key '{keyPath}': '{text}' is not {Expected(keyPath) ?? $"a valid {type.Name} value"}.", e);
         }
     }
 

@@ -65,15 +65,17 @@ internal static class FitCommand
 
             string outPath = parse.GetRequiredValue(output);
             CliParsing.RequireWritableFile(outPath, "--out");
+            string[] overrides = parse.GetValue(set) ?? [];
+            FileInfo? configFile = parse.GetValue(config);
+            EvalConfig? benchmark = configFile is not null ? ConfigLoader.Load(configFile.FullName, overrides)
+                : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
+            FitConfig fromConfig = benchmark?.Fit ?? new FitConfig();
+            CheckFitConfig(fromConfig, configFile is null ? "--set" : overrides.Length > 0 ? $"{configFile.FullName} with --set" : configFile.FullName);
             TextWriter stderr = parse.InvocationConfiguration.Error;
             ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)
                 : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
                 : new TaggedImageListSupportSource(supportPath, maxPerClass);
             string[] chosen = parse.GetValue(classes) is { Length: > 0 } c ? ChooseClasses(c, source, supportPath) : source.ClassNames.ToArray();
-            string[] overrides = parse.GetValue(set) ?? [];
-            EvalConfig? benchmark = parse.GetValue(config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
-                : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
-            FitConfig fromConfig = benchmark?.Fit ?? new FitConfig();
 
             // An option given on the command line wins over the config's fit section, which wins over the option's default.
             bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
@@ -137,10 +139,41 @@ internal static class FitCommand
             string pairs = imageCount == model.State.Model.SupportImages.Count ? "" : $" ({model.State.Model.SupportImages.Count} image-class pairs)";
             stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {imageCount} support images{pairs}, "
                 + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}"
-                + (model.State.Model.SharedBackground is { } shared ? $", {shared.Count} shared background parts." : "."));
+                + SharedBackgroundSummary(model.State.Model.SharedBackground, options.Fit.SharedBackgroundParts));
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The end of fit's summary line: the shared background's part count, and why it is smaller than the
+    /// <paramref name="asked"/> count (fewer distinct background cells than parts) or absent (no background cell to take
+    /// it from: every support image has several tags). Both were silent: 100000 parts of a tiny set gave 204 with no word why.
+    /// </summary>
+    private static string SharedBackgroundSummary(SharedBackground? shared, int asked) => shared switch
+    {
+        null when asked > 0 => $"; no shared background parts ({asked} asked): no single-tag support image has background cells to take them from.",
+        null => ".",
+        _ when shared.Count < asked => $", {shared.Count} shared background parts (of {asked} asked: the support images' backgrounds have only {shared.Count} distinct cells).",
+        _ => $", {shared.Count} shared background parts.",
+    };
+
+    /// <summary>
+    /// The counts of a config's fit section (from <paramref name="source"/>: the config file, --set, or both) in range: a
+    /// <see cref="CommandLineException"/> naming the key, before the support set is read (was: the option's property name,
+    /// e.g. "SharedBackgroundParts ('-1') must be a non-negative value", once the support images had been checked).
+    /// </summary>
+    private static void CheckFitConfig(FitConfig fit, string source)
+    {
+        (string Key, int? Value, int Minimum)[] counts =
+            [("parts", fit.Parts, 1), ("multiTagRounds", fit.MultiTagRounds, 0), ("cleaningRounds", fit.CleaningRounds, 0), ("sharedBackgroundParts", fit.SharedBackgroundParts, 0)];
+        foreach ((string key, int? value, int minimum) in counts)
+        {
+            if (value < minimum)
+            {
+                throw new CommandLineException($"{source}: key 'fit.{key}' must be {(minimum == 0 ? "0 or more" : $"at least {minimum}")}, got {value}.");
+            }
+        }
     }
 
     /// <summary>The support set's spelling of each class named by --class, in the order given; a class the support set lacks is an error.</summary>

@@ -76,6 +76,34 @@ public sealed class ConfigLoaderTests
         Assert.Contains("bad.json", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{ "fit": { "sharedBackgroundParts": "abc" } }""", "fit.sharedBackgroundParts", "a whole number from -2147483648 to 2147483647")]
+    [InlineData("""{ "fit": { "sharedBackgroundParts": 2.5 } }""", "fit.sharedBackgroundParts", "a whole number from -2147483648 to 2147483647")]
+    [InlineData("""{ "fit": { "parts": 3000000000 } }""", "fit.parts", "a whole number from -2147483648 to 2147483647")]
+    [InlineData("""{ "protocol": { "windows": [{ "crop": "big", "stride": 224 }] } }""", "protocol.windows[0].crop", "a whole number from -2147483648 to 2147483647")]
+    [InlineData("""{ "output": { "savePredictions": "yes" } }""", "output.savePredictions", "true or false")]
+    [InlineData("""{ "name": 5 }""", "name", "a string")]
+    public void Load_WrongType_SaysWhatTheKeyTakes_NotADotNetTypeName(string json, string key, string expected)
+    {
+        // Was: "(The JSON value could not be converted to System.Nullable`1[System.Int32])".
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("bad.json"), json);
+
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("bad.json")));
+
+        Assert.Equal($"{folder.Combine("bad.json")}: key '{key}' has a value of the wrong type (expected {expected}).", error.Message);
+    }
+
+    [Fact]
+    public void Override_NotANumber_SaysWhatTheKeyTakes()
+    {
+        // Was: "'abc' is not a valid Int32 value.", and a fraction reached the serializer's "System.Nullable`1[System.Int32]".
+        Assert.Equal("--set: key 'fit.sharedBackgroundParts': 'abc' is not a whole number from -2147483648 to 2147483647.",
+            Assert.Throws<ConfigException>(() => ConfigLoader.FromOverrides(["fit.sharedBackgroundParts=abc"])).Message);
+        Assert.Equal("--set fit.sharedBackgroundParts: key 'fit.sharedBackgroundParts' has a value of the wrong type (expected a whole number from -2147483648 to 2147483647).",
+            Assert.Throws<ConfigException>(() => ConfigLoader.FromOverrides(["fit.sharedBackgroundParts=2.5"])).Message);
+    }
+
     [Fact]
     public void Load_SetOneSegmenterOption_KeepsTheFilesOtherOptions_NonJsonIsAString()
     {
