@@ -260,6 +260,9 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         // Every image has two tags: no background cell to take the parts from (was: no word, the default 32 silently none).
         Assert.Contains("; no shared background parts (32 asked): no single-tag support image has background cells to take them from.",
             FitTwoImages(temp, "a.jpg,cat|dog\nb.jpg,dog|cat\n"), StringComparison.Ordinal);
+
+        // One class: its background alone gives the parts (was: "1 classes").
+        Assert.Matches(@"m\.zip: 1 class, 2 support images, .*, 32 shared background parts\.", FitTwoImages(temp, "a.jpg,cat\nb.jpg,cat\n"));
     }
 
     /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>

@@ -137,7 +137,8 @@ internal static class FitCommand
             // SupportImages holds one record per (image, class): a multi-tag image is counted once here.
             int imageCount = model.State.Model.SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
             string pairs = imageCount == model.State.Model.SupportImages.Count ? "" : $" ({model.State.Model.SupportImages.Count} image-class pairs)";
-            stderr.WriteLine($"Wrote {outPath}: {model.State.Model.ClassNames.Count} classes, {imageCount} support images{pairs}, "
+            int classCount = model.State.Model.ClassNames.Count;
+            stderr.WriteLine($"Wrote {outPath}: {classCount} {(classCount == 1 ? "class" : "classes")}, {imageCount} support image{(imageCount == 1 ? "" : "s")}{pairs}, "
                 + $"{string.Join(", ", model.State.Model.Banks.Select(b => $"{b.ExtractorName}: {b.Count} prototypes x {b.Channels}"))}"
                 + SharedBackgroundSummary(model.State.Model.SharedBackground, options.Fit.SharedBackgroundParts));
             return Task.FromResult(0);
