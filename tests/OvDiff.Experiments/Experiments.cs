@@ -1,3 +1,5 @@
+using OvDiff.Core.Numerics;
+
 namespace OvDiff.Experiments;
 
 internal static class Experiments
@@ -769,6 +771,190 @@ internal static class Experiments
                 break;
             }
 
+            case "probe":
+            {
+                // A linear softmax classifier of cells trained on the support set's fitted masks: as the pre-filter's first
+                // pass (EXP_PROBE_T areas), and as the segmentation's scores.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
+                    var fitted = cv.Select(f =>
+                    {
+                        (Protos protos, Protos withParts) = FitWithParts(f);
+                        CellProbe probe = CellProbe.Train(CellProbe.SupportLabels(f.Support));
+                        return (f, protos, withParts, probe);
+                    }).ToList();
+                    Console.Error.WriteLine($"fits + probes: {watch.Elapsed.TotalSeconds:F1} s");
+                    Program.Report($"{picking} base p0.15", fitted.Select(x =>
+                    {
+                        float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
+                        float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
+                        return (x.f.Name, Program.Evaluate(x.f, x.protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.withParts, flatParts, allc)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
+                    }).ToList());
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PROBE_T") ?? "0.1,0.15,0.2").Split(','))
+                    {
+                        double t = double.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                        Program.Report($"{picking} probe first pass t{t}", fitted.Select(x =>
+                        {
+                            float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.protos, img => Evidence.ByArea(Evidence.FirstPass(x.probe.Score(img)), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
+                        }).ToList());
+                        Program.Report($"{picking} probe both passes t{t}", fitted.Select(x =>
+                            (x.f.Name, Program.Evaluate(x.f, x.protos, img => Evidence.ByArea(Evidence.FirstPass(x.probe.Score(img)), t), MinArea, (img, cand) => x.probe.Score(img, cand)))).ToList());
+                    }
+
+                    Program.Report($"{picking} probe oracle", fitted.Select(x =>
+                        (x.f.Name, Program.Evaluate(x.f, x.protos, Oracle, 0f, (img, cand) => x.probe.Score(img, cand)))).ToList());
+                }
+
+                break;
+            }
+
+            case "cropcls":
+            {
+                // How well object crops are classified: support crops from the fitted masks' boxes, test crops from the
+                // ground truth's boxes; nearest class mean and 5-NN, against the first pass's majority label in the box.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    long total = 0, meanRight = 0, knnRight = 0, passRight = 0, wholeRight = 0, bothRight = 0, eitherRight = 0;
+                    foreach (Fold f in cv)
+                    {
+                        (Protos protos, Protos withParts) = FitWithParts(f);
+                        int ch = f.Test[0].Features.Channels;
+                        float[] flatParts = withParts.Flat(ch);
+                        var labels = CellProbe.SupportLabels(f.Support);
+                        var support = new List<(int Class, float[] D)>();
+                        var gate = new object();
+                        Parallel.For(0, labels.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+                        {
+                            (ImageRecord image, int[] cellLabels) = labels[i];
+                            foreach (int c in f.Support[i].Classes)
+                            {
+                                var box = Crops.BoxOfCells(image, [.. cellLabels.Select(l => l == c)]);
+                                if (box is { } b)
+                                {
+                                    float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
+                                    lock (gate)
+                                    {
+                                        support.Add((c, d));
+                                    }
+                                }
+                            }
+                        });
+                        var means = new float[Engine.Labels][];
+                        for (int c = 1; c < Engine.Labels; c++)
+                        {
+                            var sum = new float[ch];
+                            foreach (var s in support.Where(s => s.Class == c))
+                            {
+                                System.Numerics.Tensors.TensorPrimitives.Add(sum, s.D, sum);
+                            }
+
+                            Matrix.NormalizeRows(sum, 1, ch, 1e-6f);
+                            means[c] = sum;
+                        }
+
+                        Parallel.ForEach(f.Test, new ParallelOptions { MaxDegreeOfParallelism = 2 }, image =>
+                        {
+                            var first = Engine.Score(image, withParts, flatParts, allc);
+                            int cells = first.Height * first.Width;
+                            foreach (int c in image.Tags)
+                            {
+                                var box = Crops.BoxOfTruth(image, c);
+                                if (box is not { } b)
+                                {
+                                    continue;
+                                }
+
+                                float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
+                                int byMean = Enumerable.Range(1, Engine.Labels - 1).MaxBy(k => System.Numerics.Tensors.TensorPrimitives.Dot(means[k], d));
+                                var near = support.OrderByDescending(s => System.Numerics.Tensors.TensorPrimitives.Dot(s.D, d)).Take(5).ToList();
+                                int byKnn = near.GroupBy(s => s.Class).OrderByDescending(g => g.Count()).ThenByDescending(g => g.Max(s => System.Numerics.Tensors.TensorPrimitives.Dot(s.D, d))).First().Key;
+                                double[] votes = BoxVotes(image, first, b);
+
+                                int byPass = Enumerable.Range(1, Engine.Labels - 1).MaxBy(k => votes[k]);
+                                double voteSum = Math.Max(votes.Sum(), 1);
+                                var sims = Enumerable.Range(0, Engine.Labels).Select(k => k == 0 ? double.NegativeInfinity : 20.0 * System.Numerics.Tensors.TensorPrimitives.Dot(means[k], d)).ToArray();
+                                double maxSim = sims.Max();
+                                double z = sims.Sum(v => Math.Exp(v - maxSim));
+                                int byBoth = Enumerable.Range(1, Engine.Labels - 1).MaxBy(k => (votes[k] / voteSum) + (Math.Exp(sims[k] - maxSim) / z));
+                                float[] whole = Crops.Describe(image.Id, 0, 0, image.Width, image.Height);
+                                int byWhole = Enumerable.Range(1, Engine.Labels - 1).MaxBy(k => System.Numerics.Tensors.TensorPrimitives.Dot(means[k], whole));
+                                lock (gate)
+                                {
+                                    total++;
+                                    meanRight += byMean == c ? 1 : 0;
+                                    knnRight += byKnn == c ? 1 : 0;
+                                    passRight += byPass == c ? 1 : 0;
+                                    wholeRight += byWhole == c ? 1 : 0;
+                                    bothRight += byBoth == c ? 1 : 0;
+                                    eitherRight += byPass == c || byMean == c ? 1 : 0;
+                                }
+                            }
+                        });
+                        Console.WriteLine($"{picking} {f.Name}: {total} boxes, crop mean {100.0 * meanRight / total:F1} %, crop 5-NN {100.0 * knnRight / total:F1} %, first pass in box {100.0 * passRight / total:F1} %, whole image 224 {100.0 * wholeRight / total:F1} %, pass + crop {100.0 * bothRight / total:F1} %, either right {100.0 * eitherRight / total:F1} %");
+                    }
+                }
+
+                break;
+            }
+
+            case "croppf":
+            {
+                // The pre-filter with a crop check: each class the area rule keeps is re-decided on the box of its
+                // first-pass cells, by its vote share there plus the crop descriptor's softmax over support crop means.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var fitted = cv.Select(f =>
+                    {
+                        (Protos protos, Protos withParts) = FitWithParts(f);
+                        int ch = f.Test[0].Features.Channels;
+                        var labels = CellProbe.SupportLabels(f.Support);
+                        var sums = Enumerable.Range(0, Engine.Labels).Select(_ => new float[ch]).ToArray();
+                        var gate = new object();
+                        Parallel.For(0, labels.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+                        {
+                            (ImageRecord image, int[] cellLabels) = labels[i];
+                            foreach (int c in f.Support[i].Classes)
+                            {
+                                if (Crops.BoxOfCells(image, [.. cellLabels.Select(l => l == c)]) is { } b)
+                                {
+                                    float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
+                                    lock (gate)
+                                    {
+                                        System.Numerics.Tensors.TensorPrimitives.Add(sums[c], d, sums[c]);
+                                    }
+                                }
+                            }
+                        });
+                        foreach (float[] m in sums)
+                        {
+                            Matrix.NormalizeRows(m, 1, ch, 1e-6f);
+                        }
+
+                        return (f, protos, withParts, means: sums);
+                    }).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_CROPW") ?? "0,0.5,1,2").Split(','))
+                    {
+                        double weight = double.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                        Program.Report($"{picking} croppf w{weight}", fitted.Select(x =>
+                        {
+                            float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.protos, img => CropCheck(img, Engine.Score(img, x.withParts, flatParts, allc), x.means, weight), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             case "pf2":
             {
                 // The pre-filter on this round's fits: area thresholds, and the background parts as extra background
@@ -779,20 +965,8 @@ internal static class Experiments
                     var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     var fitted = cv.Select(f =>
                     {
-                        Protos protos = CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, SharedParts);
-                        var withParts = new Protos();
-                        for (int j = 0; j < protos.Vectors.Count; j++)
-                        {
-                            withParts.Add(protos.Vectors[j], protos.Class[j], protos.Background[j]);
-                        }
-
-                        float[] parts = CoreMultiTag.LastParts!;
+                        (Protos protos, Protos withParts) = FitWithParts(f);
                         int ch = f.Test[0].Features.Channels;
-                        for (int q = 0; q < parts.Length; q += ch)
-                        {
-                            withParts.Add(parts[q..(q + ch)], 0, true);
-                        }
-
                         return (f, protos, withParts);
                     }).ToList();
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PF2") ?? "0.1,0.15,0.2,p0.1,p0.15").Split(','))
@@ -1031,6 +1205,106 @@ internal static class Experiments
                 }).ToList());
             }
         }
+    }
+
+    /// <summary>The product's fit of a fold (cleaning, shared parts) and the same prototypes with the parts as background ones.</summary>
+    private static (Protos Protos, Protos WithParts) FitWithParts(Fold f)
+    {
+        Protos protos = CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, SharedParts);
+        var withParts = new Protos();
+        for (int j = 0; j < protos.Vectors.Count; j++)
+        {
+            withParts.Add(protos.Vectors[j], protos.Class[j], protos.Background[j]);
+        }
+
+        float[] parts = CoreMultiTag.LastParts!;
+        int ch = f.Test[0].Features.Channels;
+        for (int q = 0; q < parts.Length; q += ch)
+        {
+            withParts.Add(parts[q..(q + ch)], 0, true);
+        }
+
+        return (protos, withParts);
+    }
+
+    /// <summary>First-pass winner (over classes only) of the grid cells whose centres lie in the pixel box: votes per label.</summary>
+    private static double[] BoxVotes(ImageRecord image, GridScores first, (int X0, int Y0, int X1, int Y1) b)
+    {
+        int cells = first.Height * first.Width, gw = first.Width;
+        var votes = new double[Engine.Labels];
+        for (int cell = 0; cell < cells; cell++)
+        {
+            double cx = ((cell % gw) + 0.5) * image.Width / gw, cy = ((cell / gw) + 0.5) * image.Height / first.Height;
+            if (cx < b.X0 || cx >= b.X1 || cy < b.Y0 || cy >= b.Y1)
+            {
+                continue;
+            }
+
+            int best = 1;
+            for (int l = 2; l < Engine.Labels; l++)
+            {
+                if (first.Planes[(l * cells) + cell] > first.Planes[(best * cells) + cell])
+                {
+                    best = l;
+                }
+            }
+
+            votes[best]++;
+        }
+
+        return votes;
+    }
+
+    /// <summary>Area rule 0.15, then each kept class re-decided on its first-pass box (vote share + weight x crop softmax).</summary>
+    private static bool[] CropCheck(ImageRecord image, GridScores first, float[][] means, double weight)
+    {
+        bool[] kept = Evidence.ByArea(Evidence.FirstPass(first), 0.15);
+        if (weight <= 0)
+        {
+            return kept;
+        }
+
+        int cells = first.Height * first.Width;
+        var winner = new int[cells];
+        for (int cell = 0; cell < cells; cell++)
+        {
+            float best = Math.Max(first.Planes[cell], 0f);
+            for (int l = 1; l < Engine.Labels; l++)
+            {
+                if (first.Planes[(l * cells) + cell] > best)
+                {
+                    best = first.Planes[(l * cells) + cell];
+                    winner[cell] = l;
+                }
+            }
+        }
+
+        var result = new bool[Engine.Labels];
+        for (int k = 1; k < Engine.Labels; k++)
+        {
+            if (!kept[k])
+            {
+                continue;
+            }
+
+            bool[] mask = [.. winner.Select(w => w == k)];
+            if (Crops.BoxOfCells(image, mask) is not { } b)
+            {
+                result[k] = true;
+                continue;
+            }
+
+            float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
+            double[] votes = BoxVotes(image, first, b);
+            double total = votes.Sum();
+
+            var sims = Enumerable.Range(0, Engine.Labels).Select(c => c == 0 ? double.NegativeInfinity : 20.0 * System.Numerics.Tensors.TensorPrimitives.Dot(means[c], d)).ToArray();
+            double maxSim = sims.Max(), z = sims.Sum(v => Math.Exp(v - maxSim));
+            int decided = Enumerable.Range(1, Engine.Labels - 1).MaxBy(c => (votes[c] / Math.Max(total, 1)) + (weight * Math.Exp(sims[c] - maxSim) / z));
+            result[decided] = true;
+        }
+
+        return result;
     }
 
     /// <summary>Minimum class area and self-prototype weight of "pf2" (EXP_MINAREA, EXP_SELF; defaults 0.1 and 0.5 as ovdiff fit).</summary>

@@ -233,6 +233,10 @@ internal static class CoreMultiTag
     [ThreadStatic]
     public static List<(ImageRecord Image, int[] Labels)>? LastMulti;
 
+    /// <summary>The support masks (single-tag images' cleaned masks) of the last <see cref="FitCleaned"/>, support order.</summary>
+    [ThreadStatic]
+    public static (bool[] Foreground, bool[] Background)[]? LastMasks;
+
     /// <summary>The background parts of the last fit (unit rows), if any.</summary>
     [ThreadStatic]
     public static float[]? LastParts;
@@ -307,6 +311,7 @@ internal static class CoreMultiTag
             masks[single[k]] = cleaned[k];
         }
 
+        LastMasks = masks;
         return Fit(support, masks: masks, backgroundParts: backgroundParts);
     }
 }

@@ -18,6 +18,7 @@ internal static class Program
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         string data = Environment.GetEnvironmentVariable("OVDIFF_DATA") ?? "../shared/data";
         string voc = Path.Combine(data, "VOC2012");
+        Crops.VocRoot = voc;
         string cache = Environment.GetEnvironmentVariable("EXP_CACHE") ?? "runs/exp/dev-l4.bin";
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // EXP_LAYERS=Layer4Dilated (stride 16), EXP_SIZE (short side, default 448), EXP_FLIP=1 (also cache flipped images).
