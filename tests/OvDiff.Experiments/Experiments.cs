@@ -955,6 +955,28 @@ internal static class Experiments
                 break;
             }
 
+            case "cachecheck":
+            {
+                // Re-extracts the first images with today's extractor and compares them with the cache (largest difference).
+                using var extractor = new OvDiff.Onnx.ResNet18FeatureExtractor(new OvDiff.Onnx.ResNet18Options { Layers = OvDiff.Onnx.ResNet18Layers.Layer4 });
+                foreach (ImageRecord record in all.Take(5))
+                {
+                    var image = Crops.Image(record.Id);
+                    var scaled = Resampling.ResizeImage(image, record.ScaledWidth, record.ScaledHeight, ImageFilter.Lanczos3);
+                    float[] now = extractor.Extract(scaled).Data;
+                    double max = 0, scale = 0;
+                    for (int i = 0; i < now.Length; i++)
+                    {
+                        max = Math.Max(max, Math.Abs(now[i] - record.Features.Data[i]));
+                        scale = Math.Max(scale, Math.Abs(record.Features.Data[i]));
+                    }
+
+                    Console.WriteLine($"{record.Id}: {now.Length} values, largest difference {max:E2} (largest value {scale:F2})");
+                }
+
+                break;
+            }
+
             case "pf2":
             {
                 // The pre-filter on this round's fits: area thresholds, and the background parts as extra background
