@@ -265,6 +265,20 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Matches(@"m\.zip: 1 class, 2 support images, .*, 32 shared background parts\.", FitTwoImages(temp, "a.jpg,cat\nb.jpg,cat\n"));
     }
 
+    [Fact]
+    public void Segment_PrefilterSharedBackgroundTrueOnAModelWithoutParts_Warns()
+    {
+        // The option changes nothing on such a model; true and false gave the same maps without a word.
+        using var temp = new TempFolder();
+        FitTwoImages(temp, "a.jpg,cat\nb.jpg,dog\n", "--shared-background-parts", "0");
+        string[] Segment(string model, string value) => ["segment", temp.Combine("a.jpg"), "--model", model, "--out", temp.Combine("out"), "--set", $"segmenter.options.prefilterSharedBackground={value}"];
+        (int exit, _, string stderr) = Cli.Invoke(Segment(temp.Combine("m.zip"), "true"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"warning: segmenter.options.prefilterSharedBackground is true, but model '{temp.Combine("m.zip")}' has no shared background parts (fit it with --shared-background-parts N)", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("warning", Cli.Invoke(Segment(temp.Combine("m.zip"), "false")).Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("warning", Cli.Invoke(Segment(tiny.ModelPath, "true")).Stderr, StringComparison.Ordinal);   // the tiny model has parts
+    }
+
     /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>
     private static string FitTwoImages(TempFolder temp, string rows, params string[] extra)
     {

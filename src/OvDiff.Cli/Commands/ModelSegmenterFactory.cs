@@ -29,6 +29,11 @@ public static class ModelSegmenterFactory
             ?? throw new ConfigException("No segmenter.model in the config: set it (e.g. --set segmenter.model=model.zip or --model), or pass --predictions DIR.");
         using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), model);
         SegmentationOptions options = Apply(loaded.State.Segmentation, config);
+        if (SharedBackgroundWarning(config, loaded.State.Model, model) is string warning)
+        {
+            Console.Error.WriteLine(warning);
+        }
+
         OvDiffModelState state = WithConfigStuff(loaded.State, config);
         OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(state, options);
         try
@@ -180,6 +185,16 @@ public static class ModelSegmenterFactory
         return uncovered.Length == 0 ? null : string.Create(CultureInfo.InvariantCulture,
             $"warning: model '{model}' has {classes.Count - uncovered.Length} of the dataset's {classes.Count} labels; never predicted, these score 0 IoU: {string.Join(", ", uncovered)}.");
     }
+
+    /// <summary>
+    /// A warning when the config sets <c>segmenter.options.prefilterSharedBackground</c> true for a model that has no shared
+    /// background (fitted with <c>--shared-background-parts 0</c>, or with support images that all have several tags): the
+    /// option then changes nothing, and a comparison of true and false measured nothing without a word. Null otherwise.
+    /// </summary>
+    internal static string? SharedBackgroundWarning(EvalConfig config, PrototypeModel model, string modelPath) =>
+        model.SharedBackground is null && config.Segmenter.Options?.TryGetValue("prefilterSharedBackground", out JsonElement asked) == true && asked.ValueKind == JsonValueKind.True
+            ? $"warning: segmenter.options.prefilterSharedBackground is true, but model '{modelPath}' has no shared background parts (fit it with --shared-background-parts N): the pre-filter runs as with false."
+            : null;
 
     /// <summary>An OvDiff segmenter whose labels are renumbered to a dataset's class list by name.</summary>
     private sealed class DatasetLabelSegmenter : IIdentifiedSegmenter, IDisposable

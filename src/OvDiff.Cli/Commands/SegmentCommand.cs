@@ -45,7 +45,12 @@ internal static class SegmentCommand
             }
 
             using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), modelPath);
-            SegmentationOptions options = InferenceOptions(parse, loaded.State.Segmentation, config, set, levels, pamr);
+            (SegmentationOptions options, EvalConfig? applied) = InferenceOptions(parse, loaded.State.Segmentation, config, set, levels, pamr);
+            if (applied is not null && ModelSegmenterFactory.SharedBackgroundWarning(applied, loaded.State.Model, modelPath) is string warning)
+            {
+                stderr.WriteLine(warning);
+            }
+
             using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
             IReadOnlyList<string> modelLabels = session.Segmenter.ClassNames;
             (IReadOnlyList<string> labelNames, byte[]? renumber) = parse.GetValue(classesFrom) is FileInfo classesConfig
@@ -117,18 +122,16 @@ internal static class SegmentCommand
         return command;
     }
 
-    /// <summary>The model's stored inference options, with a config's protocol and segmenter.options, --levels and --pamr applied.</summary>
-    private static SegmentationOptions InferenceOptions(ParseResult parse, SegmentationOptions stored, Option<FileInfo?> config, Option<string[]> set, Option<string?> levels, Option<bool> pamr)
+    /// <summary>The model's stored inference options, with a config's protocol and segmenter.options, --levels and --pamr applied; and that config (null without --config or --set).</summary>
+    private static (SegmentationOptions Options, EvalConfig? Config) InferenceOptions(ParseResult parse, SegmentationOptions stored, Option<FileInfo?> config, Option<string[]> set, Option<string?> levels, Option<bool> pamr)
     {
         SegmentationOptions options = stored;
         string[] overrides = parse.GetValue(set) ?? [];
-        if (parse.GetValue(config) is FileInfo configFile)
+        EvalConfig? applied = parse.GetValue(config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
+            : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
+        if (applied is not null)
         {
-            options = ModelSegmenterFactory.Apply(options, ConfigLoader.Load(configFile.FullName, overrides));
-        }
-        else if (overrides.Length > 0)
-        {
-            options = ModelSegmenterFactory.Apply(options, ConfigLoader.FromOverrides(overrides));
+            options = ModelSegmenterFactory.Apply(options, applied);
         }
 
         if (parse.GetValue(levels) is string levelText)
@@ -136,7 +139,7 @@ internal static class SegmentCommand
             options = options with { Levels = CliParsing.ParseLevels(levelText) };
         }
 
-        return parse.GetValue(pamr) ? options with { Pamr = new Core.Numerics.PamrOptions() } : options;
+        return (parse.GetValue(pamr) ? options with { Pamr = new Core.Numerics.PamrOptions() } : options, applied);
     }
 
     /// <summary>The label names and renumbering table that put the model's labels in the class order of <paramref name="configPath"/>'s dataset.</summary>
