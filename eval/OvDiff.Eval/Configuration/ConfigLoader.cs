@@ -10,7 +10,7 @@ namespace OvDiff.Eval.Configuration;
 /// <list type="bullet">
 /// <item>Layers apply in order: each base (recursively, relative to the file naming it), then the file, then the
 /// overrides. Objects merge key by key; arrays and values replace.</item>
-/// <item>Every layer is checked on its own: an unknown key, a key given twice or a value of the wrong type is a
+/// <item>Every layer is checked on its own: an unknown key, a key given twice, a value of the wrong type or a fit count out of range is a
 /// <see cref="ConfigException"/> naming the key and the file (or "--set").</item>
 /// <item>Path fields (<see cref="ConfigPathAttribute"/>) given relative in a file resolve against that file's folder;
 /// given with --set they resolve against the working directory.</item>
@@ -207,11 +207,29 @@ public static class ConfigLoader
         }
     }
 
-    /// <summary>Checks one layer for unknown keys and wrong types, and resolves its relative paths against <paramref name="folder"/>.</summary>
+    /// <summary>Checks one layer for unknown keys, wrong types and fit counts out of range, and resolves its relative paths against <paramref name="folder"/>.</summary>
     private static void CheckLayer(JsonObject layer, string source, string folder)
     {
         CheckKeys(layer, typeof(EvalConfig), "", source, folder);
-        Deserialize(layer, source);
+        CheckFitCounts(Deserialize(layer, source).Fit, source);
+    }
+
+    /// <summary>
+    /// The fit section's counts in range, named by key and layer when not (for <c>eval</c> too, which does not use them:
+    /// the config is shared with <c>ovdiff fit</c>). Was: "SharedBackgroundParts ('-1') must be a non-negative value" from
+    /// fit once the support images had been checked, and nothing from eval.
+    /// </summary>
+    private static void CheckFitCounts(FitConfig fit, string source)
+    {
+        (string Key, int? Value, int Minimum)[] counts =
+            [("parts", fit.Parts, 1), ("multiTagRounds", fit.MultiTagRounds, 0), ("cleaningRounds", fit.CleaningRounds, 0), ("sharedBackgroundParts", fit.SharedBackgroundParts, 0)];
+        foreach ((string key, int? value, int minimum) in counts)
+        {
+            if (value < minimum)
+            {
+                throw new ConfigException($"{source}: key 'fit.{key}' must be {(minimum == 0 ? "0 or more" : $"at least {minimum}")}, got {value}.");
+            }
+        }
     }
 
     private static void CheckKeys(JsonObject layer, Type type, string prefix, string source, string folder)

@@ -70,7 +70,6 @@ internal static class FitCommand
             EvalConfig? benchmark = configFile is not null ? ConfigLoader.Load(configFile.FullName, overrides)
                 : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
             FitConfig fromConfig = benchmark?.Fit ?? new FitConfig();
-            CheckFitConfig(fromConfig, configFile is null ? "--set" : overrides.Length > 0 ? $"{configFile.FullName} with --set" : configFile.FullName);
             TextWriter stderr = parse.InvocationConfiguration.Error;
             ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)
                 : Directory.Exists(supportPath) ? new FolderSupportSource(supportPath, maxPerClass)
@@ -158,24 +157,6 @@ internal static class FitCommand
         _ when shared.Count < asked => $", {shared.Count} shared background parts (of {asked} asked: the support images' backgrounds have only {shared.Count} distinct cells).",
         _ => $", {shared.Count} shared background parts.",
     };
-
-    /// <summary>
-    /// The counts of a config's fit section (from <paramref name="source"/>: the config file, --set, or both) in range: a
-    /// <see cref="CommandLineException"/> naming the key, before the support set is read (was: the option's property name,
-    /// e.g. "SharedBackgroundParts ('-1') must be a non-negative value", once the support images had been checked).
-    /// </summary>
-    private static void CheckFitConfig(FitConfig fit, string source)
-    {
-        (string Key, int? Value, int Minimum)[] counts =
-            [("parts", fit.Parts, 1), ("multiTagRounds", fit.MultiTagRounds, 0), ("cleaningRounds", fit.CleaningRounds, 0), ("sharedBackgroundParts", fit.SharedBackgroundParts, 0)];
-        foreach ((string key, int? value, int minimum) in counts)
-        {
-            if (value < minimum)
-            {
-                throw new CommandLineException($"{source}: key 'fit.{key}' must be {(minimum == 0 ? "0 or more" : $"at least {minimum}")}, got {value}.");
-            }
-        }
-    }
 
     /// <summary>The support set's spelling of each class named by --class, in the order given; a class the support set lacks is an error.</summary>
     private static string[] ChooseClasses(string[] named, ISupportSource source, string supportPath) => named.Select(name =>

@@ -95,6 +95,21 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Load_FitCountOutOfRange_NamesKeyAndLayer()
+    {
+        // The config is shared by fit and eval: both refuse it (was: eval said nothing, fit named the property, late).
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.Combine("base.json"), """{ "fit": { "sharedBackgroundParts": -1 } }""");
+        File.WriteAllText(folder.Combine("run.json"), """{ "base": "base.json", "fit": { "parts": 8 } }""");
+
+        Assert.Equal($"{folder.Combine("base.json")}: key 'fit.sharedBackgroundParts' must be 0 or more, got -1.",
+            Assert.Throws<ConfigException>(() => ConfigLoader.Load(folder.Combine("run.json"))).Message);
+        Assert.Equal("--set fit.parts: key 'fit.parts' must be at least 1, got 0.", Assert.Throws<ConfigException>(() => ConfigLoader.FromOverrides(["fit.parts=0"])).Message);
+        Assert.Equal("--set fit.cleaningRounds: key 'fit.cleaningRounds' must be 0 or more, got -2.", Assert.Throws<ConfigException>(() => ConfigLoader.FromOverrides(["fit.cleaningRounds=-2"])).Message);
+        Assert.Equal(0, ConfigLoader.FromOverrides(["fit.sharedBackgroundParts=0", "fit.multiTagRounds=0"]).Fit.SharedBackgroundParts);
+    }
+
+    [Fact]
     public void Override_NotANumber_SaysWhatTheKeyTakes()
     {
         // Was: "'abc' is not a valid Int32 value.", and a fraction reached the serializer's "System.Nullable`1[System.Int32]".
