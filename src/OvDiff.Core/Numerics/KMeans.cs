@@ -28,9 +28,10 @@ public static class KMeans
     /// Clusters <paramref name="count"/> points of <paramref name="dimension"/> floats (row-major in <paramref name="points"/>)
     /// into at most <paramref name="k"/> clusters. When there are fewer distinct points than k, k shrinks to that number.
     /// Stops when no assignment changes or the centroid shift (sum of squared moves) falls below <paramref name="tolerance"/>
-    /// times the mean per-dimension variance, or after <paramref name="maxIterations"/>.
+    /// times the mean per-dimension variance, or after <paramref name="maxIterations"/>. <paramref name="cancellationToken"/>
+    /// is checked at each seeded centre and each iteration (tens of thousands of parts take minutes).
     /// </summary>
-    public static KMeansResult Fit(ReadOnlySpan<float> points, int count, int dimension, int k, int seed = 0, int maxIterations = 300, double tolerance = 1e-4)
+    public static KMeansResult Fit(ReadOnlySpan<float> points, int count, int dimension, int k, int seed = 0, int maxIterations = 300, double tolerance = 1e-4, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
@@ -45,7 +46,7 @@ public static class KMeans
         points = points[..(count * dimension)];
         k = Math.Min(k, CountDistinct(points, count, dimension, k));
         var random = new Random(seed);
-        float[] centroids = Seed(points, count, dimension, k, random);
+        float[] centroids = Seed(points, count, dimension, k, random, cancellationToken);
 
         double toleranceAbsolute = tolerance * MeanVariance(points, count, dimension);
         int[] assignments = new int[count];
@@ -57,6 +58,7 @@ public static class KMeans
         int iterations = 0;
         while (iterations < maxIterations)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             bool changed = Assign(points, count, dimension, centroids, k, assignments, distances);
             if (!changed && iterations > 0)
             {
@@ -146,7 +148,7 @@ public static class KMeans
 
     // sklearn _kmeans_plusplus: greedy with 2 + floor(ln k) local trials. Distances are float32 (‖x − c‖ via
     // TensorPrimitives.Distance, exactly 0 for a point equal to a centre); potentials are float64 sums in index order.
-    private static float[] Seed(ReadOnlySpan<float> points, int count, int dimension, int k, Random random)
+    private static float[] Seed(ReadOnlySpan<float> points, int count, int dimension, int k, Random random, CancellationToken cancellationToken)
     {
         float[] centroids = new float[k * dimension];
         int trials = 2 + (int)Math.Log(k);
@@ -162,6 +164,7 @@ public static class KMeans
         double[] cumulative = new double[count];
         for (int c = 1; c < k; c++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             double running = 0;
             for (int i = 0; i < count; i++)
             {

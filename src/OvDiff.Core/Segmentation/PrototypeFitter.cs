@@ -136,7 +136,7 @@ public static class PrototypeFitter
         if (options.SharedBackgroundParts > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed);
+            sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed, cancellationToken);
         }
 
         if (multiTag.Count > 0)
@@ -176,8 +176,8 @@ public static class PrototypeFitter
             {
                 cancellationToken.ThrowIfCancellationRequested();   // k-means of a class can take seconds
                 ClassPool pool = pooled[e][c];
-                AddPrototypes(pool.Foreground, pool.Channels, c, PrototypeRole.Foreground, options, vectors, origins);
-                AddPrototypes(pool.Background, pool.Channels, c, PrototypeRole.Background, options, vectors, origins);
+                AddPrototypes(pool.Foreground, pool.Channels, c, PrototypeRole.Foreground, options, vectors, origins, cancellationToken);
+                AddPrototypes(pool.Background, pool.Channels, c, PrototypeRole.Background, options, vectors, origins, cancellationToken);
                 progress?.Report(new StepProgress("prototypes", (long)e * classNames.Count + c + 1, (long)extractors.Count * classNames.Count, classNames[c]));
             }
 
@@ -229,7 +229,7 @@ public static class PrototypeFitter
         return (sum, count);
     }
 
-    private static void AddPrototypes(List<(int Support, float[] Cells, int Count)> perImage, int channels, int cls, PrototypeRole role, PrototypeFitOptions options, List<float[]> vectors, List<PrototypeOrigin> origins)
+    private static void AddPrototypes(List<(int Support, float[] Cells, int Count)> perImage, int channels, int cls, PrototypeRole role, PrototypeFitOptions options, List<float[]> vectors, List<PrototypeOrigin> origins, CancellationToken cancellationToken)
     {
         long total = perImage.Sum(p => (long)p.Count);
         if (total == 0)
@@ -275,7 +275,7 @@ public static class PrototypeFitter
                 offset += (long)count * channels;
             }
 
-            KMeansResult km = KMeans.Fit(all, checked((int)total), channels, options.PartCount, options.Seed);
+            KMeansResult km = KMeans.Fit(all, checked((int)total), channels, options.PartCount, options.Seed, cancellationToken: cancellationToken);
             var sizes = new long[km.K];
             foreach (int a in km.Assignments)
             {

@@ -48,7 +48,8 @@ public sealed class SharedBackground
     /// <param name="channels">Feature width.</param>
     /// <param name="parts">Number of parts (at least 1).</param>
     /// <param name="seed">k-means seed.</param>
-    internal static SharedBackground? Fit(string extractorName, IEnumerable<(float[] Cells, int Count)> background, int channels, int parts, int seed)
+    /// <param name="cancellationToken">Checked during the k-means (many parts of many cells take minutes).</param>
+    internal static SharedBackground? Fit(string extractorName, IEnumerable<(float[] Cells, int Count)> background, int channels, int parts, int seed, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
         var blocks = background.Where(b => b.Count > 0).ToList();
@@ -68,7 +69,7 @@ public sealed class SharedBackground
             offset += count;
         }
 
-        KMeansResult km = KMeans.Fit(unit, checked((int)total), channels, parts, seed);
+        KMeansResult km = KMeans.Fit(unit, checked((int)total), channels, parts, seed, cancellationToken: cancellationToken);
         float[] centroids = km.Centroids;
         Matrix.NormalizeRows(centroids, km.K, channels, 1e-6f);
         return new SharedBackground(extractorName, channels, centroids);

@@ -24,7 +24,7 @@ public sealed class KMeansTests
             }
         }
 
-        KMeansResult result = KMeans.Fit(points.ToArray(), 12, 2, 3, seed);
+        KMeansResult result = KMeans.Fit(points.ToArray(), 12, 2, 3, seed, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(3, result.K);
         var found = Enumerable.Range(0, 3).Select(c => (result.Centroids[c * 2], result.Centroids[c * 2 + 1])).OrderBy(p => p).ToArray();
         Assert.Equal([(0f, 0f), (0f, 100f), (100f, 0f)], found);
@@ -44,7 +44,7 @@ public sealed class KMeansTests
     {
         // {1,2,3} and {10,12}: means 2 and 11; inertia (1+0+1) + (1+1) = 4.
         float[] points = [10, 1, 12, 2, 3];
-        KMeansResult result = KMeans.Fit(points, 5, 1, 2, seed);
+        KMeansResult result = KMeans.Fit(points, 5, 1, 2, seed, cancellationToken: TestContext.Current.CancellationToken);
         float[] sorted = result.Centroids.Order().ToArray();
         Assert.Equal([2f, 11f], sorted);
         Assert.Equal(4.0, result.Inertia, 9);
@@ -58,10 +58,20 @@ public sealed class KMeansTests
     public void FewerDistinctPointsThanK_ShrinksK()
     {
         float[] points = [5, 5, 7, 5, 7, -0f, 0f];
-        KMeansResult result = KMeans.Fit(points, 7, 1, 5);
+        KMeansResult result = KMeans.Fit(points, 7, 1, 5, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(3, result.K); // {5, 7, 0}: -0 and +0 are one point
         Assert.Equal([0f, 5f, 7f], result.Centroids.Order().ToArray());
         Assert.Equal(0.0, result.Inertia);
+    }
+
+    [Fact]
+    public void CancelledToken_StopsTheSeedingAndTheIterations()
+    {
+        float[] points = [0, 1, 2, 3, 10, 11];
+        var cancelled = new CancellationToken(canceled: true);
+        Assert.Throws<OperationCanceledException>(() => KMeans.Fit(points, 6, 1, 3, cancellationToken: cancelled));   // at the second centre
+        Assert.Throws<OperationCanceledException>(() => KMeans.Fit(points, 6, 1, 1, cancellationToken: cancelled));   // one centre: at the first iteration
+        Assert.Equal(3, KMeans.Fit(points, 6, 1, 3, cancellationToken: CancellationToken.None).K);
     }
 
     [Fact]
@@ -70,8 +80,8 @@ public sealed class KMeansTests
         var random = new Random(3);
         const int n = 600, d = 5, k = 6;
         float[] points = Enumerable.Range(0, n * d).Select(_ => (float)random.NextDouble()).ToArray();
-        KMeansResult a = KMeans.Fit(points, n, d, k, seed: 42, tolerance: 0);
-        KMeansResult b = KMeans.Fit(points, n, d, k, seed: 42, tolerance: 0);
+        KMeansResult a = KMeans.Fit(points, n, d, k, seed: 42, tolerance: 0, cancellationToken: TestContext.Current.CancellationToken);
+        KMeansResult b = KMeans.Fit(points, n, d, k, seed: 42, tolerance: 0, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(a.Centroids, b.Centroids);
         Assert.Equal(a.Assignments, b.Assignments);
         Assert.True(a.Iterations < 300);
