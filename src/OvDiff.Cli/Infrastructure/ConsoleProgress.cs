@@ -35,7 +35,7 @@ internal sealed class ConsoleProgress : IProgress<EvalProgress>, IProgress<StepP
             $"{value.Done}/{value.Total} images  {value.ImagesPerSecond:F1} img/s  ETA {value.Remaining:hh\\:mm\\:ss}  skipped {value.Skipped}"));
 
     public void Report(StepProgress value) =>
-        Draw(value.Completed == value.Total, () =>
+        Draw(value.Completed == value.Total || value.Completed == 0, () =>   // a step's start too: one that follows a finished step at once was not drawn (fit's shared background)
         {
             double rate = value.Completed / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
             string total = value.Total > 0 ? string.Create(CultureInfo.InvariantCulture, $"/{value.Total}") : "";

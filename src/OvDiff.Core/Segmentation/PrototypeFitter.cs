@@ -136,7 +136,9 @@ public static class PrototypeFitter
         if (options.SharedBackgroundParts > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new StepProgress("shared background", 0, 1));   // its k-means can take minutes: say what runs
             sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed, cancellationToken);
+            progress?.Report(new StepProgress("shared background", 1, 1, $"{sharedBackground?.Count ?? 0} parts"));
         }
 
         if (multiTag.Count > 0)

@@ -206,7 +206,8 @@ public sealed class PrototypeFitterTests
         Assert.Empty(Cells(chairOfD.Background));
         Assert.Null(oneMean.SharedBackground);
 
-        PrototypeModel withParts = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options with { SharedBackgroundParts = 2 }, cancellationToken: TestContext.Current.CancellationToken);
+        var steps = new StepLog();
+        PrototypeModel withParts = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options with { SharedBackgroundParts = 2 }, steps, TestContext.Current.CancellationToken);
         SupportImageRecord[] d = [.. withParts.SupportImages.Where(r => r.Source == "d.png")];
         Assert.Equal(red, Cells(d[0].Foreground));
         Assert.Equal(green, Cells(d[1].Foreground));
@@ -221,6 +222,19 @@ public sealed class PrototypeFitterTests
         float[][] rows = [.. new[] { parts.Vectors[..3], parts.Vectors[3..] }.OrderBy(r => r[0])];
         AssertVector([0, 0, 1], rows[0]);
         AssertVector([0.89838, 0, 0.43921], rows[1]);
+
+        // Its k-means is a step of its own in the progress, between the images and the prototypes (was: the line stayed
+        // on "fit: 5/5" while tens of thousands of parts took minutes).
+        Assert.Equal(["fit", "shared background", "prototypes"], steps.Steps.Where((p, i) => i == 0 || p.Step != steps.Steps[i - 1].Step).Select(p => p.Step));
+        Assert.Equal([new StepProgress("shared background", 0, 1), new StepProgress("shared background", 1, 1, "2 parts")], steps.Steps.Where(p => p.Step == "shared background"));
+    }
+
+    /// <summary>Records progress reports in order, on the reporting thread.</summary>
+    private sealed class StepLog : IProgress<StepProgress>
+    {
+        public List<StepProgress> Steps { get; } = [];
+
+        public void Report(StepProgress value) => Steps.Add(value);
     }
 
     [Fact]
