@@ -278,6 +278,17 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.DoesNotContain("warning", Cli.Invoke(Segment(tiny.ModelPath, "true")).Stderr, StringComparison.Ordinal);   // the tiny model has parts
     }
 
+    [Fact]
+    public void Explain_NamesTheSharedBackgroundOfTheSupportPrefiltersFirstPass()
+    {
+        string image = Path.Combine(tiny.Folder, "support", "cat", "c.jpg");
+        (int exit, string stdout, string stderr) = Cli.Invoke("explain", image, "--model", tiny.ModelPath, "--x", "5", "--y", "5");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("Pre-filter support", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"\n  first pass: the model's \d+ shared background parts also score as background \(segmenter\.options\.prefilterSharedBackground\)\r?\n", stdout);
+        Assert.DoesNotContain("shared background", Cli.Invoke("explain", image, "--model", tiny.ModelPath, "--x", "5", "--y", "5", "--prefilter", "none").Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>
     private static string FitTwoImages(TempFolder temp, string rows, params string[] extra)
     {

@@ -57,6 +57,12 @@ internal static class ExplainCommand
                 string[] stuff = Enumerable.Range(0, fitted.ClassNames.Count).Where(c => fitted.IsStuff[c]).Select(c => fitted.ClassNames[c]).ToArray();
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Pre-filter {decision.Method} ({decision.Milliseconds:F0} ms): kept {(decision.Kept.Count == 0 ? "nothing" : decision.Describe(fitted.ClassNames))}"));
                 stdout.WriteLine($"  left out: {(dropped.Length == 0 ? "nothing" : string.Join(", ", dropped))}");
+                if (options.Prefilter.Kind == ClassPrefilterKind.Support && options.Prefilter.SupportSharedBackground && options.UseBackgroundPrototypes && fitted.SharedBackground is { } shared)
+                {
+                    // They decide what the first pass calls background, so they decide the scores above (was: not named).
+                    stdout.WriteLine($"  first pass: the model's {shared.Count} shared background parts also score as background (segmenter.options.prefilterSharedBackground)");
+                }
+
                 if (stuff.Length > 0)
                 {
                     stdout.WriteLine($"  stuff (always candidates): {string.Join(", ", stuff)}");
