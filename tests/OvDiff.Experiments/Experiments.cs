@@ -977,6 +977,36 @@ internal static class Experiments
                 break;
             }
 
+            case "power":
+            {
+                // Power transform of the features (x^p, EXP_POWER, before any matching; the split stays on the original
+                // features): the final pipeline (fit with parts, pre-filter 0.15 with parts, self 0.5) and oracle tags.
+                foreach (string spec in (Environment.GetEnvironmentVariable("EXP_POWER") ?? "1,0.5").Split(','))
+                {
+                    float power = float.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                    var records = power == 1f ? all : Transform.Apply(all, new float[all[0].Features.Channels], power);
+                    foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                    {
+                        var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(records, 3, seed, picking, 16)).ToList();
+                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                        var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
+                        Program.Report($"{picking} power {power}", fitted.Select(x =>
+                        {
+                            float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, allc)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight)));
+                        }).ToList());
+                        Program.Report($"{picking} power {power} oracle", fitted.Select(x =>
+                        {
+                            float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, Oracle, 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             case "pf2":
             {
                 // The pre-filter on this round's fits: area thresholds, and the background parts as extra background

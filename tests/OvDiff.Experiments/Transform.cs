@@ -28,7 +28,10 @@ internal static class Transform
     }
 
     /// <summary>A copy of the records with features x → f(x) − mean (f = sqrt or identity); the split stays computed on the original.</summary>
-    public static List<ImageRecord> Apply(List<ImageRecord> all, float[] mean, bool sqrt)
+    public static List<ImageRecord> Apply(List<ImageRecord> all, float[] mean, bool sqrt) => Apply(all, mean, sqrt ? 0.5f : 1f);
+
+    /// <summary>A copy of the records with features x → max(x, 0)^power − mean; the split stays computed on the original.</summary>
+    public static List<ImageRecord> Apply(List<ImageRecord> all, float[] mean, float power)
     {
         return all.AsParallel().AsOrdered().Select(r =>
         {
@@ -37,7 +40,7 @@ internal static class Transform
             for (int i = 0; i < data.Length; i++)
             {
                 float v = r.Features.Data[i];
-                data[i] = (sqrt ? MathF.Sqrt(Math.Max(v, 0)) : v) - mean[i % ch];
+                data[i] = (power == 1f ? v : MathF.Pow(Math.Max(v, 0), power)) - mean[i % ch];
             }
 
             var unit = (float[])data.Clone();
