@@ -1007,6 +1007,49 @@ internal static class Experiments
                 break;
             }
 
+            case "softpf":
+            {
+                // A soft pre-filter: the classes the area rule leaves out stay in the arg-max with their scores lowered by
+                // a margin (EXP_SOFT), instead of being removed; the kept classes as the product scores them.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_SOFT") ?? "1000,0.2,0.1,0.05").Split(','))
+                    {
+                        float margin = float.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                        Program.Report($"{picking} softpf margin {margin}", fitted.Select(x =>
+                        {
+                            float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, _ => allc, MinArea, (img, _) =>
+                            {
+                                bool[] kept = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, allc)), 0.15);
+                                GridScores selfed = Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, kept), kept, SelfWeight);
+                                GridScores every = Engine.Score(img, x.Item2.Protos, flat, allc);
+                                int cells = selfed.Height * selfed.Width;
+                                float[] planes = (float[])selfed.Planes.Clone();
+                                for (int c = 1; c < Engine.Labels; c++)
+                                {
+                                    if (!kept[c])
+                                    {
+                                        for (int cell = 0; cell < cells; cell++)
+                                        {
+                                            planes[(c * cells) + cell] = every.Planes[(c * cells) + cell] - margin;
+                                        }
+                                    }
+                                }
+
+                                return new GridScores(selfed.Height, selfed.Width, planes);
+                            }));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             case "pf2":
             {
                 // The pre-filter on this round's fits: area thresholds, and the background parts as extra background
