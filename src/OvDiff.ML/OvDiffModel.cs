@@ -71,6 +71,33 @@ public sealed class OvDiffModel : IDisposable
         (Transformer as IDisposable)?.Dispose();
     }
 
+    /// <summary>The time every entry of a zip written by <see cref="Save"/> carries: 1980-01-02 00:00, local (the zip format's first year).</summary>
+    public static readonly DateTimeOffset EntryTime = new(new DateTime(1980, 1, 2, 0, 0, 0, DateTimeKind.Unspecified));
+
+    /// <summary>
+    /// Writes <paramref name="model"/> to <paramref name="stream"/> as <c>context.Model.Save</c> does, with every zip entry's
+    /// time set to <see cref="EntryTime"/>, so that the same fit gives the same bytes (ML.NET stamps each entry with the
+    /// time of saving; what the entries hold is already the same for the same fit). The zip loads with
+    /// <c>mlContext.Model.Load</c> and <see cref="Load"/> as any other.
+    /// </summary>
+    public static void Save(MLContext context, ITransformer model, DataViewSchema inputSchema, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(stream);
+        using var buffer = new MemoryStream();
+        context.Model.Save(model, inputSchema, buffer);
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            foreach (ZipArchiveEntry entry in zip.Entries)
+            {
+                entry.LastWriteTime = EntryTime;   // the compressed bytes of each entry are kept as written
+            }
+        }
+
+        buffer.Position = 0;
+        buffer.CopyTo(stream);
+    }
+
     /// <summary>
     /// Loads <paramref name="path"/>. A missing file, a truncated or corrupt zip, or an ML.NET model that holds no OvDiff
     /// state is an <see cref="InvalidDataException"/> (or <see cref="FileNotFoundException"/>) naming the file.

@@ -95,17 +95,18 @@ public sealed class ModelSegmenterFactoryTests
     }
 
     [Fact]
-    public void Identity_RefitOfTheSameSupport_Same_RefitWithAnotherImage_DiffersInTheModelStateOnly_OptionsNamed()
+    public void Identity_RefitOfTheSameSupport_SameBytes_RefitWithAnotherImage_DiffersInTheModelStateOnly_OptionsNamed()
     {
         using var temp = new TempFolder();
         (string model, OvDiffModelState state) = FitTinyModel(temp);
         IReadOnlyDictionary<string, string> first = ModelSegmenterFactory.Identity(state, state.Segmentation);
         byte[] firstZip = File.ReadAllBytes(model);
 
-        // The same support set fitted again (ML.NET's zip differs at least in its entries' times): the same identity.
+        // The same support set fitted again, later than a zip time's 2 s resolution: the same bytes (fit fixes the entries'
+        // times, which ML.NET sets to the time of saving), so the same identity.
         Thread.Sleep(2100);
         Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean");
-        Assert.NotEqual(firstZip, File.ReadAllBytes(model));
+        Assert.Equal(firstZip, File.ReadAllBytes(model));
         Assert.Equal(first, ModelSegmenterFactory.Identity(Load(model), state.Segmentation));
 
         Cli.WriteImage(temp.Combine("support", "cat", "c.jpg"), 160, 120, seed: 7);

@@ -57,10 +57,29 @@ public sealed class OvDiffSegmentTests
         LoadProbe.AssertSameLabelMaps(zip, temp.Path, targets, "background|aeroplane|bird", inProcess);
 
         // The loader gives back the state: classes, options and version stamp.
-        OvDiffModel reopened = OvDiffModel.Load(context, zip);
+        using OvDiffModel reopened = OvDiffModel.Load(context, zip);
         Assert.Equal(["aeroplane", "bird"], reopened.State.Model.ClassNames);
         Assert.Equal(OvDiffModelState.CurrentVersion, reopened.State.OvDiffVersion);
         Assert.Equal(224, reopened.State.Segmentation.ShortSide);
+
+        // OvDiffModel.Save: the same bytes each time (mlContext.Model.Save stamps every entry with the time of saving), and
+        // the zip loads and segments as the other.
+        string[] saved = [temp.Combine("same-1.zip"), temp.Combine("same-2.zip")];
+        foreach (string path in saved)
+        {
+            using FileStream stream = File.Create(path);
+            OvDiffModel.Save(context, model, support.Schema, stream);
+        }
+
+        Assert.Equal(File.ReadAllBytes(saved[0]), File.ReadAllBytes(saved[1]));
+        using (ZipArchive archive = ZipFile.OpenRead(saved[0]))
+        {
+            Assert.NotEmpty(archive.Entries);
+            Assert.All(archive.Entries, entry => Assert.Equal(OvDiffModel.EntryTime, entry.LastWriteTime));
+        }
+
+        using OvDiffModel stable = OvDiffModel.Load(context, saved[0]);
+        Assert.Equal(inProcess.Select(r => r.Labels), Transform(context, stable.Transformer, targets).Select(r => r.Labels));
     }
 
     [Fact]

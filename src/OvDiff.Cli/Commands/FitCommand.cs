@@ -131,7 +131,7 @@ internal static class FitCommand
             OvDiffSegmentEstimator estimator = context.Transforms.OvDiffSegment(options).WithProgress(progress);
             using OvDiffSegmentTransformer model = estimator.Fit(data, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();   // Ctrl-C in the last step: no model, exit 130 (was: written, exit 0)
-            AtomicFile.Write(outPath, stream => context.Model.Save(model, data.Schema, stream));
+            AtomicFile.Write(outPath, stream => OvDiffModel.Save(context, model, data.Schema, stream));   // the same fit, the same bytes
             progress.Finish();
             // SupportImages holds one record per (image, class): a multi-tag image is counted once here.
             int imageCount = model.State.Model.SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
