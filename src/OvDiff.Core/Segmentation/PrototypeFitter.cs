@@ -63,6 +63,7 @@ public static class PrototypeFitter
         var supports = new List<SupportImageRecord>();
         var multiTag = new List<(MultiTagImage Image, string Source, FeatureMap[] Maps)>();
         var singleTag = new List<(SingleTagImage Image, string Source, FeatureMap[] Maps)>();
+        var eachTagAlone = new HashSet<int>();   // support records of multi-tag images fitted once per tag (0 multi-tag rounds)
         long done = 0, total = examples is ICollection<SupportExample> collection ? collection.Count : -1;
         foreach (SupportExample example in examples)
         {
@@ -112,6 +113,11 @@ public static class PrototypeFitter
             {
                 foreach (int c in classes)
                 {
+                    if (classes.Length > 1)
+                    {
+                        eachTagAlone.Add(supports.Count);   // the record AddSupport adds next
+                    }
+
                     AddSupport(pooled, supports, c, example.Source, split.Height, split.Width, split.Foreground, split.Background, maps);
                 }
             }
@@ -131,13 +137,14 @@ public static class PrototypeFitter
             }
         }
 
-        // The shared background: parts of every background pooled so far (the single-tag images', cleaned).
+        // The shared background: parts of the single-tag images' backgrounds (cleaned). A multi-tag image fitted once per tag
+        // (0 multi-tag rounds) is left out: its background for one tag holds its other tags' objects, and it came once per tag.
         SharedBackground? sharedBackground = null;
         if (options.SharedBackgroundParts > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new StepProgress("shared background", 0, 1));   // its k-means can take minutes: say what runs
-            sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed, cancellationToken);
+            sharedBackground = SharedBackground.Fit(extractors[0].Name, pooled[0].SelectMany(pool => pool.Background).Where(b => !eachTagAlone.Contains(b.Support)).Select(b => (b.Cells, b.Count)), extractors[0].Channels, options.SharedBackgroundParts, options.Seed, cancellationToken);
             progress?.Report(new StepProgress("shared background", 1, 1, $"{sharedBackground?.Count ?? 0} parts"));
         }
 

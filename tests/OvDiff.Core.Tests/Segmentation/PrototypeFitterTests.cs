@@ -229,6 +229,39 @@ public sealed class PrototypeFitterTests
         Assert.Equal([new StepProgress("shared background", 0, 1), new StepProgress("shared background", 1, 1, "2 parts")], steps.Steps.Where(p => p.Step == "shared background"));
     }
 
+    [Fact]
+    public void SharedBackgroundParts_EachTagFittedAlone_TakeNothingOfAMultiTagImage()
+    {
+        // 32x32, stride 4 → 8x8 grids; features = colour − 100. "person": green square on blue; "chair": red square on a
+        // wall (90,0,44); D, tagged chair and person, shows both squares on a floor (0,50,50) that no single-tag image shows.
+        // With 0 multi-tag rounds D is fitted once per tag, its floor in the background of each; the shared parts stay the
+        // single-tag images' backgrounds: 2 distinct cells (blue, wall) for 3 parts asked (was: 3 parts, one the floor).
+        using var extractor = new BlockMeanExtractor(stride: 4);
+        static bool Square(int x, int y) => x is >= 8 and < 24 && y is >= 8 and < 24;
+        (byte, byte, byte) wall = (190, 100, 144), floor = (100, 150, 150);
+        SupportExample[] examples =
+        [
+            Example("person", "p.png", Paint(32, (x, y) => Square(x, y) ? Green : Blue)),
+            Example("chair", "c.png", Paint(32, (x, y) => Square(x, y) ? Red : wall)),
+            Example("chair", "d.png", Paint(32, (x, y) => y is >= 8 and < 24 && x is >= 4 and < 16 ? Red : y is >= 8 and < 24 && x is >= 16 and < 28 ? Green : floor)) with { AlsoShows = ["person"] },
+        ];
+        var options = new PrototypeFitOptions
+        {
+            SupportShortSide = 32, Split = ForegroundSplitMode.BorderClusters, BackgroundErosion = 0, Levels = PrototypeLevels.ClassMean,
+            MultiTagIterations = 0, ForegroundCleaningRounds = 0, SharedBackgroundParts = 3,
+        };
+
+        PrototypeModel model = PrototypeFitter.Fit(examples, ["chair", "person"], [extractor], options, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, model.SupportImages.Count(r => r.Source == "d.png"));   // fitted once per tag
+        Assert.Contains(model.SupportImages.Single(r => r.Source == "d.png" && r.ClassIndex == 0).Background, cell => cell);
+        SharedBackground parts = Assert.IsType<SharedBackground>(model.SharedBackground);
+        Assert.Equal(2, parts.Count);
+        float[][] rows = [.. new[] { parts.Vectors[..3], parts.Vectors[3..] }.OrderBy(r => r[0])];
+        AssertVector([0, 0, 1], rows[0]);
+        AssertVector([0.89838, 0, 0.43921], rows[1]);
+    }
+
     /// <summary>Records progress reports in order, on the reporting thread.</summary>
     private sealed class StepLog : IProgress<StepProgress>
     {
