@@ -287,6 +287,14 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Contains("Pre-filter support", stdout, StringComparison.Ordinal);
         Assert.Matches(@"\n  first pass: the model's \d+ shared background parts also score as background \(segmenter\.options\.prefilterSharedBackground\)\r?\n", stdout);
         Assert.DoesNotContain("shared background", Cli.Invoke("explain", image, "--model", tiny.ModelPath, "--x", "5", "--y", "5", "--prefilter", "none").Stdout, StringComparison.Ordinal);
+
+        // explain takes segment's --set/--config/--levels/--pamr, so it shows what segment does with the same flags (it had
+        // none: 'Unrecognized command or argument').
+        (exit, stdout, stderr) = Cli.Invoke("explain", image, "--model", tiny.ModelPath, "--x", "5", "--y", "5", "--set", "segmenter.options.prefilterSharedBackground=false");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("Pre-filter support", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("shared background", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pre-filter", Cli.Invoke("explain", image, "--model", tiny.ModelPath, "--x", "5", "--y", "5", "--set", "segmenter.options.prefilter=none").Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>

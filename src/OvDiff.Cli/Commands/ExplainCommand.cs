@@ -19,17 +19,23 @@ internal static class ExplainCommand
         var x = new Option<int>("--x") { Description = "Pixel column.", Required = true };
         var y = new Option<int>("--y") { Description = "Pixel row.", Required = true };
         var top = new Option<int>("--top") { Description = "How many prototypes to list.", DefaultValueFactory = _ => 5 };
-        var prefilter = new Option<string?>("--prefilter") { Description = "Class pre-filter: none, clip or support (default: the model's)." };
+        var prefilter = new Option<string?>("--prefilter") { Description = "Class pre-filter: none, clip or support (default: the model's, or the config's)." };
+        var inference = new InferenceOverrides();
         var command = new Command("explain", "Show the label at a pixel and the most similar prototypes with the support images and regions they came from.")
         {
             image, model, x, y, top, prefilter,
         };
+        foreach (Option option in inference.Options)
+        {
+            command.Options.Add(option);   // the same as segment's: explain shows what segment does with the same flags
+        }
+
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter stdout = parse.InvocationConfiguration.Output;
             int topCount = CliParsing.RequirePositive(parse, top);
             using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), parse.GetRequiredValue(model));
-            SegmentationOptions options = loaded.State.Segmentation;
+            SegmentationOptions options = inference.Apply(parse, loaded, parse.InvocationConfiguration.Error);
             if (parse.GetValue(prefilter) is { } kind)
             {
                 options = options with { Prefilter = options.Prefilter with { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", kind) } };

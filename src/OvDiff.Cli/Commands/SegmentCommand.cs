@@ -22,17 +22,19 @@ internal static class SegmentCommand
         var model = new Option<string>("--model") { Description = "Model zip written by `ovdiff fit`.", Required = true };
         var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
         var classesFrom = new Option<FileInfo?>("--classes-from") { Description = "An eval config whose dataset class list numbers the labels (as `ovdiff eval` scores them); default: the model's order. labels.csv says which is which either way." };
-        var config = new Option<FileInfo?>("--config", "-c") { Description = "An eval config whose protocol and segmenter.options replace the model's stored inference defaults (as `ovdiff eval` applies them)." };
-        var set = new Option<string[]>("--set") { Description = "Override a field of that config (or of the defaults, without --config): key=value, repeatable, e.g. --set protocol.windows=[].", Arity = ArgumentArity.ZeroOrMore };
-        var levels = new Option<string?>("--levels") { Description = "Prototype levels to match (must be fitted): all, or a comma list of mean,image,parts. Default: the model's." };
         var scores = new Option<bool>("--scores") { Description = "Also write <name>.scores.npy: float32 [labels, height, width] score maps (in the model's label order)." };
         var noOverlay = new Option<bool>("--no-overlay") { Description = "Do not write <name>.overlay.png." };
-        var pamr = new Option<bool>("--pamr") { Description = "Refine scores with PAMR (10 iterations, dilations 1,2,4,8,12,24). Models from `ovdiff fit` store it on already; --set segmenter.options.pamr=false turns it off." };
+        var inference = new InferenceOverrides();
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip images that cannot be read or are too large (each named in a warning) instead of stopping." };
         var command = new Command("segment", "Segment images with a fitted model: writes <name>.png (palette label map), labels.csv (index,name), <name>.overlay.png and, with --scores, <name>.scores.npy.")
         {
-            images, model, output, classesFrom, config, set, levels, scores, noOverlay, pamr, skipBad,
+            images, model, output, classesFrom, scores, noOverlay, skipBad,
         };
+        foreach (Option option in inference.Options)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction((parse, cancellationToken) =>
         {
             TextWriter stderr = parse.InvocationConfiguration.Error;
@@ -45,11 +47,7 @@ internal static class SegmentCommand
             }
 
             using OvDiffModel loaded = OvDiffModel.Load(new MLContext(seed: 0), modelPath);
-            (SegmentationOptions options, EvalConfig? applied) = InferenceOptions(parse, loaded.State.Segmentation, config, set, levels, pamr);
-            if (applied is not null && ModelSegmenterFactory.SharedBackgroundWarning(applied, loaded.State.Model, modelPath) is string warning)
-            {
-                stderr.WriteLine(warning);
-            }
+            SegmentationOptions options = inference.Apply(parse, loaded, stderr);
 
             using OvDiffSegmenterSession session = OvDiffSegmenterSession.Create(loaded.State, options);
             IReadOnlyList<string> modelLabels = session.Segmenter.ClassNames;
@@ -120,26 +118,6 @@ internal static class SegmentCommand
             return Task.FromResult(0);
         });
         return command;
-    }
-
-    /// <summary>The model's stored inference options, with a config's protocol and segmenter.options, --levels and --pamr applied; and that config (null without --config or --set).</summary>
-    private static (SegmentationOptions Options, EvalConfig? Config) InferenceOptions(ParseResult parse, SegmentationOptions stored, Option<FileInfo?> config, Option<string[]> set, Option<string?> levels, Option<bool> pamr)
-    {
-        SegmentationOptions options = stored;
-        string[] overrides = parse.GetValue(set) ?? [];
-        EvalConfig? applied = parse.GetValue(config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
-            : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
-        if (applied is not null)
-        {
-            options = ModelSegmenterFactory.Apply(options, applied);
-        }
-
-        if (parse.GetValue(levels) is string levelText)
-        {
-            options = options with { Levels = CliParsing.ParseLevels(levelText) };
-        }
-
-        return (parse.GetValue(pamr) ? options with { Pamr = new Core.Numerics.PamrOptions() } : options, applied);
     }
 
     /// <summary>The label names and renumbering table that put the model's labels in the class order of <paramref name="configPath"/>'s dataset.</summary>
