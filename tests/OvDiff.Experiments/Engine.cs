@@ -42,6 +42,9 @@ internal static class Engine
 {
     public const int Labels = 21;
 
+    /// <summary>Every label a candidate (read only: shared by every experiment).</summary>
+    public static readonly bool[] AllClasses = Enumerable.Repeat(true, Labels).ToArray();
+
     /// <summary>Scores at half resolution against every second ground-truth pixel (EXP_FAST=1): 4x faster, for ranking settings.</summary>
     public static readonly bool Fast = Environment.GetEnvironmentVariable("EXP_FAST") == "1";
 

@@ -135,8 +135,7 @@ internal static class Experiments
                                 Program.Report($"{picking} naive twopass t{t} rel{rel} min{after}", fitted.Select(x =>
                                 {
                                     float[] flat = x.Item2.Flat(512);
-                                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
-                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t, rel), after));
+                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), t, rel), after));
                                 }).ToList());
                             }
                         }
@@ -156,8 +155,7 @@ internal static class Experiments
                     Program.Report($"{picking} mt twopass0.15", fitted.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0f));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15), 0f));
                     }).ToList());
                     foreach (double t in new[] { 0.02, 0.05, 0.1 })
                     {
@@ -175,8 +173,7 @@ internal static class Experiments
                                     float[] flat = x.Item2.Flat(512);
                                     Protos reference = perImage ? x.Item3 : x.Item2;
                                     float[] refFlat = reference.Flat(512);
-                                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
-                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => RegionCheck.Select(img, Engine.Score(img, x.Item2, flat, allc), reference, refFlat, t, knn), 0.1f));
+                                    return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => RegionCheck.Select(img, Engine.Score(img, x.Item2, flat, Engine.AllClasses), reference, refFlat, t, knn), 0.1f));
                                 }).ToList());
                             }
                         }
@@ -196,10 +193,9 @@ internal static class Experiments
                     {
                         Protos protos = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
                         float[] flat = protos.Flat(512);
-                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                         foreach (ImageRecord img in f.Test)
                         {
-                            GridScores g = Engine.Score(img, protos, flat, allc);
+                            GridScores g = Engine.Score(img, protos, flat, Engine.AllClasses);
                             ClassEvidence e = Evidence.FirstPass(g);
                             int cells = g.Height * g.Width;
                             var gt = new double[Engine.Labels];
@@ -266,10 +262,9 @@ internal static class Experiments
 
                             Protos protos = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
                             float[] flat = protos.Flat(512);
-                            var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                             results.Add((f.Name, Program.Evaluate(f, protos, null, 0.1f)));
                             oracle.Add((f.Name, Program.Evaluate(f, protos, Oracle, 0f)));
-                            two.Add((f.Name, Program.Evaluate(f, protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, protos, flat, allc)), 0.15), 0f)));
+                            two.Add((f.Name, Program.Evaluate(f, protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, protos, flat, Engine.AllClasses)), 0.15), 0f)));
                         }
 
                         Program.Report($"{picking} {label} min0.1", results);
@@ -287,13 +282,12 @@ internal static class Experiments
                 {
                     var cv = Folds.CrossValidation(all, 3, 1, picking, 16).ToList();
                     var fitted = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach (double t in new[] { 0.05, 0.1, 0.15, 0.2, 0.25 })
                     {
                         Program.Report($"{picking} mt elim t{t}", fitted.Select(x =>
                         {
                             float[] flat = x.Item2.Flat(512);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Elimination.Select(Engine.Score(img, x.Item2, flat, allc), t), 0f));
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Elimination.Select(Engine.Score(img, x.Item2, flat, Engine.AllClasses), t), 0f));
                         }).ToList());
                     }
 
@@ -301,12 +295,12 @@ internal static class Experiments
                     Program.Report($"{picking} mt twopass0.15 + all present", fitted.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15); foreach (int tag in img.Tags) { k[tag] = true; } return k; }, 0f));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15); foreach (int tag in img.Tags) { k[tag] = true; } return k; }, 0f));
                     }).ToList());
                     Program.Report($"{picking} mt twopass0.15 - absent", fitted.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15); for (int c = 1; c < Engine.Labels; c++) { k[c] &= img.Tags.Contains(c); } if (!k.Contains(true)) { k[img.Tags[0]] = true; } return k; }, 0f));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => { var k = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15); for (int c = 1; c < Engine.Labels; c++) { k[c] &= img.Tags.Contains(c); } if (!k.Contains(true)) { k[img.Tags[0]] = true; } return k; }, 0f));
                     }).ToList());
                 }
 
@@ -323,7 +317,6 @@ internal static class Experiments
                         Protos p = MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false));
                         return (f, p, MultiTag.LastAssignments!);
                     }).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach (bool bg in new[] { false, true })
                     {
                         foreach (double shrink in new[] { 0.1, 0.3, 0.6 })
@@ -334,7 +327,7 @@ internal static class Experiments
                                 Program.Report($"{picking} mt lda bg{bg} shrink{shrink} t{t}", fitted.Select((x, i) =>
                                 {
                                     float[] flat = x.p.Flat(512);
-                                    return (x.f.Name, Program.Evaluate(x.f, x.p, img => ldas[i].Select(img, Engine.Score(img, x.p, flat, allc), t, 0), 0f));
+                                    return (x.f.Name, Program.Evaluate(x.f, x.p, img => ldas[i].Select(img, Engine.Score(img, x.p, flat, Engine.AllClasses), t, 0), 0f));
                                 }).ToList());
                             }
                         }
@@ -348,10 +341,9 @@ internal static class Experiments
             {
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var naive = cv.Select(f => (f, Fitting.Naive(f.Support))).ToList();
                     var mt = cv.Select(f => (f, MultiTag.Fit(f.Support, new MultiTagOptions(InitAll: true, IntersectSplitBackground: false)))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     Program.Report($"{picking} naive min0.1", naive.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
                     Program.Report($"{picking} mt min0.1", mt.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
                     Program.Report($"{picking} naive oracle", naive.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
@@ -368,7 +360,7 @@ internal static class Experiments
                             Program.Report($"{picking} {fitName} twopass{t}", fitted.Select(x =>
                             {
                                 float[] flat = x.Item2.Flat(512);
-                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t), 0f));
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), t), 0f));
                             }).ToList());
                         }
                     }
@@ -376,7 +368,7 @@ internal static class Experiments
                     Program.Report($"{picking} mt twopass0.15 self0.5", mt.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15), 0f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
                     }).ToList());
                 }
 
@@ -387,15 +379,14 @@ internal static class Experiments
             {
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     Program.Report($"{picking} coremt min0.1", core.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
                     Program.Report($"{picking} coremt oracle", core.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, Oracle, 0f))).ToList());
                     Program.Report($"{picking} coremt twopass0.15 self0.5", core.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
                     }).ToList());
                 }
 
@@ -406,9 +397,8 @@ internal static class Experiments
             {
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach (float alpha in new[] { 0f, 0.3f, 0.5f, 0.7f })
                     {
                         Program.Report($"{picking} coremt min0.1 self{alpha}", core.Select(x =>
@@ -421,7 +411,7 @@ internal static class Experiments
                             Program.Report($"{picking} coremt twopass{t} self{alpha}", core.Select(x =>
                             {
                                 float[] flat = x.Item2.Flat(512);
-                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, alpha)));
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, alpha)));
                             }).ToList());
                         }
                     }
@@ -435,16 +425,15 @@ internal static class Experiments
                 // The figures of docs/results.md's cross-validation table, at full resolution: 2 seeds x 3 folds.
                 foreach ((Picking picking, Picking old) in new[] { (Picking.AloneFirstAllTags, Picking.AloneFirst), (Picking.ById, Picking.ById) })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var oldCv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, old, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
+                    var oldCv = Folds.SixFolds(all, old);
                     Program.Report($"{picking} before (tags as picked, each fitted alone, min area 0.1)", oldCv.Select(f => (f.Name, Program.Evaluate(f, Fitting.Naive(f.Support), null, 0.1f))).ToList());
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
                     Program.Report($"{picking} multi-tag, min area 0.1", core.Select(x => (x.f.Name, Program.Evaluate(x.f, x.Item2, null, 0.1f))).ToList());
                     Program.Report($"{picking} final (multi-tag, support pre-filter, self 0.5)", core.Select(x =>
                     {
                         float[] flat = x.Item2.Flat(512);
-                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                        return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
                     }).ToList());
                     Program.Report($"{picking} oracle tags (multi-tag, self 0.5)", core.Select(x =>
                     {
@@ -462,8 +451,7 @@ internal static class Experiments
                 // Co-segmentation of the support set (CoSeg), final inference defaults, and the oracle of the best.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var variants = new List<(string Name, Func<Fold, Protos> Fit)>
                     {
                         ("core", f => CoreMultiTag.Fit(f.Support)),
@@ -494,9 +482,8 @@ internal static class Experiments
                 bool flip = all[0].Flipped is not null;
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach (bool tta in flip ? new[] { false, true } : new[] { false })
                     {
                         foreach ((double t, float alpha) in new[] { (0.15, 0.5f), (0.1, 0.5f), (0.2, 0.5f), (0.15, 0f), (0.25, 0.5f) })
@@ -505,7 +492,7 @@ internal static class Experiments
                             {
                                 float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
                                 GridScores Scores(ImageRecord img, bool[] cand) => tta ? Tta.FlipAveraged(img, x.Item2, flat, cand) : Engine.Score(img, x.Item2, flat, cand);
-                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, allc), FirstPassBias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, alpha)));
+                                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, Engine.AllClasses), FirstPassBias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, alpha)));
                             }).ToList());
                         }
 
@@ -527,16 +514,15 @@ internal static class Experiments
                 // pass (pre-filter) sees the same averaged scores. Fit at the base scale.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach ((bool flip, float w, double t) in new[] { (false, 0f, 0.15), (false, 0.5f, 0.15), (true, 0.5f, 0.15), (true, 0.5f, 0.2), (false, 0.3f, 0.15), (true, 0.3f, 0.15), (false, 1f, 0.15) })
                     {
                         Program.Report($"{picking} ms w{w} flip{flip} t{t}", core.Select(x =>
                         {
                             float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
                             GridScores Scores(ImageRecord img, bool[] cand) => Tta.MultiScale(img, x.Item2, flat, cand, flip, w);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, allc)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, 0.5f)));
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Scores(img, Engine.AllClasses)), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Scores(img, cand), cand, 0.5f)));
                         }).ToList());
                     }
 
@@ -593,8 +579,7 @@ internal static class Experiments
                 // (a cell is foreground when over half its pixels are the tag, background when over half are background).
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var variants = new List<(string Name, Func<Fold, Protos> Fit)>
                     {
                         ("cleaning r2 (ovdiff fit)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f)),
@@ -627,8 +612,7 @@ internal static class Experiments
                 // The multi-tag assignment against k-means parts of the single-tag background (EXP_BGPARTS, comma list).
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var variants = new List<(string Name, Func<Fold, Protos> Fit)> { ("cleaning r2 (ovdiff fit)", f => CoreMultiTag.FitCleaned(f.Support, 2, 0.02f)) };
                     foreach (string item in (Environment.GetEnvironmentVariable("EXP_BGPARTS") ?? "1,8,32").Split(','))
                     {
@@ -658,8 +642,7 @@ internal static class Experiments
                 // if the two classes' foreground means are less similar than that (not confusable).
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var fitted = cv.Select(f => (f, CoreMultiTag.FitCleaned(f.Support, 2, 0.02f, 32))).ToList();
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_COOC") ?? "none,2,0.8,0.6").Split(','))
                     {
@@ -690,7 +673,7 @@ internal static class Experiments
                             float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
                             return (x.f.Name, Program.Evaluate(x.f, x.Item2, img =>
                             {
-                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc));
+                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses));
                                 bool[] keep = Evidence.ByArea(e, 0.15);
                                 if (float.IsNaN(threshold))
                                 {
@@ -723,7 +706,7 @@ internal static class Experiments
                 // recall of the cells given to it, and what the background pool takes from tagged classes.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var given = new long[Engine.Labels];
                     var right = new long[Engine.Labels];
                     var truth = new long[Engine.Labels];
@@ -777,8 +760,7 @@ internal static class Experiments
                 // pass (EXP_PROBE_T areas), and as the segmentation's scores.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var watch = System.Diagnostics.Stopwatch.StartNew();
                     var fitted = cv.Select(f =>
                     {
@@ -791,7 +773,7 @@ internal static class Experiments
                     {
                         float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
                         float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
-                        return (x.f.Name, Program.Evaluate(x.f, x.protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.withParts, flatParts, allc)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
+                        return (x.f.Name, Program.Evaluate(x.f, x.protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.withParts, flatParts, Engine.AllClasses)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
                     }).ToList());
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PROBE_T") ?? "0.1,0.15,0.2").Split(','))
                     {
@@ -818,8 +800,7 @@ internal static class Experiments
                 // ground truth's boxes; nearest class mean and 5-NN, against the first pass's majority label in the box.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     long total = 0, meanRight = 0, knnRight = 0, passRight = 0, wholeRight = 0, bothRight = 0, eitherRight = 0;
                     foreach (Fold f in cv)
                     {
@@ -860,7 +841,7 @@ internal static class Experiments
 
                         Parallel.ForEach(f.Test, new ParallelOptions { MaxDegreeOfParallelism = 2 }, image =>
                         {
-                            var first = Engine.Score(image, withParts, flatParts, allc);
+                            var first = Engine.Score(image, withParts, flatParts, Engine.AllClasses);
                             int cells = first.Height * first.Width;
                             foreach (int c in image.Tags)
                             {
@@ -909,8 +890,7 @@ internal static class Experiments
                 // first-pass cells, by its vote share there plus the crop descriptor's softmax over support crop means.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var fitted = cv.Select(f =>
                     {
                         (Protos protos, Protos withParts) = FitWithParts(f);
@@ -947,7 +927,7 @@ internal static class Experiments
                         {
                             float[] flat = x.protos.Flat(x.f.Test[0].Features.Channels);
                             float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.protos, img => CropCheck(img, Engine.Score(img, x.withParts, flatParts, allc), x.means, weight), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
+                            return (x.f.Name, Program.Evaluate(x.f, x.protos, img => CropCheck(img, Engine.Score(img, x.withParts, flatParts, Engine.AllClasses), x.means, weight), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.protos, flat, cand), cand, SelfWeight)));
                         }).ToList());
                     }
                 }
@@ -987,14 +967,13 @@ internal static class Experiments
                     var records = power == 1f ? all : Transform.Apply(all, new float[all[0].Features.Channels], power);
                     foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                     {
-                        var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(records, 3, seed, picking, 16)).ToList();
-                        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                        var cv = Folds.SixFolds(records, picking);
                         var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
                         Program.Report($"{picking} power {power}", fitted.Select(x =>
                         {
                             float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
                             float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, allc)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight)));
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, Engine.AllClasses)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight)));
                         }).ToList());
                         Program.Report($"{picking} power {power} oracle", fitted.Select(x =>
                         {
@@ -1013,8 +992,7 @@ internal static class Experiments
                 // a margin (EXP_SOFT), instead of being removed; the kept classes as the product scores them.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_SOFT") ?? "1000,0.2,0.1,0.05").Split(','))
                     {
@@ -1023,11 +1001,11 @@ internal static class Experiments
                         {
                             float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
                             float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, _ => allc, MinArea, (img, _) =>
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos, _ => Engine.AllClasses, MinArea, (img, _) =>
                             {
-                                bool[] kept = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, allc)), 0.15);
+                                bool[] kept = Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, Engine.AllClasses)), 0.15);
                                 GridScores selfed = Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, kept), kept, SelfWeight);
-                                GridScores every = Engine.Score(img, x.Item2.Protos, flat, allc);
+                                GridScores every = Engine.Score(img, x.Item2.Protos, flat, Engine.AllClasses);
                                 int cells = selfed.Height * selfed.Width;
                                 float[] planes = (float[])selfed.Planes.Clone();
                                 for (int c = 1; c < Engine.Labels; c++)
@@ -1056,8 +1034,7 @@ internal static class Experiments
                 // prototypes in the first pass only.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var fitted = cv.Select(f =>
                     {
                         (Protos protos, Protos withParts) = FitWithParts(f);
@@ -1075,7 +1052,7 @@ internal static class Experiments
                             float[] flatParts = x.withParts.Flat(x.f.Test[0].Features.Channels);
                             Protos segment = second ? x.withParts : x.protos;
                             float[] segmentFlat = second ? flatParts : flat;
-                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, allc) : Engine.Score(img, x.protos, flat, allc), FirstPassBias), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, SelfWeight)));
+                            return (x.f.Name, Program.Evaluate(x.f, segment, img => Evidence.ByArea(Evidence.FirstPass(useParts ? Engine.Score(img, x.withParts, flatParts, Engine.AllClasses) : Engine.Score(img, x.protos, flat, Engine.AllClasses), FirstPassBias), t), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, segment, segmentFlat, cand), cand, SelfWeight)));
                         }).ToList());
                     }
                 }
@@ -1089,22 +1066,21 @@ internal static class Experiments
                 // every view (consensus), or relative to the largest class. Second pass: base scores + self 0.5.
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     var variants = new List<(string Name, Func<ImageRecord, Protos, float[], bool[]> Select)>
                     {
-                        ("base t0.15", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15)),
-                        ("base t0.15 rel0.25", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15, 0.25)),
-                        ("base t0.15 rel0.5", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, allc)), 0.15, 0.5)),
+                        ("base t0.15", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, Engine.AllClasses)), 0.15)),
+                        ("base t0.15 rel0.25", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, Engine.AllClasses)), 0.15, 0.25)),
+                        ("base t0.15 rel0.5", (img, p, flat) => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, p, flat, Engine.AllClasses)), 0.15, 0.5)),
                     };
                     foreach (double t in new[] { 0.1, 0.15 })
                     {
-                        variants.Add(($"consensus base+flip t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.FlippedView(img, p, flat, allc))));
+                        variants.Add(($"consensus base+flip t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, Engine.AllClasses), Tta.FlippedView(img, p, flat, Engine.AllClasses))));
                         if (all[0].OtherScale is not null)
                         {
-                            variants.Add(($"consensus base+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.OtherScaleView(img, p, flat, allc))));
-                            variants.Add(($"consensus base+flip+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, allc), Tta.FlippedView(img, p, flat, allc), Tta.OtherScaleView(img, p, flat, allc))));
+                            variants.Add(($"consensus base+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, Engine.AllClasses), Tta.OtherScaleView(img, p, flat, Engine.AllClasses))));
+                            variants.Add(($"consensus base+flip+scale2 t{t}", (img, p, flat) => Consensus(t, Engine.Score(img, p, flat, Engine.AllClasses), Tta.FlippedView(img, p, flat, Engine.AllClasses), Tta.OtherScaleView(img, p, flat, Engine.AllClasses))));
                         }
                     }
 
@@ -1128,9 +1104,8 @@ internal static class Experiments
                 double[] grid = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4];
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     var thresholds = cv.Select(f =>
                     {
                         var samples = new List<(int Class, bool Present, double Area)>();
@@ -1142,7 +1117,7 @@ internal static class Experiments
                             float[] flat = p.Flat(f.Test[0].Features.Channels);
                             foreach ((ImageRecord img, int[] classes) in held)
                             {
-                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, p, flat, allc));
+                                ClassEvidence e = Evidence.FirstPass(Engine.Score(img, p, flat, Engine.AllClasses));
                                 for (int c = 1; c < Engine.Labels; c++)
                                 {
                                     samples.Add((c, img.Tags.Contains(c), e.Area[c]));
@@ -1169,7 +1144,7 @@ internal static class Experiments
                         Program.Report($"{picking} perclass{perClass}", core.Select((x, i) =>
                         {
                             float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc)), perClass ? thresholds[i] : Enumerable.Repeat(0.15, Engine.Labels).ToArray()), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses)), perClass ? thresholds[i] : Enumerable.Repeat(0.15, Engine.Labels).ToArray()), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
                         }).ToList());
                     }
                 }
@@ -1183,8 +1158,7 @@ internal static class Experiments
                 bool flip = all[0].Flipped is not null;
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
+                    var cv = Folds.SixFolds(all, picking);
                     var fits = new List<(string Name, List<(Fold f, Protos p)> Fitted)> { ("plain", cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList()) };
                     if (flip)
                     {
@@ -1198,7 +1172,7 @@ internal static class Experiments
                             Program.Report($"{picking} {fitName} t0.15 self0.5 min{min}", fitted.Select(x =>
                             {
                                 float[] flat = x.p.Flat(x.f.Test[0].Features.Channels);
-                                return (x.f.Name, Program.Evaluate(x.f, x.p, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.p, flat, allc)), 0.15), min, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.p, flat, cand), cand, 0.5f)));
+                                return (x.f.Name, Program.Evaluate(x.f, x.p, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.p, flat, Engine.AllClasses)), 0.15), min, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.p, flat, cand), cand, 0.5f)));
                             }).ToList());
                         }
                     }
@@ -1213,15 +1187,14 @@ internal static class Experiments
                 // cells lose area. Second pass unchanged (base scores + self 0.5, min area 0.1).
                 foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
                 {
-                    var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, 16)).ToList();
+                    var cv = Folds.SixFolds(all, picking);
                     var core = cv.Select(f => (f, CoreMultiTag.Fit(f.Support))).ToList();
-                    var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
                     foreach ((float bias, double t) in new[] { (0f, 0.15), (0.02f, 0.1), (0.02f, 0.15), (0.05f, 0.05), (0.05f, 0.1), (0.05f, 0.15), (-0.02f, 0.15), (0.1f, 0.05) })
                     {
                         Program.Report($"{picking} bgbias{bias} t{t}", core.Select(x =>
                         {
                             float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
-                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), bias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses), bias), t), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
                         }).ToList());
                     }
                 }
@@ -1282,14 +1255,13 @@ internal static class Experiments
     /// </summary>
     private static void ReportFinalInference(Picking picking, List<Fold> cv, List<(string Name, Func<Fold, Protos> Fit)> variants, bool oracle)
     {
-        var allc = Enumerable.Repeat(true, Engine.Labels).ToArray();
         foreach ((string vname, Func<Fold, Protos> fit) in variants)
         {
             var fitted = cv.Select(f => (f, fit(f))).ToList();
             Program.Report($"{picking} {vname}", fitted.Select(x =>
             {
                 float[] flat = x.Item2.Flat(x.f.Test[0].Features.Channels);
-                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, allc), FirstPassBias), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
+                return (x.f.Name, Program.Evaluate(x.f, x.Item2, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, x.Item2, flat, Engine.AllClasses), FirstPassBias), 0.15), 0.1f, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2, flat, cand), cand, 0.5f)));
             }).ToList());
             if (oracle)
             {

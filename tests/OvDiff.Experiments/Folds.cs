@@ -55,6 +55,10 @@ internal static class Folds
         }
     }
 
+    /// <summary>The six folds every setting was chosen on: seeds 1 and 2, 3 folds each, 16 support images per class.</summary>
+    public static List<Fold> SixFolds(IReadOnlyList<ImageRecord> all, Picking picking)
+        => [.. new[] { 1, 2 }.SelectMany(seed => CrossValidation(all, 3, seed, picking, 16))];
+
     /// <summary>Support picked from the whole split, tested on the rest (what eval/run-voc-dev.sh does).</summary>
     public static Fold Holdout(IReadOnlyList<ImageRecord> all, Picking picking, int perClass)
     {
