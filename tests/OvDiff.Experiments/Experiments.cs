@@ -1028,6 +1028,46 @@ internal static class Experiments
                 break;
             }
 
+            case "usersupport":
+            {
+                // What a user's support set does to the final pipeline: fewer or more images per class (EXP_PERCLASS), a
+                // share of images tagged with a wrong class (EXP_NOISE), and each image listing only the class it was
+                // picked for (picking AloneFirst: the other classes it shows unlisted).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PERCLASS") ?? "4,8,16,32").Split(','))
+                    {
+                        int perClass = int.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                        var cv = new[] { 1, 2 }.SelectMany(seed => Folds.CrossValidation(all, 3, seed, picking, perClass)).ToList();
+                        Program.Report($"{picking} {perClass} per class ({cv.Average(f => f.Support.Count):F0} images)", cv.Select(f => (f.Name, FinalPipeline(f))).ToList());
+                    }
+
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_NOISE") ?? "0.1,0.2").Split(','))
+                    {
+                        double share = double.Parse(spec, System.Globalization.CultureInfo.InvariantCulture);
+                        var noisy = Folds.SixFolds(all, picking).Select(f =>
+                        {
+                            var random = new Random(f.Name.GetHashCode(StringComparison.Ordinal) & 0x7fffffff);
+                            var support = f.Support.Select(s =>
+                            {
+                                if (random.NextDouble() >= share)
+                                {
+                                    return s;
+                                }
+
+                                int[] wrong = [.. Enumerable.Range(1, Engine.Labels - 1).Where(c => !s.Image.Tags.Contains(c))];
+                                return (s.Image, new[] { wrong[random.Next(wrong.Length)] });
+                            }).ToList();
+                            return f with { Support = support };
+                        }).ToList();
+                        Program.Report($"{picking} {share:P0} of the images tagged with a wrong class", noisy.Select(f => (f.Name, FinalPipeline(f))).ToList());
+                    }
+                }
+
+                Program.Report("AloneFirst: each image lists only the class it was picked for", Folds.SixFolds(all, Picking.AloneFirst).Select(f => (f.Name, FinalPipeline(f))).ToList());
+                break;
+            }
+
             case "pf2":
             {
                 // The pre-filter on this round's fits: area thresholds, and the background parts as extra background
@@ -1272,6 +1312,15 @@ internal static class Experiments
                 }).ToList());
             }
         }
+    }
+
+    /// <summary>The final defaults on a fold: the product's fit with shared parts, the support pre-filter (0.15, parts in its first pass), self-prototypes, min area.</summary>
+    private static RunResult FinalPipeline(Fold f)
+    {
+        (Protos protos, Protos withParts) = FitWithParts(f);
+        float[] flat = protos.Flat(f.Test[0].Features.Channels);
+        float[] flatParts = withParts.Flat(f.Test[0].Features.Channels);
+        return Program.Evaluate(f, protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, withParts, flatParts, Engine.AllClasses)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, protos, flat, cand), cand, SelfWeight));
     }
 
     /// <summary>The product's fit of a fold (cleaning, shared parts) and the same prototypes with the parts as background ones.</summary>
