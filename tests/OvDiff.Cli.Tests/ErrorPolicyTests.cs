@@ -249,6 +249,22 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Fit_AFolderLayoutImageInTwoClassFolders_IsOneImageWithBothClasses()
+    {
+        // A folder per class: the same photo copied into cat/ and dog/ is one support image tagged with both (was: fitted
+        // once per folder, each time with the other class in its background).
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.Combine("support", "cat"));
+        Directory.CreateDirectory(temp.Combine("support", "dog"));
+        Cli.WriteImage(temp.Combine("support", "cat", "both.jpg"), 160, 120, seed: 1);
+        File.Copy(temp.Combine("support", "cat", "both.jpg"), temp.Combine("support", "dog", "same-photo.jpg"));
+        Cli.WriteImage(temp.Combine("support", "dog", "d.jpg"), 160, 120, seed: 2);
+        (int exit, _, string stderr) = Cli.Invoke("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("2 classes, 2 support images (3 image-class pairs)", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Fit_SaysWhyTheSharedBackgroundHasFewerPartsThanAskedOrNone()
     {
         // Two small images have far fewer background cells than 100000: fewer parts, and the line says why (was: silent).

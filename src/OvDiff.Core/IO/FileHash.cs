@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 
 namespace OvDiff.Core.IO;
 
-/// <summary>SHA-256 of a file's bytes, the one way OvDiff names a file's content (downloaded and verified model files).</summary>
+/// <summary>SHA-256 of a file's bytes, the one way OvDiff names a file's content (downloaded and verified model files, copies of one support image in several class folders).</summary>
 public static class FileHash
 {
     /// <summary>
