@@ -38,6 +38,43 @@ internal static class Crops
             return mean;
         });
 
+    /// <summary>
+    /// The crop descriptor of each support image's object of each of its classes (the box of the fit's cells of that class,
+    /// after the fold's <see cref="CoreMultiTag.FitCleaned"/>), in support order, and each class's unit mean of them (index
+    /// 1..20; zero where a class has none).
+    /// </summary>
+    public static (List<(int Class, float[] D)> Crops, float[][] Means) OfSupport(Fold fold)
+    {
+        var labels = CellProbe.SupportLabels(fold.Support);
+        var perImage = new List<(int Class, float[] D)>[labels.Count];
+        Parallel.For(0, labels.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+        {
+            (ImageRecord image, int[] cellLabels) = labels[i];
+            perImage[i] = [];
+            foreach (int c in fold.Support[i].Classes)
+            {
+                if (BoxOfCells(image, [.. cellLabels.Select(l => l == c)]) is { } b)
+                {
+                    perImage[i].Add((c, Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1)));
+                }
+            }
+        });
+        List<(int Class, float[] D)> crops = [.. perImage.SelectMany(p => p)];
+        int ch = fold.Test[0].Features.Channels;
+        var means = Enumerable.Range(0, Engine.Labels).Select(_ => new float[ch]).ToArray();
+        foreach ((int c, float[] d) in crops)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(means[c], d, means[c]);
+        }
+
+        foreach (float[] m in means)
+        {
+            Matrix.NormalizeRows(m, 1, ch, 1e-6f);
+        }
+
+        return (crops, means);
+    }
+
     /// <summary>The pixel box of the grid cells in <paramref name="mask"/>, grown by <paramref name="margin"/> of its size each side; null if empty.</summary>
     public static (int X0, int Y0, int X1, int Y1)? BoxOfCells(ImageRecord image, bool[] mask, double margin = 0.1)
     {

@@ -11,27 +11,21 @@ internal static class Evidence
     public static ClassEvidence FirstPass(GridScores grid, float backgroundBias)
     {
         int cells = grid.Height * grid.Width;
+        int[] winners = Winners(grid, backgroundBias);
         var area = new double[Engine.Labels];
         var max = new double[Engine.Labels];
         var sum = new double[Engine.Labels];
         Array.Fill(max, -1);
         for (int cell = 0; cell < cells; cell++)
         {
-            float best = Math.Max(grid.Planes[cell] + backgroundBias, 0f);
-            int label = 0;
             for (int l = 1; l < Engine.Labels; l++)
             {
-                float s = grid.Planes[(l * cells) + cell];
-                max[l] = Math.Max(max[l], s);
-                if (s > best)
-                {
-                    best = s;
-                    label = l;
-                }
+                max[l] = Math.Max(max[l], grid.Planes[(l * cells) + cell]);
             }
 
+            int label = winners[cell];
             area[label]++;
-            sum[label] += best;
+            sum[label] += label == 0 ? Math.Max(grid.Planes[cell] + backgroundBias, 0f) : grid.Planes[(label * cells) + cell];
         }
 
         var mean = new double[Engine.Labels];
@@ -42,6 +36,31 @@ internal static class Evidence
         }
 
         return new ClassEvidence(area, max, mean);
+    }
+
+    /// <summary>
+    /// The first pass's label of each grid cell: the best class, or background (0) unless a class beats the background score
+    /// plus <paramref name="backgroundBias"/> and 0.
+    /// </summary>
+    public static int[] Winners(GridScores grid, float backgroundBias = 0f)
+    {
+        int cells = grid.Height * grid.Width;
+        var winners = new int[cells];
+        for (int cell = 0; cell < cells; cell++)
+        {
+            float best = Math.Max(grid.Planes[cell] + backgroundBias, 0f);
+            for (int l = 1; l < Engine.Labels; l++)
+            {
+                float s = grid.Planes[(l * cells) + cell];
+                if (s > best)
+                {
+                    best = s;
+                    winners[cell] = l;
+                }
+            }
+        }
+
+        return winners;
     }
 
     /// <summary>Keeps classes whose first-pass area is at least <paramref name="threshold"/> (the largest class always).</summary>

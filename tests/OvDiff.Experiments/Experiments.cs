@@ -807,37 +807,8 @@ internal static class Experiments
                         (Protos protos, Protos withParts) = FitWithParts(f);
                         int ch = f.Test[0].Features.Channels;
                         float[] flatParts = withParts.Flat(ch);
-                        var labels = CellProbe.SupportLabels(f.Support);
-                        var support = new List<(int Class, float[] D)>();
+                        (List<(int Class, float[] D)> support, float[][] means) = Crops.OfSupport(f);
                         var gate = new object();
-                        Parallel.For(0, labels.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
-                        {
-                            (ImageRecord image, int[] cellLabels) = labels[i];
-                            foreach (int c in f.Support[i].Classes)
-                            {
-                                var box = Crops.BoxOfCells(image, [.. cellLabels.Select(l => l == c)]);
-                                if (box is { } b)
-                                {
-                                    float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
-                                    lock (gate)
-                                    {
-                                        support.Add((c, d));
-                                    }
-                                }
-                            }
-                        });
-                        var means = new float[Engine.Labels][];
-                        for (int c = 1; c < Engine.Labels; c++)
-                        {
-                            var sum = new float[ch];
-                            foreach (var s in support.Where(s => s.Class == c))
-                            {
-                                System.Numerics.Tensors.TensorPrimitives.Add(sum, s.D, sum);
-                            }
-
-                            Matrix.NormalizeRows(sum, 1, ch, 1e-6f);
-                            means[c] = sum;
-                        }
 
                         Parallel.ForEach(f.Test, new ParallelOptions { MaxDegreeOfParallelism = 2 }, image =>
                         {
@@ -894,31 +865,7 @@ internal static class Experiments
                     var fitted = cv.Select(f =>
                     {
                         (Protos protos, Protos withParts) = FitWithParts(f);
-                        int ch = f.Test[0].Features.Channels;
-                        var labels = CellProbe.SupportLabels(f.Support);
-                        var sums = Enumerable.Range(0, Engine.Labels).Select(_ => new float[ch]).ToArray();
-                        var gate = new object();
-                        Parallel.For(0, labels.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
-                        {
-                            (ImageRecord image, int[] cellLabels) = labels[i];
-                            foreach (int c in f.Support[i].Classes)
-                            {
-                                if (Crops.BoxOfCells(image, [.. cellLabels.Select(l => l == c)]) is { } b)
-                                {
-                                    float[] d = Crops.Describe(image.Id, b.X0, b.Y0, b.X1, b.Y1);
-                                    lock (gate)
-                                    {
-                                        System.Numerics.Tensors.TensorPrimitives.Add(sums[c], d, sums[c]);
-                                    }
-                                }
-                            }
-                        });
-                        foreach (float[] m in sums)
-                        {
-                            Matrix.NormalizeRows(m, 1, ch, 1e-6f);
-                        }
-
-                        return (f, protos, withParts, means: sums);
+                        return (f, protos, withParts, means: Crops.OfSupport(f).Means);
                     }).ToList();
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_CROPW") ?? "0,0.5,1,2").Split(','))
                     {
@@ -1078,7 +1025,6 @@ internal static class Experiments
                     var fitted = cv.Select(f =>
                     {
                         (Protos protos, Protos withParts) = FitWithParts(f);
-                        int ch = f.Test[0].Features.Channels;
                         return (f, protos, withParts);
                     }).ToList();
                     foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PF2") ?? "0.1,0.15,0.2,p0.1,p0.15").Split(','))
@@ -1380,20 +1326,7 @@ internal static class Experiments
             return kept;
         }
 
-        int cells = first.Height * first.Width;
-        var winner = new int[cells];
-        for (int cell = 0; cell < cells; cell++)
-        {
-            float best = Math.Max(first.Planes[cell], 0f);
-            for (int l = 1; l < Engine.Labels; l++)
-            {
-                if (first.Planes[(l * cells) + cell] > best)
-                {
-                    best = first.Planes[(l * cells) + cell];
-                    winner[cell] = l;
-                }
-            }
-        }
+        int[] winner = Evidence.Winners(first);
 
         var result = new bool[Engine.Labels];
         for (int k = 1; k < Engine.Labels; k++)
