@@ -933,6 +933,41 @@ internal static class Experiments
                 break;
             }
 
+            case "csls":
+            {
+                // Hubness correction (CSLS) of each class's score by its prototype's mean top-K cosine to the support cells of
+                // images not tagged with it, centred over classes: EXP_CSLS "K:weight[:both]" (both = the segmenting pass too).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.SixFolds(all, picking);
+                    var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_CSLS") ?? "100:0,100:0.5,100:1,1000:1,100:1:both").Split(','))
+                    {
+                        string[] part = spec.Split(':');
+                        int k = int.Parse(part[0], System.Globalization.CultureInfo.InvariantCulture);
+                        double weight = double.Parse(part[1], System.Globalization.CultureInfo.InvariantCulture);
+                        bool both = part.Length > 2;
+                        Program.Report($"{picking} csls K{k} w{weight}{(both ? " both passes" : "")}", fitted.Select(x =>
+                        {
+                            double[] r = Hubness.OfClasses(x.f, x.Item2.Protos, k);
+                            Console.Error.WriteLine($"  {x.f.Name} r: " + string.Join(" ", r.Skip(1).Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture))));
+                            float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos,
+                                img => Evidence.ByArea(Evidence.FirstPass(Hubness.Apply(Engine.Score(img, x.Item2.WithParts, flatParts, Engine.AllClasses), r, weight)), 0.15),
+                                MinArea,
+                                (img, cand) =>
+                                {
+                                    GridScores g = Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight);
+                                    return both ? Hubness.Apply(g, r, weight) : g;
+                                }));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             case "softpf":
             {
                 // A soft pre-filter: the classes the area rule leaves out stay in the arg-max with their scores lowered by
