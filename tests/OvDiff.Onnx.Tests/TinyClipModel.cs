@@ -52,17 +52,12 @@ internal sealed class TinyClipModel
     /// <paramref name="keyTensorName"/> adds a ViT-style key tensor [B, 1 + patches, <paramref name="keyChannels"/>] (a CLS
     /// token prepended to the patch tokens, then a linear map) under that name, as the dense CLIP key extractor reads it.
     /// </summary>
-    public void WriteVision(string path, int? size = 224, string? keyTensorName = null, int keyChannels = 768)
+    /// <paramref name="batch"/> fixes the batch dimension (null: symbolic); <paramref name="float16"/> makes pixel_values and
+    /// image_embeds float16, as the <c>*_fp16.onnx</c> exports have them (the inside stays float32, so it runs on the CPU).
+    public void WriteVision(string path, int? size = 224, string? keyTensorName = null, int keyChannels = 768, int? batch = null, bool float16 = false)
     {
         var graph = new GraphProto { Name = "tiny-clip-vision" };
-        graph.Input.Add(TinyVitModel.Tensor("pixel_values", TensorProto.Types.DataType.Float, [null, 3, size, size]));
-        graph.Initializer.Add(TinyVitModel.Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
-        graph.Initializer.Add(TinyVitModel.Initializer("patch_b", [Dim], PatchBias));
-        graph.Initializer.Add(TinyVitModel.Initializer("proj_w", [Dim, Embed], ImageProjection));
-        graph.Node.Add(TinyVitModel.Node("Conv", "patch", ["pixel_values", "patch_w", "patch_b"], ["patches"], Ints("kernel_shape", Patch, Patch), Ints("strides", Patch, Patch)));
-        graph.Node.Add(TinyVitModel.Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
-        graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_w"], ["image_embeds"]));
-        graph.Output.Add(TinyVitModel.Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        AddVision(graph, size, batch, float16);
         if (keyTensorName is not null)
         {
             var random = new Random(Dim + keyChannels);
@@ -82,12 +77,66 @@ internal sealed class TinyClipModel
         Save(graph, path);
     }
 
-    /// <summary>Writes the text tower with int64 or int32 ids, with or without an attention_mask input.</summary>
-    public void WriteText(string path, bool int32Ids = false, bool attentionMask = false, int? fixedLength = null)
+    /// <summary>
+    /// Writes the text tower with int64 or int32 ids, with or without an attention_mask input (required when present, as
+    /// the model reads it), a fixed batch and length where given, and text_embeds float16 when <paramref name="float16Output"/>.
+    /// </summary>
+    public void WriteText(string path, bool int32Ids = false, bool attentionMask = false, int? fixedLength = null, int? batch = null, bool float16Output = false)
+    {
+        var graph = new GraphProto { Name = "tiny-clip-text" };
+        AddText(graph, int32Ids, attentionMask, fixedLength, batch, float16Output);
+        Save(graph, path);
+    }
+
+    /// <summary>
+    /// Writes both towers in one graph, as Optimum's combined CLIP export: inputs input_ids, attention_mask (int64) and
+    /// pixel_values; outputs logits_per_image, logits_per_text, text_embeds, image_embeds.
+    /// </summary>
+    public void WriteCombined(string path)
+    {
+        var graph = new GraphProto { Name = "tiny-clip" };
+        AddText(graph, int32Ids: false, attentionMask: true, fixedLength: null, batch: null, float16Output: false);
+        AddVision(graph, size: null, batch: null, float16: false);
+        graph.Node.Add(TinyVitModel.Node("Transpose", "text_t", ["text_embeds"], ["text_t"], Ints("perm", 1, 0)));
+        graph.Node.Add(TinyVitModel.Node("MatMul", "logits_image", ["image_embeds", "text_t"], ["logits_per_image"]));
+        graph.Node.Add(TinyVitModel.Node("Transpose", "logits_text", ["logits_per_image"], ["logits_per_text"], Ints("perm", 1, 0)));
+        graph.Output.Clear();
+        graph.Output.Add(TinyVitModel.Tensor("logits_per_image", TensorProto.Types.DataType.Float, [null, null]));
+        graph.Output.Add(TinyVitModel.Tensor("logits_per_text", TensorProto.Types.DataType.Float, [null, null]));
+        graph.Output.Add(TinyVitModel.Tensor("text_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        graph.Output.Add(TinyVitModel.Tensor("image_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
+        Save(graph, path);
+    }
+
+    private void AddVision(GraphProto graph, int? size, int? batch, bool float16)
+    {
+        var boundary = float16 ? TensorProto.Types.DataType.Float16 : TensorProto.Types.DataType.Float;
+        graph.Input.Add(TinyVitModel.Tensor("pixel_values", boundary, [batch, 3, size, size]));
+        string pixels = "pixel_values";
+        if (float16)
+        {
+            graph.Node.Add(TinyVitModel.Node("Cast", "pixels32", [pixels], ["pixels32"], Int("to", (long)TensorProto.Types.DataType.Float)));
+            pixels = "pixels32";
+        }
+
+        graph.Initializer.Add(TinyVitModel.Initializer("patch_w", [Dim, 3, Patch, Patch], PatchWeights));
+        graph.Initializer.Add(TinyVitModel.Initializer("patch_b", [Dim], PatchBias));
+        graph.Initializer.Add(TinyVitModel.Initializer("proj_w", [Dim, Embed], ImageProjection));
+        graph.Node.Add(TinyVitModel.Node("Conv", "patch", [pixels, "patch_w", "patch_b"], ["patches"], Ints("kernel_shape", Patch, Patch), Ints("strides", Patch, Patch)));
+        graph.Node.Add(TinyVitModel.Node("ReduceMean", "pool", ["patches"], ["pooled"], Ints("axes", 2, 3), Int("keepdims", 0)));
+        graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_w"], [float16 ? "image_embeds32" : "image_embeds"]));
+        if (float16)
+        {
+            graph.Node.Add(TinyVitModel.Node("Cast", "image_embeds16", ["image_embeds32"], ["image_embeds"], Int("to", (long)boundary)));
+        }
+
+        graph.Output.Add(TinyVitModel.Tensor("image_embeds", boundary, [batch, Embed]));
+    }
+
+    private void AddText(GraphProto graph, bool int32Ids, bool attentionMask, int? fixedLength, int? batch, bool float16Output)
     {
         var ids = int32Ids ? TensorProto.Types.DataType.Int32 : TensorProto.Types.DataType.Int64;
-        var graph = new GraphProto { Name = "tiny-clip-text" };
-        graph.Input.Add(TinyVitModel.Tensor("input_ids", ids, [null, fixedLength]));
+        graph.Input.Add(TinyVitModel.Tensor("input_ids", ids, [batch, fixedLength]));
         graph.Initializer.Add(TinyVitModel.Initializer("table", [Vocab, Embed], TokenTable));
         graph.Initializer.Add(TinyVitModel.Initializer("proj_t", [Embed, Embed], TextProjection));
         graph.Initializer.Add(new TensorProto { Name = "vocab", DataType = (int)TensorProto.Types.DataType.Int64, Int64Data = { Vocab } });
@@ -99,7 +148,7 @@ internal sealed class TinyClipModel
         string tokens = "tokens";
         if (attentionMask)
         {
-            graph.Input.Add(TinyVitModel.Tensor("attention_mask", ids, [null, fixedLength]));
+            graph.Input.Add(TinyVitModel.Tensor("attention_mask", ids, [batch, fixedLength]));
             graph.Node.Add(TinyVitModel.Node("Cast", "maskf", ["attention_mask"], ["maskf"], Int("to", (long)TensorProto.Types.DataType.Float)));
             graph.Node.Add(TinyVitModel.Node("Unsqueeze", "mask3", ["maskf", "one_axis_neg"], ["mask3"]));
             graph.Initializer.Add(new TensorProto { Name = "one_axis_neg", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
@@ -114,10 +163,15 @@ internal sealed class TinyClipModel
         graph.Initializer.Add(new TensorProto { Name = "one_axis_neg2", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 1 }, Int64Data = { 2 } });
         graph.Node.Add(TinyVitModel.Node("Expand", "index", ["eos3", "embed_shape"], ["index"]));
         graph.Node.Add(TinyVitModel.Node("GatherElements", "pick", ["running", "index"], ["picked"], Int("axis", 1)));
-        graph.Node.Add(TinyVitModel.Node("Squeeze", "pooled", ["picked", "one_axis"], ["pooled"]));
-        graph.Node.Add(TinyVitModel.Node("MatMul", "proj", ["pooled", "proj_t"], ["text_embeds"]));
-        graph.Output.Add(TinyVitModel.Tensor("text_embeds", TensorProto.Types.DataType.Float, [null, Embed]));
-        Save(graph, path);
+        graph.Node.Add(TinyVitModel.Node("Squeeze", "text_pooled", ["picked", "one_axis"], ["text_pooled"]));
+        graph.Node.Add(TinyVitModel.Node("MatMul", "proj_text", ["text_pooled", "proj_t"], [float16Output ? "text_embeds32" : "text_embeds"]));
+        var output = float16Output ? TensorProto.Types.DataType.Float16 : TensorProto.Types.DataType.Float;
+        if (float16Output)
+        {
+            graph.Node.Add(TinyVitModel.Node("Cast", "text_embeds16", ["text_embeds32"], ["text_embeds"], Int("to", (long)output)));
+        }
+
+        graph.Output.Add(TinyVitModel.Tensor("text_embeds", output, [batch, Embed]));
     }
 
     /// <summary>The image embedding (not normalised) of planar CLIP-normalised pixels [3, H, W], in float64.</summary>

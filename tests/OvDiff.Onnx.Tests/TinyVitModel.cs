@@ -46,7 +46,16 @@ internal sealed class TinyVitModel
 
     /// <summary>Writes the model; <paramref name="fixedSize"/> pins the input's H and W, else they are symbolic.</summary>
     /// <paramref name="externalKeyWeights"/> stores the key projection's weights in a separate file beside the model, as large exports do.
-    public string Write(string directory, int? fixedSize = null, TensorProto.Types.DataType elementType = TensorProto.Types.DataType.Float, bool externalKeyWeights = false)
+    /// <paramref name="positionEmbeddingSize"/> adds learned position embeddings for that square input size (zero, so the keys
+    /// stay those of <see cref="ReferenceKeys"/>), which an export without interpolation can only add at that size, however
+    /// its input is declared. <paramref name="poolerOutput"/> adds a pooler_output [1, Dim] output as ViTModel exports have.
+    public string Write(
+        string directory,
+        int? fixedSize = null,
+        TensorProto.Types.DataType elementType = TensorProto.Types.DataType.Float,
+        bool externalKeyWeights = false,
+        int? positionEmbeddingSize = null,
+        bool poolerOutput = false)
     {
         var name = $"tiny-vit-{Guid.NewGuid():N}";
         Directory.CreateDirectory(directory);
@@ -78,6 +87,14 @@ internal sealed class TinyVitModel
             tokens = "/embeddings/Concat_output_0";
         }
 
+        if (positionEmbeddingSize is { } embedded)
+        {
+            var tokenCount = PrefixTokens + ((embedded / Patch) * (embedded / Patch));
+            graph.Initializer.Add(Initializer("position_embeddings", [1, tokenCount, Dim], new float[tokenCount * Dim]));
+            graph.Node.Add(Node("Add", "/embeddings/Add", [tokens, "position_embeddings"], ["/embeddings/Add_output_0"]));
+            tokens = "/embeddings/Add_output_0";
+        }
+
         var stem = KeyTensorName.EndsWith("/Add_output_0", StringComparison.Ordinal) ? KeyTensorName[..^"/Add_output_0".Length] : "/key";
         graph.Node.Add(Node("MatMul", stem + "/MatMul", [tokens, "key_w"], [stem + "/MatMul_output_0"]));
         if (isHalf)
@@ -97,6 +114,11 @@ internal sealed class TinyVitModel
             graph.Node.Add(Node("MatMul", "/encoder/output/MatMul", [KeyTensorName, "out_w"], ["last_hidden_state"]));
         }
         graph.Output.Add(Tensor("last_hidden_state", TensorProto.Types.DataType.Float, [1, null, Dim]));
+        if (poolerOutput)
+        {
+            graph.Node.Add(Node("ReduceMean", "/pooler/ReduceMean", ["last_hidden_state"], ["pooler_output"], Attr("axes", 1), new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 }));
+            graph.Output.Add(Tensor("pooler_output", TensorProto.Types.DataType.Float, [1, Dim]));
+        }
 
         var model = new ModelProto { IrVersion = 8, ProducerName = "OvDiff.Onnx.Tests", Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });

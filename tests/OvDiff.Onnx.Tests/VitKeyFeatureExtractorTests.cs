@@ -120,6 +120,64 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
         AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), map, 2, 2, gw, 5e-3);
     }
 
+    [Theory]
+    [InlineData(14, 5, true, false)] // DINOv2 with registers (CLS + 4 registers), patch 14, pooler_output beside last_hidden_state
+    [InlineData(14, 1, false, true)] // DINOv2, float16 pixel_values, last_hidden_state only
+    [InlineData(16, 1, true, true)] // ViT-B/16 ViTModel export in float16 with its pooler
+    public void Extract_ExportVariants_PatchPrefixPoolerAndPrecision_MatchFloat64(int patch, int prefix, bool pooler, bool float16)
+    {
+        var model = new TinyVitModel(patch, dim: 8, prefixTokens: prefix, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: patch + prefix);
+        var path = model.Write(
+            TempPath,
+            elementType: float16 ? global::Onnx.TensorProto.Types.DataType.Float16 : global::Onnx.TensorProto.Types.DataType.Float,
+            poolerOutput: pooler);
+        var image = TestImages.Create(3 * patch, (2 * patch) + 3, seed: 7);
+        var options = VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null, PatchSize = patch, PrefixTokenCount = prefix };
+        using var extractor = new VitKeyFeatureExtractor(options);
+
+        var map = extractor.Extract(image, TestContext.Current.CancellationToken);
+
+        var expected = model.ReferenceKeys(image, PixelNormalization.ImageNet, out var gh, out var gw);
+        Assert.Equal((3, 3), (gh, gw));
+        AssertMatches(expected, map, 3, 3, gw, float16 ? 5e-3 : 1e-5);
+    }
+
+    [Fact]
+    public void Extract_SizeThePositionEmbeddingsDoNotFit_IsOneLineSayingToSetInputSize()
+    {
+        // Declared H and W are free, but the position embeddings hold 32x32 (as plain exports hold 224x224).
+        var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 13);
+        var path = model.Write(TempPath, positionEmbeddingSize: 32);
+        var ct = TestContext.Current.CancellationToken;
+        using var native = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = 32 });
+        var image = TestImages.Create(32, 32, seed: 3);
+        AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), native.Extract(image, ct), 4, 4, gw, 1e-5);
+
+        using var larger = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = 64 });
+        var error = Assert.Throws<OnnxModelMismatchException>(() => larger.Extract(image, ct));
+
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Contains($"'{Path.GetFullPath(path)}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("pixel_values: Float[1,3,64,64]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("set InputSize to that size", error.Message, StringComparison.Ordinal);
+        Assert.Contains("it is 64", error.Message, StringComparison.Ordinal);
+        Assert.IsType<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(error.InnerException);
+    }
+
+    [Fact]
+    public void Extract_FixedSizeExport_WinsOverTheInputSizeOption()
+    {
+        // A CLIP vision export fixed at its native size while the dense path asks for twice that: the model's size is used.
+        var model = new TinyVitModel(patch: 16, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.ClipLayerMinus2KeyTensor, seed: 15);
+        var path = model.Write(TempPath, fixedSize: 32, positionEmbeddingSize: 32);
+        using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.ClipVitB16(path) with { Channels = 8, InputSize = 64 });
+        var image = TestImages.Create(32, 32, seed: 6);
+
+        var map = extractor.Extract(image, TestContext.Current.CancellationToken);
+
+        AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), map, 2, 2, gw, 1e-5);
+    }
+
     [Fact]
     public void Extract_ExternalWeightsBesideModel_AreFound()
     {

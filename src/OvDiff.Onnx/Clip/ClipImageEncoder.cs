@@ -7,8 +7,8 @@ namespace OvDiff.Onnx;
 /// <summary>
 /// CLIP's image tower (e.g. <c>onnx/vision_model.onnx</c> of a transformers.js or Optimum export): the image squashed to the
 /// model's input size (224 for ViT-B/16; no crop), scaled to [0, 1], normalised with CLIP's mean and std, to a unit
-/// embedding (<c>image_embeds</c>). Input and output are bound by name, their element types read from the model.
-/// Owns its session; dispose it.
+/// embedding (<c>image_embeds</c>). Input and output are bound by name, their element types read from the model (float32 or
+/// float16); a combined CLIP export (<c>model.onnx</c> with both towers) is pruned to the image tower. Owns its session; dispose it.
 /// </summary>
 public sealed class ClipImageEncoder : IDisposable
 {
@@ -26,11 +26,11 @@ public sealed class ClipImageEncoder : IDisposable
     /// <summary>Opens <paramref name="modelPath"/>; a missing file is a <see cref="ModelFileNotFoundException"/> saying where it goes.</summary>
     public ClipImageEncoder(string modelPath, OnnxRuntimeOptions? runtime = null)
     {
-        _session = OnnxModelSession.Open(
+        _session = ClipTowerSession.Open(
             modelPath,
             runtime ?? OnnxRuntimeOptions.Default,
             [OnnxTensorSpec.AnyFloat(InputName, 4) with { Dimensions = [-1, 3, -1, -1] }],
-            [OnnxTensorSpec.AnyFloat(OutputName, 2)],
+            OnnxTensorSpec.AnyFloat(OutputName, 2),
             ClipModelFiles.MissingFileHint(modelPath));
         IReadOnlyList<int> dims = _session.InputDimensions(InputName);
         InputHeight = dims[2] > 0 ? dims[2] : DefaultInputSize;
@@ -62,7 +62,11 @@ public sealed class ClipImageEncoder : IDisposable
     {
         float[] input = Preprocess(image, InputHeight, InputWidth);
         using OrtValue value = _session.CreateFloatInput(InputName, input, [1, 3, InputHeight, InputWidth]);
-        using var outputs = _session.Run(new Dictionary<string, OrtValue> { [InputName] = value }, [OutputName], cancellationToken);
+        using var outputs = _session.Run(
+            new Dictionary<string, OrtValue> { [InputName] = value },
+            [OutputName],
+            cancellationToken,
+            $"The image is squashed to the size the model declares, else to {DefaultInputSize}x{DefaultInputSize}; an export that takes another size must declare it in pixel_values' shape.");
         float[] embedding = OnnxModelSession.ReadFloatTensor(outputs.First(), out long[] shape);
         if (shape.Length != 2 || shape[0] != 1)
         {

@@ -8,9 +8,11 @@ namespace OvDiff.Onnx;
 /// <summary>
 /// CLIP's text tower (e.g. <c>onnx/text_model.onnx</c>): prompts tokenised with the one <see cref="ClipTokenizer"/>, padded
 /// with the end token to the longest prompt of a batch (or to the model's fixed length), to unit embeddings
-/// (<c>text_embeds</c>). <c>input_ids</c> is fed as int64 or int32 as the model declares; an <c>attention_mask</c> input,
-/// when the export has one, marks the padding. CLIP pools at the first end token behind a causal mask, so the padding does
-/// not change an embedding. Owns its session; dispose it.
+/// (<c>text_embeds</c>, float32 or float16). <c>input_ids</c> is fed as int64 or int32 as the model declares; an
+/// <c>attention_mask</c> input, when the export has one, marks the padding. CLIP pools at the first end token behind a
+/// causal mask, so the padding does not change an embedding. An export with a fixed batch size (1, say) gets batches of
+/// that size (a short last batch filled up with its last prompt); a combined CLIP export (<c>model.onnx</c> with both
+/// towers) is pruned to the text tower. Owns its session; dispose it.
 /// </summary>
 public sealed class ClipTextEncoder : IDisposable
 {
@@ -27,6 +29,7 @@ public sealed class ClipTextEncoder : IDisposable
 
     private readonly OnnxModelSession _session;
     private readonly ClipTokenizer _tokenizer;
+    private readonly int _fixedBatch;
     private readonly int _fixedLength;
     private readonly bool _hasMask;
     private readonly TensorElementType _idType;
@@ -39,13 +42,14 @@ public sealed class ClipTextEncoder : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         _tokenizer = tokenizer;
         BatchSize = batchSize;
-        _session = OnnxModelSession.Open(
+        _session = ClipTowerSession.Open(
             modelPath,
             runtime ?? OnnxRuntimeOptions.Default,
             [new OnnxTensorSpec(InputIdsName, [-1, -1], IdTypes), new OnnxTensorSpec(AttentionMaskName, [-1, -1], IdTypes) { Optional = true }],
-            [OnnxTensorSpec.AnyFloat(OutputName, 2)],
+            OnnxTensorSpec.AnyFloat(OutputName, 2),
             ClipModelFiles.MissingFileHint(modelPath));
         _idType = _session.InputMetadata[InputIdsName].ElementDataType;
+        _fixedBatch = Math.Max(0, _session.InputDimensions(InputIdsName)[0]);
         _fixedLength = _session.InputDimensions(InputIdsName)[1];
         if (_session.InputMetadata.TryGetValue(AttentionMaskName, out NodeMetadata? mask))
         {
@@ -65,14 +69,16 @@ public sealed class ClipTextEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(prompts);
         var result = new float[prompts.Count][];
-        for (int start = 0; start < prompts.Count; start += BatchSize)
+        int batchSize = _fixedBatch > 0 ? _fixedBatch : BatchSize;
+        for (int start = 0; start < prompts.Count; start += batchSize)
         {
-            int count = Math.Min(BatchSize, prompts.Count - start);
-            int[][] ids = Enumerable.Range(start, count).Select(i => _tokenizer.Encode(prompts[i])).ToArray();
+            int count = Math.Min(batchSize, prompts.Count - start);
+            int rows = _fixedBatch > 0 ? _fixedBatch : count;
+            int[][] ids = Enumerable.Range(start, rows).Select(i => _tokenizer.Encode(prompts[Math.Min(i, prompts.Count - 1)])).ToArray();
             int length = _fixedLength > 0 ? _fixedLength : ids.Max(t => t.Length);
-            var flat = new long[count * length];
-            var mask = new long[count * length];
-            for (int b = 0; b < count; b++)
+            var flat = new long[rows * length];
+            var mask = new long[rows * length];
+            for (int b = 0; b < rows; b++)
             {
                 for (int t = 0; t < length; t++)
                 {
@@ -82,7 +88,7 @@ public sealed class ClipTextEncoder : IDisposable
                 }
             }
 
-            long[] shape = [count, length];
+            long[] shape = [rows, length];
             using OrtValue idsValue = CreateIntegers(flat, shape, _idType);
             var inputs = new Dictionary<string, OrtValue> { [InputIdsName] = idsValue };
             using OrtValue? maskValue = _hasMask ? CreateIntegers(mask, shape, _maskType) : null;
@@ -93,13 +99,13 @@ public sealed class ClipTextEncoder : IDisposable
 
             using var outputs = _session.Run(inputs, [OutputName], cancellationToken);
             float[] embeddings = OnnxModelSession.ReadFloatTensor(outputs.First(), out long[] outShape);
-            if (outShape.Length != 2 || outShape[0] != count)
+            if (outShape.Length != 2 || outShape[0] != rows)
             {
-                throw new OnnxModelMismatchException($"'{OutputName}' of '{_session.ModelDescription}' has shape [{string.Join(",", outShape)}]; expected [{count}, D].");
+                throw new OnnxModelMismatchException($"'{OutputName}' of '{_session.ModelDescription}' has shape [{string.Join(",", outShape)}]; expected [{rows}, D].");
             }
 
             int dim = (int)outShape[1];
-            Matrix.NormalizeRows(embeddings, count, dim, 1e-12f);
+            Matrix.NormalizeRows(embeddings, rows, dim, 1e-12f);
             for (int b = 0; b < count; b++)
             {
                 result[start + b] = embeddings.AsSpan(b * dim, dim).ToArray();

@@ -37,14 +37,16 @@ public sealed class OnnxModelSession : IDisposable
 
     /// <summary>
     /// Opens the model file at <paramref name="modelPath"/>. A missing file throws <see cref="ModelFileNotFoundException"/>
-    /// carrying <paramref name="missingFileHint"/> (which files to put where).
+    /// carrying <paramref name="missingFileHint"/> (which files to put where); inputs or outputs other than expected throw
+    /// <see cref="OnnxModelMismatchException"/> listing them, followed by <paramref name="mismatchHint"/> (what to do).
     /// </summary>
     public static OnnxModelSession Open(
         string modelPath,
         OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
         IReadOnlyList<OnnxTensorSpec> expectedOutputs,
-        string missingFileHint)
+        string missingFileHint,
+        string? mismatchHint = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         var fullPath = Path.GetFullPath(modelPath);
@@ -53,7 +55,7 @@ public sealed class OnnxModelSession : IDisposable
             throw new ModelFileNotFoundException(fullPath, missingFileHint);
         }
 
-        return Create(sessionOptions => new InferenceSession(fullPath, sessionOptions), fullPath, options, expectedInputs, expectedOutputs);
+        return Create(sessionOptions => new InferenceSession(fullPath, sessionOptions), fullPath, options, expectedInputs, expectedOutputs, mismatchHint);
     }
 
     /// <summary>
@@ -66,7 +68,8 @@ public sealed class OnnxModelSession : IDisposable
         OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
         IReadOnlyList<OnnxTensorSpec> expectedOutputs,
-        string? externalDataDirectory = null)
+        string? externalDataDirectory = null,
+        string? mismatchHint = null)
     {
         ArgumentNullException.ThrowIfNull(modelBytes);
         return Create(
@@ -82,7 +85,8 @@ public sealed class OnnxModelSession : IDisposable
             modelDescription,
             options,
             expectedInputs,
-            expectedOutputs);
+            expectedOutputs,
+            mismatchHint);
     }
 
     private static OnnxModelSession Create(
@@ -90,7 +94,8 @@ public sealed class OnnxModelSession : IDisposable
         string modelDescription,
         OnnxRuntimeOptions options,
         IReadOnlyList<OnnxTensorSpec> expectedInputs,
-        IReadOnlyList<OnnxTensorSpec> expectedOutputs)
+        IReadOnlyList<OnnxTensorSpec> expectedOutputs,
+        string? mismatchHint)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(expectedInputs);
@@ -99,7 +104,7 @@ public sealed class OnnxModelSession : IDisposable
         var session = open(sessionOptions);
         try
         {
-            Validate(session, modelDescription, expectedInputs, expectedOutputs);
+            Validate(session, modelDescription, expectedInputs, expectedOutputs, mismatchHint);
             return new OnnxModelSession(session, modelDescription, activeProvider);
         }
         catch
@@ -180,7 +185,7 @@ public sealed class OnnxModelSession : IDisposable
         }
     }
 
-    private static void Validate(InferenceSession session, string modelDescription, IReadOnlyList<OnnxTensorSpec> expectedInputs, IReadOnlyList<OnnxTensorSpec> expectedOutputs)
+    private static void Validate(InferenceSession session, string modelDescription, IReadOnlyList<OnnxTensorSpec> expectedInputs, IReadOnlyList<OnnxTensorSpec> expectedOutputs, string? mismatchHint)
     {
         var problems = new List<string>();
         CheckSide("input", session.InputMetadata, expectedInputs, problems);
@@ -198,6 +203,11 @@ public sealed class OnnxModelSession : IDisposable
 
         var message = new StringBuilder();
         message.Append(CultureInfo.InvariantCulture, $"The model '{modelDescription}' does not have the inputs/outputs OvDiff expects: {string.Join("; ", problems)}.");
+        if (mismatchHint is not null)
+        {
+            message.Append(' ').Append(mismatchHint);
+        }
+
         message.AppendLine();
         message.Append("Expected inputs: ").AppendJoin(", ", expectedInputs).AppendLine();
         message.Append("Actual inputs: ").AppendJoin(", ", session.InputMetadata.Select(Describe)).AppendLine();
@@ -285,11 +295,18 @@ public sealed class OnnxModelSession : IDisposable
     /// Runs the model on <paramref name="inputs"/> (by name) and returns the named outputs in the order asked.
     /// Cancelling <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyDictionary<string, OrtValue> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default)
+    /// A model that ONNX Runtime cannot run on these inputs (a size its graph does not allow, say) throws
+    /// <see cref="OnnxModelMismatchException"/> on one line naming the model, the inputs' shapes, ONNX Runtime's reason and
+    /// <paramref name="failureHint"/> (what to do), instead of ONNX Runtime's own exception.
+    public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyDictionary<string, OrtValue> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default, string? failureHint = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputNames);
-        return Execute(runOptions => _session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames.ToArray()), cancellationToken);
+        return Execute(
+            runOptions => _session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames.ToArray()),
+            () => string.Join(", ", inputs.Select(DescribeValue)),
+            failureHint,
+            cancellationToken);
     }
 
     /// <summary>Creates an I/O binding on this session (inputs and outputs bound once and reused across runs); the caller disposes it.</summary>
@@ -301,9 +318,10 @@ public sealed class OnnxModelSession : IDisposable
 
     /// <summary>
     /// Runs the model on what <paramref name="binding"/> holds and waits for the bound outputs. Cancelling
-    /// <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>.
+    /// <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>; a run
+    /// ONNX Runtime refuses throws <see cref="OnnxModelMismatchException"/> as in <see cref="Run"/>.
     /// </summary>
-    public void RunWithBinding(OrtIoBinding binding, CancellationToken cancellationToken = default)
+    public void RunWithBinding(OrtIoBinding binding, CancellationToken cancellationToken = default, string? failureHint = null)
     {
         ArgumentNullException.ThrowIfNull(binding);
         Execute(
@@ -313,11 +331,16 @@ public sealed class OnnxModelSession : IDisposable
                 binding.SynchronizeBoundOutputs();
                 return true;
             },
+            () => "the bound inputs",
+            failureHint,
             cancellationToken);
     }
 
-    /// <summary>Runs <paramref name="run"/> with run options that cancelling <paramref name="cancellationToken"/> terminates.</summary>
-    private T Execute<T>(Func<RunOptions, T> run, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="run"/> with run options that cancelling <paramref name="cancellationToken"/> terminates; ONNX
+    /// Runtime's failure becomes one line naming the model, <paramref name="describeInputs"/> and <paramref name="failureHint"/>.
+    /// </summary>
+    private T Execute<T>(Func<RunOptions, T> run, Func<string> describeInputs, string? failureHint, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
@@ -333,6 +356,24 @@ public sealed class OnnxModelSession : IDisposable
         {
             throw new OperationCanceledException($"Run of '{ModelDescription}' was cancelled.", ex, cancellationToken);
         }
+        catch (OnnxRuntimeException ex)
+        {
+            var reason = string.Join(' ', ex.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            throw new OnnxModelMismatchException(
+                $"ONNX Runtime could not run the model '{ModelDescription}' on {describeInputs()}: {reason}{(failureHint is null ? "" : " " + failureHint)}",
+                ex);
+        }
+    }
+
+    private static string DescribeValue(KeyValuePair<string, OrtValue> input)
+    {
+        if (input.Value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR)
+        {
+            return $"{input.Key}: {input.Value.OnnxType}";
+        }
+
+        var info = input.Value.GetTensorTypeAndShape();
+        return $"{input.Key}: {info.ElementDataType}[{string.Join(",", info.Shape)}]";
     }
 
     /// <summary>Copies a float32 or float16 tensor out as float32 values (row-major) and returns its shape.</summary>

@@ -80,4 +80,10 @@ public sealed class OnnxModelMismatchException : InvalidOperationException
         : base(message)
     {
     }
+
+    /// <summary>Creates the exception with the error that revealed the mismatch.</summary>
+    public OnnxModelMismatchException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

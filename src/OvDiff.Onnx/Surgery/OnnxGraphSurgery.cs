@@ -73,6 +73,43 @@ public static class OnnxGraphSurgery
         graph.Output.Clear();
         graph.Output.Add(outputs);
         PruneUnusedNodes(graph);
+        RemoveUnusedInputs(graph);
+    }
+
+    /// <summary>
+    /// Removes graph inputs that no node (nor any node of a subgraph) reads and no output is, so that a session does not
+    /// ask for them: pruning a combined CLIP export to one tower leaves the other tower's input unread.
+    /// </summary>
+    public static void RemoveUnusedInputs(GraphProto graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var read = new HashSet<string>(graph.Output.Select(o => o.Name), StringComparer.Ordinal);
+        AddNodeInputs(graph, read);
+        var unused = graph.Input.Where(i => !read.Contains(i.Name)).ToList();
+        foreach (var input in unused)
+        {
+            graph.Input.Remove(input);
+        }
+    }
+
+    private static void AddNodeInputs(GraphProto graph, HashSet<string> read)
+    {
+        foreach (var node in graph.Node)
+        {
+            read.UnionWith(node.Input.Where(name => name.Length > 0));
+            foreach (var attribute in node.Attribute)
+            {
+                if (attribute.G is { } subgraph)
+                {
+                    AddNodeInputs(subgraph, read);
+                }
+
+                foreach (var nested in attribute.Graphs)
+                {
+                    AddNodeInputs(nested, read);
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using OvDiff.Core.Features;
 using OvDiff.Core.Images;
@@ -106,7 +107,13 @@ public sealed class VitKeyFeatureExtractor : IDenseFeatureExtractor
         }
 
         using var inputValue = _session.CreateFloatInput(_options.InputName, input, [1, 3, inputHeight, inputWidth]);
-        using var outputs = _session.Run(new Dictionary<string, OrtValue> { [_options.InputName] = inputValue }, [_options.KeyTensorName], cancellationToken);
+        using var outputs = _session.Run(
+            new Dictionary<string, OrtValue> { [_options.InputName] = inputValue },
+            [_options.KeyTensorName],
+            cancellationToken,
+            "An export whose position embeddings are fixed (plain Hugging Face DINO and CLIP exports: 224x224) runs only at that size, however its input is declared: " +
+            $"set InputSize to that size (the presets' default is 224; it is {_options.InputSize?.ToString(CultureInfo.InvariantCulture) ?? "null, the image's own size"}), " +
+            "or re-export with interpolate_pos_encoding so that any size runs (docs/models.md, 'Input size').");
         var tokens = OnnxModelSession.ReadFloatTensor(outputs.First(), out var shape);
         int modelGridHeight = inputHeight / patch, modelGridWidth = inputWidth / patch;
         var expectedTokens = _options.PrefixTokenCount + (modelGridHeight * modelGridWidth);
