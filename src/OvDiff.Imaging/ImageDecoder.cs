@@ -6,11 +6,13 @@ namespace OvDiff.Imaging;
 
 /// <summary>
 /// Decodes photographs (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp 2.88 reads) into <see cref="RgbImage"/>,
-/// dropping alpha. Pixels come in the file's stored orientation (EXIF orientation is not applied), as VOC, Context
-/// and COCO ground truth is stored. A missing, truncated or corrupt file, or one whose header exceeds
-/// <see cref="ImageLimits.MaxPixels"/>, is an <see cref="ImageFormatException"/> naming it: a partly decoded image is
-/// never returned. Palette PNGs decode to their colours here; read label maps
-/// with <see cref="LabelPngReader"/>. Thread-safe.
+/// dropping alpha (as OpenCV's <c>imread</c> and PIL's <c>convert("RGB")</c> do); an animated GIF or WebP gives its first
+/// frame, 16-bit PNGs their high bytes, CMYK JPEGs their RGB conversion. Pixels come in the file's stored orientation
+/// (EXIF orientation is not applied), as VOC, Context and COCO ground truth is stored. A missing, truncated or corrupt
+/// file, one of a format SkiaSharp does not read (TIFF, HEIC, AVIF, ...: named in the error), or one whose header
+/// exceeds <see cref="ImageLimits.MaxPixels"/>, is an <see cref="ImageFormatException"/> naming it: a partly decoded
+/// image is never returned. Palette PNGs decode to their colours here; read label maps with <see cref="LabelPngReader"/>.
+/// Thread-safe.
 /// </summary>
 /// <example><code>
 /// RgbImage image = ImageDecoder.Decode("JPEGImages/2007_000033.jpg");
@@ -35,7 +37,7 @@ public static class ImageDecoder
         }
 
         using SKData data = SKData.CreateCopy(encoded);
-        using SKCodec codec = CreateCodec(data, sourceName);
+        using SKCodec codec = SKCodec.Create(data) ?? throw new ImageFormatException(sourceName, Unreadable(encoded));
         ImageLimits.Check(sourceName, codec.Info.Width, codec.Info.Height);
         if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && JpegScanCheck.FindProblem(encoded) is string problem)
         {
@@ -75,23 +77,7 @@ public static class ImageDecoder
     /// <summary>Reads only the width and height from the header of the image file at <paramref name="path"/>.</summary>
     public static (int Width, int Height) ReadSize(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-        {
-            throw new ImageFormatException(path, Directory.Exists(path) ? FolderNotImage : "file not found");
-        }
-
-        if (new FileInfo(path).Length == 0)
-        {
-            throw new ImageFormatException(path, "empty file, not an image");
-        }
-
-        using SKCodec? codec = SKCodec.Create(path, out SKCodecResult result);
-        if (codec is null)
-        {
-            throw new ImageFormatException(path, $"not a readable image ({result})");
-        }
-
+        using SKCodec codec = OpenHeader(path);
         return (codec.Info.Width, codec.Info.Height);
     }
 
@@ -107,10 +93,40 @@ public static class ImageDecoder
         return (width, height);
     }
 
-    private static SKCodec CreateCodec(SKData data, string sourceName)
+    private static SKCodec OpenHeader(string path)
     {
-        SKCodec? codec = SKCodec.Create(data);
-        return codec ?? throw new ImageFormatException(sourceName, "not a readable image (unknown format or corrupt header)");
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+        {
+            throw new ImageFormatException(path, Directory.Exists(path) ? FolderNotImage : "file not found");
+        }
+
+        if (new FileInfo(path).Length == 0)
+        {
+            throw new ImageFormatException(path, "empty file, not an image");
+        }
+
+        return SKCodec.Create(path) ?? throw new ImageFormatException(path, Unreadable(ReadHead(path)));
+    }
+
+    /// <summary>Why SkiaSharp found no codec for a file starting with <paramref name="head"/>: the format it is, where known.</summary>
+    private static string Unreadable(ReadOnlySpan<byte> head)
+    {
+        head = head[..Math.Min(head.Length, HeadLength)];
+        return ImageSniffer.Identify(head) is string format
+            ? $"{format}, a format OvDiff cannot decode (it reads JPEG, PNG, WebP, BMP, GIF); convert it, e.g. to PNG or JPEG"
+            : ImageSniffer.DescribeNonImage(head);
+    }
+
+    /// <summary>How many leading bytes name a file's format in errors.</summary>
+    private const int HeadLength = 256;
+
+    private static byte[] ReadHead(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        var head = new byte[Math.Min(stream.Length, HeadLength)];
+        stream.ReadExactly(head);
+        return head;
     }
 
     /// <summary>The reason given for a folder where an image file was expected.</summary>
