@@ -7,28 +7,30 @@ namespace OvDiff.Imaging;
 /// <summary>
 /// Decodes photographs (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp 2.88 reads) into <see cref="RgbImage"/>,
 /// dropping alpha (as OpenCV's <c>imread</c> and PIL's <c>convert("RGB")</c> do); an animated GIF or WebP gives its first
-/// frame, 16-bit PNGs their high bytes, CMYK JPEGs their RGB conversion. Pixels come in the file's stored orientation
-/// (EXIF orientation is not applied), as VOC, Context and COCO ground truth is stored. A missing, truncated or corrupt
-/// file, one of a format SkiaSharp does not read (TIFF, HEIC, AVIF, ...: named in the error), or one whose header
-/// exceeds <see cref="ImageLimits.MaxPixels"/>, is an <see cref="ImageFormatException"/> naming it: a partly decoded
-/// image is never returned. Palette PNGs decode to their colours here; read label maps with <see cref="LabelPngReader"/>.
-/// Thread-safe.
+/// frame, 16-bit PNGs their high bytes, CMYK JPEGs their RGB conversion. By default a photo's EXIF orientation is applied
+/// (<see cref="ExifOrientation.Apply"/>: the image is upright as viewers show it, as OpenCV's <c>imread</c> gives it);
+/// <see cref="ExifOrientation.Ignore"/> keeps the stored pixels, the orientation VOC, Context and COCO ground truth
+/// masks are annotated in (the evaluator's choice). A missing, truncated or corrupt file, one of a format SkiaSharp does
+/// not read (TIFF, HEIC, AVIF, ...: named in the error), or one whose header exceeds <see cref="ImageLimits.MaxPixels"/>,
+/// is an <see cref="ImageFormatException"/> naming it: a partly decoded image is never returned. Palette PNGs decode to
+/// their colours here; read label maps with <see cref="LabelPngReader"/>. Thread-safe.
 /// </summary>
 /// <example><code>
-/// RgbImage image = ImageDecoder.Decode("JPEGImages/2007_000033.jpg");
+/// RgbImage photo = ImageDecoder.Decode("phone/IMG_0042.jpg");                                  // upright
+/// RgbImage image = ImageDecoder.Decode("JPEGImages/2007_000033.jpg", ExifOrientation.Ignore);  // as stored, like its mask
 /// (int width, int height) = ImageDecoder.ReadSize("JPEGImages/2007_000033.jpg"); // header only
 /// </code></example>
 public static class ImageDecoder
 {
-    /// <summary>Decodes the image file at <paramref name="path"/>.</summary>
-    public static RgbImage Decode(string path)
+    /// <summary>Decodes the image file at <paramref name="path"/>, upright unless <paramref name="orientation"/> is <see cref="ExifOrientation.Ignore"/>.</summary>
+    public static RgbImage Decode(string path, ExifOrientation orientation = ExifOrientation.Apply)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Decode(ReadFile(path), path);
+        return Decode(ReadFile(path), path, orientation);
     }
 
     /// <summary>Decodes an encoded image held in memory; <paramref name="sourceName"/> names it in errors.</summary>
-    public static RgbImage Decode(ReadOnlySpan<byte> encoded, string sourceName)
+    public static RgbImage Decode(ReadOnlySpan<byte> encoded, string sourceName, ExifOrientation orientation = ExifOrientation.Apply)
     {
         ArgumentNullException.ThrowIfNull(sourceName);
         if (encoded.IsEmpty)
@@ -62,27 +64,66 @@ public static class ImageDecoder
             throw new ImageFormatException(sourceName, reason);
         }
 
-        var rgb = new byte[info.Width * info.Height * 3];
-        ReadOnlySpan<byte> source = rgba;
-        for (int pixel = 0, from = 0, to = 0; pixel < info.Width * info.Height; pixel++, from += 4, to += 3)
-        {
-            rgb[to] = source[from];
-            rgb[to + 1] = source[from + 1];
-            rgb[to + 2] = source[from + 2];
-        }
-
-        return new RgbImage(info.Width, info.Height, rgb);
-    }
-
-    /// <summary>Reads only the width and height from the header of the image file at <paramref name="path"/>.</summary>
-    public static (int Width, int Height) ReadSize(string path)
-    {
-        using SKCodec codec = OpenHeader(path);
-        return (codec.Info.Width, codec.Info.Height);
+        SKEncodedOrigin origin = orientation == ExifOrientation.Apply ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
+        return ToUprightRgb(rgba, info.Width, info.Height, origin);
     }
 
     /// <summary>
-    /// Reads the header of the image file at <paramref name="path"/> and checks what <see cref="Decode(string)"/> would
+    /// The RGB image that <paramref name="origin"/> (the EXIF orientation of the stored <paramref name="width"/> x
+    /// <paramref name="height"/> RGBA pixels) shows upright: output pixel (x, y) is the stored pixel (sx, sy) below, with
+    /// W, H the stored size (EXIF 2.32, tag 0x0112; 5-8 swap width and height).
+    /// </summary>
+    private static RgbImage ToUprightRgb(byte[] rgba, int width, int height, SKEncodedOrigin origin)
+    {
+        bool swapped = origin >= SKEncodedOrigin.LeftTop;
+        (int outWidth, int outHeight) = swapped ? (height, width) : (width, height);
+        var rgb = new byte[checked(outWidth * outHeight * 3)];
+        for (int y = 0, to = 0; y < outHeight; y++)
+        {
+            for (int x = 0; x < outWidth; x++, to += 3)
+            {
+                (int sx, int sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (width - 1 - x, y),                    // 2: mirrored left-right
+                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),    // 3: rotated 180
+                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),                 // 4: mirrored top-bottom
+                    SKEncodedOrigin.LeftTop => (y, x),                                 // 5: transposed
+                    SKEncodedOrigin.RightTop => (y, height - 1 - x),                   // 6: shown rotated 90 clockwise
+                    SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),    // 7: transversed
+                    SKEncodedOrigin.LeftBottom => (width - 1 - y, x),                  // 8: shown rotated 90 counter-clockwise
+                    _ => (x, y),                                                       // 1: as stored
+                };
+                int from = ((sy * width) + sx) * 4;
+                rgb[to] = rgba[from];
+                rgb[to + 1] = rgba[from + 1];
+                rgb[to + 2] = rgba[from + 2];
+            }
+        }
+
+        return new RgbImage(outWidth, outHeight, rgb);
+    }
+
+    /// <summary>
+    /// Reads only the width and height from the header of the image file at <paramref name="path"/>: the size
+    /// <see cref="Decode(string, ExifOrientation)"/> gives with the same <paramref name="orientation"/> (EXIF orientations
+    /// 5-8 swap them).
+    /// </summary>
+    public static (int Width, int Height) ReadSize(string path, ExifOrientation orientation = ExifOrientation.Apply)
+    {
+        using SKCodec codec = OpenHeader(path);
+        bool swapped = orientation == ExifOrientation.Apply && codec.EncodedOrigin >= SKEncodedOrigin.LeftTop;
+        return swapped ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>The EXIF orientation (1-8; 1 = as stored) in the header of the image file at <paramref name="path"/>; 1 where it has none.</summary>
+    public static int ReadExifOrientation(string path)
+    {
+        using SKCodec codec = OpenHeader(path);
+        return (int)codec.EncodedOrigin;
+    }
+
+    /// <summary>
+    /// Reads the header of the image file at <paramref name="path"/> and checks what <see cref="Decode(string, ExifOrientation)"/> would
     /// check before decoding (present, non-empty, a known format, within <see cref="ImageLimits.MaxPixels"/>); returns
     /// its size. For checking a whole list of images before a long run starts.
     /// </summary>

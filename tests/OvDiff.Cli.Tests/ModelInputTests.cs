@@ -1,3 +1,4 @@
+using OvDiff.Core.Images;
 using OvDiff.Imaging;
 using OvDiff.Testing;
 
@@ -122,4 +123,43 @@ public sealed class ModelInputTests(TinyModelFixture tiny) : IClassFixture<TinyM
         Assert.Contains($"Wrote 2 mask overlays (foreground red, background green) to {temp.Combine("masks")}", stderr, StringComparison.Ordinal);
         Assert.True(File.Exists(temp.Combine("masks", "cat", "a.masks.png")));
     }
+
+    [Fact]
+    public void PhonePhotoWithExifOrientation_SegmentedAndFittedUpright_StoredOrientationOnRequest()
+    {
+        // A 240x176 stored JPEG tagged "turn 90 clockwise" (EXIF 6) is a 176x240 portrait in every viewer. (Overlays
+        // add a legend below the image, at least 160 wide: their width is the image's.)
+        using var temp = new TempFolder();
+        string stored = temp.Combine("stored.jpg");
+        Cli.WriteImage(stored, 240, 176, seed: 4);
+        string photo = temp.Combine("photo.jpg");
+        File.WriteAllBytes(photo, ExifJpeg.WithOrientation(File.ReadAllBytes(stored), 6));
+
+        (int exit, _, string stderr) = Cli.Invoke("segment", photo, "--model", tiny.ModelPath, "--out", temp.Combine("upright"));
+        Assert.Equal(0, exit);
+        Assert.Equal((176, 240), Size(new LabelPngReader().Read(temp.Combine("upright", "photo.png"))));
+        Assert.Equal(176, ImageDecoder.Decode(temp.Combine("upright", "photo.overlay.png")).Width);
+        Assert.Contains("1 image was turned upright by its EXIF orientation", stderr, StringComparison.Ordinal);
+
+        (exit, _, stderr) = Cli.Invoke("segment", photo, "--model", tiny.ModelPath, "--out", temp.Combine("stored"), "--stored-orientation");
+        Assert.Equal(0, exit);
+        Assert.Equal((240, 176), Size(new LabelPngReader().Read(temp.Combine("stored", "photo.png"))));
+        Assert.DoesNotContain("upright", stderr, StringComparison.Ordinal);
+
+        // fit pools the support photo upright: its mask grid is a portrait one, and masks draws it over the upright photo.
+        Cli.WriteImage(temp.Combine("support", "dog", "d.jpg"), 96, 64, seed: 2);
+        Directory.CreateDirectory(temp.Combine("support", "cat"));
+        File.Copy(photo, temp.Combine("support", "cat", "c.jpg"));
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        using (OvDiff.ML.OvDiffModel loaded = OvDiff.ML.OvDiffModel.Load(new Microsoft.ML.MLContext(seed: 0), temp.Combine("m.zip")))
+        {
+            var cat = loaded.State.Model.SupportImages.Single(s => s.Source.EndsWith("c.jpg", StringComparison.Ordinal));
+            Assert.True(cat.MaskHeight > cat.MaskWidth, $"{cat.MaskWidth}x{cat.MaskHeight}");
+        }
+
+        Cli.Run("masks", "--model", temp.Combine("m.zip"), "--out", temp.Combine("masks"));
+        Assert.Equal(176, ImageDecoder.Decode(temp.Combine("masks", "cat", "c.masks.png")).Width);
+    }
+
+    private static (int Width, int Height) Size(LabelMap map) => (map.Width, map.Height);
 }

@@ -77,6 +77,29 @@ public sealed class OvDiffPipelineTests
     }
 
     [Fact]
+    public void PhotoWithExifOrientation_IsSegmentedUpright_FromAPathOrBytes()
+    {
+        // A VOC target tagged "turn 90 clockwise" (EXIF 6, written by hand): viewers show it with width and height swapped,
+        // and so is its label map, whether the row holds its path or its bytes.
+        var context = new MLContext(seed: 0);
+        using OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(VocFixture.QuickOptions).Fit(VocFixture.SupportView(context), TestContext.Current.CancellationToken);
+        string target = VocFixture.Targets[0];
+        (int width, int height) = OvDiff.Imaging.ImageDecoder.ReadSize(target);
+        using var temp = new TempFolder();
+        string photo = temp.Combine("photo.jpg");
+        File.WriteAllBytes(photo, ExifJpeg.WithOrientation(File.ReadAllBytes(target), 6));
+
+        var byPath = VocFixture.LabelMaps(context, model.Transform(VocFixture.PathView(context, [target, photo])));
+        Assert.Equal((width, height), (byPath[0].Width, byPath[0].Height));
+        Assert.Equal((height, width), (byPath[1].Width, byPath[1].Height));
+
+        using OvDiffSegmentTransformer byBytes = context.Transforms.OvDiffSegment(VocFixture.QuickOptions with { ImageColumnName = "Image" })
+            .Fit(context.Data.LoadFromEnumerable(VocFixture.Support.Select(s => new BytesRow { Image = File.ReadAllBytes(VocFixture.Image(s.Id)), Label = s.Class }).ToArray()), TestContext.Current.CancellationToken);
+        var fromBytes = VocFixture.LabelMaps(context, byBytes.Transform(context.Data.LoadFromEnumerable(new[] { new BytesRow { Image = File.ReadAllBytes(photo) } })));
+        Assert.Equal((height, width), (fromBytes[0].Width, fromBytes[0].Height));
+    }
+
+    [Fact]
     public void ParallelCursors_SegmentConcurrently_SameLabelMapsAsOneCursor()
     {
         var context = new MLContext(seed: 0);

@@ -253,7 +253,7 @@ public static class EvalRunner
         RgbImage image;
         try
         {
-            image = scored.Image ?? ImageDecoder.Decode(dataset.GetImagePath(id));
+            image = scored.Image ?? ImageDecoder.Decode(dataset.GetImagePath(id), ExifOrientation.Ignore);
         }
         catch (Exception e) when (e is ImageFormatException or IOException)
         {
@@ -492,7 +492,9 @@ public static class EvalRunner
 
             if (size != groundTruthSize)
             {
-                throw new BadInputException(id, $"{path}: prediction is {size.Width}x{size.Height} but the ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}.");
+                bool turned = size.Width == groundTruthSize.Height && size.Height == groundTruthSize.Width;
+                throw new BadInputException(id, $"{path}: prediction is {size.Width}x{size.Height} but the ground truth {groundTruthSource} is {groundTruthSize.Width}x{groundTruthSize.Height}"
+                    + (turned ? " (turned 90 degrees: was the image turned upright by its EXIF orientation? ground truth annotates the stored pixels; `ovdiff segment --stored-orientation` keeps them)." : "."));
             }
 
             if (_toDataset is not null)
@@ -518,7 +520,7 @@ public static class EvalRunner
             RgbImage image;
             try
             {
-                image = ImageDecoder.Decode(imagePath);
+                image = ImageDecoder.Decode(imagePath, ExifOrientation.Ignore);   // ground truth annotates the stored pixels
             }
             catch (ImageFormatException e)
             {

@@ -80,7 +80,7 @@ internal static class MasksCommand
         {
             cancellationToken.ThrowIfCancellationRequested();
             SupportItemPaths paths = store.PathsOf(items[k].Class, items[k].Index);
-            RgbImage image = ImageDecoder.Decode(paths.Image);
+            RgbImage image = ImageDecoder.Decode(paths.Image, ExifOrientation.Ignore);   // as the store's masks
             LabelMap masks = new LabelPngReader().Read(paths.Mask);
             string path = Path.Combine(outDir, items[k].Class.Folder, Path.GetFileNameWithoutExtension(paths.Image) + ".masks.png");
             AtomicFile.Write(path, s => overlay.Write(s, image, masks, LegendNames));

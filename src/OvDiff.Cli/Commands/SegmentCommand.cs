@@ -26,9 +26,10 @@ internal static class SegmentCommand
         var noOverlay = new Option<bool>("--no-overlay") { Description = "Do not write <name>.overlay.png." };
         var inference = new InferenceOverrides();
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip images that cannot be read or are too large (each named in a warning) instead of stopping." };
+        var storedOrientation = new Option<bool>("--stored-orientation") { Description = "Keep each image's pixels as stored, ignoring its EXIF orientation (dataset masks annotate the stored pixels: use it for `eval --predictions`). Default: photos are turned upright as viewers show them, and so are their outputs." };
         var command = new Command("segment", "Segment images with a fitted model: writes <name>.png (palette label map), labels.csv (index,name), <name>.overlay.png and, with --scores, <name>.scores.npy.")
         {
-            images, model, output, classesFrom, scores, noOverlay, skipBad,
+            images, model, output, classesFrom, scores, noOverlay, skipBad, storedOrientation,
         };
         foreach (Option option in inference.Options)
         {
@@ -60,7 +61,8 @@ internal static class SegmentCommand
             LabelTable.Write(outDir, labelNames);
             using var progress = new ConsoleProgress(stderr);
             var overlay = new OverlayRenderer();
-            int written = 0, skipped = 0;
+            ExifOrientation orientation = parse.GetValue(storedOrientation) ? ExifOrientation.Ignore : ExifOrientation.Apply;
+            int written = 0, skipped = 0, turned = 0;
             for (int i = 0; i < paths.Length; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -68,7 +70,8 @@ internal static class SegmentCommand
                 RgbImage image;
                 try
                 {
-                    image = ImageDecoder.Decode(paths[i]);
+                    image = ImageDecoder.Decode(paths[i], orientation);
+                    turned += orientation == ExifOrientation.Apply && ImageDecoder.ReadExifOrientation(paths[i]) != 1 ? 1 : 0;
                     result = session.Segmenter.Segment(image, parse.GetValue(scores), cancellationToken);
                 }
                 catch (Exception e) when (e is ImageFormatException or ImageTooLargeException)
@@ -115,6 +118,10 @@ internal static class SegmentCommand
 
             string order = renumber is null ? "the model's label order" : $"the label order of {parse.GetValue(classesFrom)!.FullName}";
             stderr.WriteLine($"Wrote {written} label map{(written == 1 ? "" : "s")} ({order}; {Path.Combine(outDir, LabelTable.FileName)} names them) to {outDir}{(skipped > 0 ? $"; skipped {skipped} bad image{(skipped == 1 ? "" : "s")}" : "")}.");
+            if (turned > 0)
+            {
+                stderr.WriteLine($"{turned} image{(turned == 1 ? " was" : "s were")} turned upright by {(turned == 1 ? "its" : "their")} EXIF orientation, as viewers show {(turned == 1 ? "it" : "them")}; {(turned == 1 ? "its" : "their")} outputs are upright too (--stored-orientation keeps the stored pixels, as dataset masks annotate them).");
+            }
             return Task.FromResult(0);
         });
         return command;

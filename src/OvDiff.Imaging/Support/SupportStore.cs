@@ -469,7 +469,8 @@ public sealed class SupportStore
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     string image = store.PathsOf(storeClass, i).Image;
-                    yield return new SupportExample(storeClass.Name, image, _ => ImageDecoder.Decode(image), store.ReadAttribution(storeClass, i));
+                    // The store's attribution maps and masks annotate its images' stored pixels.
+                    yield return new SupportExample(storeClass.Name, image, _ => ImageDecoder.Decode(image, ExifOrientation.Ignore), store.ReadAttribution(storeClass, i));
                 }
             }
         }

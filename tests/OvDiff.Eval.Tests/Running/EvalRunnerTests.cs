@@ -203,6 +203,14 @@ public sealed class EvalRunnerTests
         Assert.Contains("2x2", error.Message, StringComparison.Ordinal);
         Assert.Contains("4x2", error.Message, StringComparison.Ordinal);
         Assert.Contains(Path.Combine(predictions, "a.png"), error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("EXIF", error.Message, StringComparison.Ordinal);
+
+        // A prediction of a photo turned upright by its EXIF orientation (2x4 for a 4x2 mask) says how to keep the stored pixels.
+        string turned = dataset.WritePredictions("turned", m => new LabelMap(m.Height, m.Width, new byte[m.Labels.Length]));
+        var turnedError = Assert.Throws<BadInputException>(() => Run(dataset.Config(), new EvalRunOptions { PredictionsDir = turned }));
+        Assert.Contains("prediction is 2x4 but the ground truth", turnedError.Message, StringComparison.Ordinal);
+        Assert.Contains("turned 90 degrees: was the image turned upright by its EXIF orientation?", turnedError.Message, StringComparison.Ordinal);
+        Assert.Contains("--stored-orientation", turnedError.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -248,6 +256,33 @@ public sealed class EvalRunnerTests
         Assert.Same(config, seen);
         Assert.Equal(1.0, outcome.Metrics!.MeanIoU);
         Assert.True(File.Exists(Path.Combine(outcome.OutputDir, "predictions", "a.png")));
+    }
+
+    [Fact]
+    public void Run_ImageWithExifOrientation_IsScoredAsStored_LikeItsGroundTruth()
+    {
+        // Dataset masks annotate the stored pixels (COCO holds photos tagged with an EXIF orientation). Image "a" becomes
+        // a JPEG of its brightness tagged "rotated 180" (EXIF 3): applying the tag would put cat where the mask has
+        // background (mIoU 1/3 on that image, silently); the evaluator keeps the stored pixels.
+        using var dataset = new SyntheticDataset(DatasetKind.Voc, ThreeImages());
+        LabelMap a = dataset.Labels["a"];
+        using var bitmap = new SkiaSharp.SKBitmap(a.Width, a.Height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul);
+        for (int i = 0; i < a.Labels.Length; i++)
+        {
+            byte brightness = (byte)((a.Labels[i] * 40) + 20);   // mid-band, so JPEG's rounding keeps label = brightness / 40
+            bitmap.SetPixel(i % a.Width, i / a.Width, new SkiaSharp.SKColor(brightness, brightness, brightness));
+        }
+
+        using (SkiaSharp.SKData jpeg = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 100))
+        {
+            File.WriteAllBytes(Path.Combine(dataset.Root, "JPEGImages", "a.png"), ExifJpeg.WithOrientation(jpeg.ToArray(), 3));
+        }
+
+        Assert.Equal([1, 1, 0, 0, 1, 1, 0, 0], ImageDecoder.Decode(Path.Combine(dataset.Root, "JPEGImages", "a.png")).Pixels.Where((_, i) => i % 3 == 0).Select(v => v / 40));
+
+        EvalOutcome outcome = Run(dataset.Config(), new EvalRunOptions { SegmenterFactory = _ => new BrightnessSegmenter() });
+
+        Assert.Equal(1.0, outcome.Metrics!.MeanIoU);
     }
 
     [Fact]
