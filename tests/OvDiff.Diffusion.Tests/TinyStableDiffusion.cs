@@ -22,16 +22,20 @@ internal static class TinyStableDiffusion
     /// <summary>Copies <paramref name="variant"/> into <paramref name="temp"/> and returns the copy's path.</summary>
     public static string CopyTo(TempFolder temp, string variant)
     {
-        var source = Source(variant);
         var target = temp.Combine(variant);
+        CopyFolder(Source(variant), target);
+        return target;
+    }
+
+    /// <summary>Copies every file under <paramref name="source"/> to the same place under <paramref name="target"/>.</summary>
+    public static void CopyFolder(string source, string target)
+    {
         foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
         {
             var destination = Path.Combine(target, Path.GetRelativePath(source, file));
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
             File.Copy(file, destination);
         }
-
-        return target;
     }
 
     /// <summary>The float32 arrays PyTorch computed for the folder's UNet (see make_tiny_sd.py write_reference).</summary>

@@ -176,8 +176,7 @@ public sealed class StableDiffusionFeatureExtractor : IDenseFeatureExtractor
         var inputs = new Dictionary<string, OrtValue>();
         using var sample = new OrtBuffer(_unet.InputMetadata["sample"].ElementDataType, [1, LatentChannels, latentHeight, latentWidth]);
         sample.Write(noisy);
-        var timestepShape = _unet.InputMetadata["timestep"].Dimensions.Length == 0 ? Array.Empty<long>() : [1L];
-        using var timestep = new OrtBuffer(_unet.InputMetadata["timestep"].ElementDataType, timestepShape);
+        using var timestep = new OrtBuffer(_unet.InputMetadata["timestep"].ElementDataType, StableDiffusionSessions.TimestepShape(_unet, 1));
         timestep.Set(0, _options.Timestep);
         using var context = new OrtBuffer(_unet.InputMetadata["encoder_hidden_states"].ElementDataType, _emptyPromptShape);
         context.Write(_emptyPrompt);

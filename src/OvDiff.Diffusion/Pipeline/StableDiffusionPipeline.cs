@@ -19,7 +19,7 @@ namespace OvDiff.Diffusion.Pipeline;
 /// <para>
 /// Sessions are created once by <see cref="Open"/> and owned until <see cref="Dispose"/>. Every input and output is bound by
 /// name, with the element type and rank the model declares (input_ids int32/int64; float32/float16 tensors; timestep
-/// int64/int32/float/float16 as [B] or a scalar). Per batch the conditioning is computed once and stays where the session
+/// int64/int32/float/float16 as [B], [1] or a scalar). Per batch the conditioning is computed once and stays where the session
 /// runs (bound as an ONNX Runtime value, on the GPU with CUDA); the latents and outputs live in host buffers that are
 /// allocated once per batch shape and reused by every step (I/O binding).
 /// </para>
@@ -38,7 +38,6 @@ public sealed class StableDiffusionPipeline : IDisposable
     private readonly OnnxModelSession _vaeDecoder;
     private readonly SchedulerConfig _schedulerConfig;
     private readonly OrtMemoryInfo _deviceMemory;
-    private readonly int _timestepRank;
     private readonly SamplingStatistics.Accumulator _statistics = new();
     private bool _disposed;
 
@@ -51,7 +50,6 @@ public sealed class StableDiffusionPipeline : IDisposable
         OnnxModelSession unet,
         OnnxModelSession vaeDecoder,
         PatchedUNet? patched,
-        int timestepRank,
         int width,
         int height)
     {
@@ -63,7 +61,6 @@ public sealed class StableDiffusionPipeline : IDisposable
         _unet = unet;
         _vaeDecoder = vaeDecoder;
         PatchedUNet = patched;
-        _timestepRank = timestepRank;
         Width = width;
         Height = height;
         _deviceMemory = unet.ActiveExecutionProvider == ExecutionProviderKind.Cuda
@@ -158,7 +155,7 @@ public sealed class StableDiffusionPipeline : IDisposable
                 [OnnxTensorSpec.AnyFloat("sample", 4) with { Dimensions = [-1, 3, -1, -1] }],
                 "vae_decoder/model.onnx of a Stable Diffusion folder.");
             disposables.Add(vaeDecoder);
-            return new StableDiffusionPipeline(folder, options, tokenizer, schedulerConfig, textEncoder, unet, vaeDecoder, patched, timestepRank, width, height);
+            return new StableDiffusionPipeline(folder, options, tokenizer, schedulerConfig, textEncoder, unet, vaeDecoder, patched, width, height);
         }
         catch
         {
@@ -242,7 +239,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var outputType = _unet.OutputMetadata[UNetOutput].ElementDataType;
         long[] latentShape = [unetBatch, LatentChannels, latentHeight, latentWidth];
         using var sample = new OrtBuffer(sampleType, latentShape);
-        using var timestep = new OrtBuffer(_unet.InputMetadata[TimestepInput].ElementDataType, _timestepRank == 0 ? [] : [unetBatch]);
+        using var timestep = new OrtBuffer(_unet.InputMetadata[TimestepInput].ElementDataType, StableDiffusionSessions.TimestepShape(_unet, unetBatch));
         using var output = new OrtBuffer(outputType, latentShape);
         using var tokenIndices = maps ? new OrtBuffer(TensorElementType.Int64, [tokens.Length]) : null;
         using var attention = maps ? new OrtBuffer(TensorElementType.Float, [unetBatch, tokens.Length, latentHeight, latentWidth]) : null;

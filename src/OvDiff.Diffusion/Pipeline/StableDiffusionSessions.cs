@@ -34,6 +34,16 @@ internal static class StableDiffusionSessions
             : throw new OnnxModelMismatchException($"'{folder.UNet}': input 'timestep' has rank {rank}; OvDiff feeds a scalar or [batch].");
     }
 
+    /// <summary>
+    /// The shape to feed the UNet's 'timestep' for <paramref name="batch"/> latents: a scalar where the input has rank 0
+    /// (Optimum), [1] where the export fixed that axis at 1 (the graph expands it to the batch), else [batch].
+    /// </summary>
+    public static long[] TimestepShape(OnnxModelSession unet, int batch)
+    {
+        var dimensions = unet.InputMetadata["timestep"].Dimensions;
+        return dimensions.Length == 0 ? [] : [dimensions[0] == 1 ? 1 : batch];
+    }
+
     /// <summary>sample float [B, 4, h, w], timestep (int64/int32/float/float16/double, rank 0 or 1), encoder_hidden_states float [B, 77, D].</summary>
     public static List<OnnxTensorSpec> UNetInputs(int timestepRank) =>
     [

@@ -112,7 +112,7 @@ public static class ModelVerifier
             }
 
             string folder = Path.GetDirectoryName(path)!;
-            var missingData = graph.ExternalDataFiles.Where(f => !File.Exists(Path.Combine(folder, f))).ToList();
+            var missingData = graph.MissingExternalDataFiles(folder);
             if (missingData.Count > 0)
             {
                 return new ModelFileCheck(role, file, path, ModelFileStatus.Unreadable,

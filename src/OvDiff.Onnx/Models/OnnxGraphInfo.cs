@@ -27,6 +27,10 @@ public sealed record OnnxGraphInfo(
     IReadOnlyDictionary<string, int> OperatorCounts,
     IReadOnlyList<string> ExternalDataFiles)
 {
+    /// <summary>The <see cref="ExternalDataFiles"/> that are not in <paramref name="folder"/> (the model's own folder, where ONNX Runtime looks).</summary>
+    public IReadOnlyList<string> MissingExternalDataFiles(string folder) =>
+        ExternalDataFiles.Where(f => !File.Exists(Path.Combine(folder, f))).ToList();
+
     /// <summary>Reads <paramref name="path"/>. A file that is not an ONNX model throws <see cref="InvalidDataException"/> naming it.</summary>
     public static OnnxGraphInfo Read(string path)
     {

@@ -55,6 +55,15 @@ public sealed class OnnxModelSession : IDisposable
             throw new ModelFileNotFoundException(fullPath, missingFileHint);
         }
 
+        // Weights in external files (weights.pb, model.onnx_data) must sit beside the graph; ONNX Runtime's own error is a stack trace.
+        var folder = Path.GetDirectoryName(fullPath)!;
+        if (OnnxGraphInfo.Read(fullPath).MissingExternalDataFiles(folder) is [var missing, ..])
+        {
+            throw new ModelFileNotFoundException(
+                Path.Combine(folder, missing),
+                $"'{fullPath}' keeps its weights in {missing}, which must sit beside it: download or copy it into '{folder}' together with the model.");
+        }
+
         return Create(sessionOptions => new InferenceSession(fullPath, sessionOptions), fullPath, options, expectedInputs, expectedOutputs, mismatchHint);
     }
 
@@ -101,7 +110,16 @@ public sealed class OnnxModelSession : IDisposable
         ArgumentNullException.ThrowIfNull(expectedInputs);
         ArgumentNullException.ThrowIfNull(expectedOutputs);
         using var sessionOptions = CreateSessionOptions(options, out var activeProvider);
-        var session = open(sessionOptions);
+        InferenceSession session;
+        try
+        {
+            session = open(sessionOptions);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new OnnxModelMismatchException($"ONNX Runtime could not load the model '{modelDescription}': {OneLine(ex.Message)}", ex);
+        }
+
         try
         {
             Validate(session, modelDescription, expectedInputs, expectedOutputs, mismatchHint);
@@ -358,12 +376,14 @@ public sealed class OnnxModelSession : IDisposable
         }
         catch (OnnxRuntimeException ex)
         {
-            var reason = string.Join(' ', ex.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             throw new OnnxModelMismatchException(
-                $"ONNX Runtime could not run the model '{ModelDescription}' on {describeInputs()}: {reason}{(failureHint is null ? "" : " " + failureHint)}",
+                $"ONNX Runtime could not run the model '{ModelDescription}' on {describeInputs()}: {OneLine(ex.Message)}{(failureHint is null ? "" : " " + failureHint)}",
                 ex);
         }
     }
+
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string DescribeValue(KeyValuePair<string, OrtValue> input)
     {
