@@ -10,7 +10,10 @@ namespace OvDiff.Imaging;
 /// marker, or with flipped bits in its entropy data, would otherwise decode "successfully". Only the Huffman symbols and
 /// the DC values are decoded (no IDCT); a DC value whose dequantised size no 8x8 block of samples can have (|DC| above
 /// 1024, the DCT of a block all black or all white) also shows a stream that lost step. A flipped bit that changes only a coefficient's value bits cannot be seen by any
-/// check (JPEG has no checksum). Progressive, arithmetic-coded and lossless JPEGs are not checked.
+/// check (JPEG has no checksum). Of a progressive Huffman JPEG only the marker structure is checked: an end-of-image
+/// marker, and scans that bring every coefficient of every component to full precision (a last scan with successive
+/// approximation bit 0), which a file cut short and closed with an end marker lacks unless it was cut inside its last
+/// scan (libjpeg decodes it without complaint, blurred or grey). Arithmetic-coded and lossless JPEGs are not checked.
 /// </summary>
 internal static class JpegScanCheck
 {
@@ -35,6 +38,10 @@ internal static class JpegScanCheck
         private readonly int[] _dcQuantizer = [1, 1, 1, 1];
         private Component[] _components = [];
         private int _precision, _width, _height, _maxH, _maxV, _restartInterval, _position;
+        private bool _progressive;
+
+        /// <summary>Progressive frames: per component (in frame order), bit k set once a scan brought coefficient k to full precision.</summary>
+        private ulong[] _complete = [];
 
         public Parser(ReadOnlySpan<byte> data)
         {
@@ -66,7 +73,9 @@ internal static class JpegScanCheck
                 switch (marker)
                 {
                     case 0xD9:   // EOI
-                        return frame && scanned ? null : "end-of-image marker before any image data";
+                        return !frame || !scanned ? "end-of-image marker before any image data"
+                            : _progressive ? IncompleteCoefficients()
+                            : null;
                     case >= 0xD0 and <= 0xD7:
                         return Invariant($"restart marker RST{marker - 0xD0} outside the image data at byte {_position - 2}");
                     case 0x01:
@@ -78,12 +87,14 @@ internal static class JpegScanCheck
                 _position += length;
                 switch (marker)
                 {
-                    case 0xC0 or 0xC1:
+                    case 0xC0 or 0xC1 or 0xC2:
                         ReadFrame(segment);
                         frame = true;
+                        _progressive = marker == 0xC2;
+                        _complete = new ulong[_components.Length];
                         break;
-                    case (>= 0xC2 and <= 0xC3) or (>= 0xC5 and <= 0xC7) or (>= 0xC9 and <= 0xCB) or (>= 0xCD and <= 0xCF):
-                        return null;   // progressive, lossless or arithmetic: not checked here
+                    case 0xC3 or (>= 0xC5 and <= 0xC7) or (>= 0xC9 and <= 0xCB) or (>= 0xCD and <= 0xCF):
+                        return null;   // lossless, differential or arithmetic: not checked here
                     case 0xC4:
                         if (ReadHuffmanTables(segment) is string tableProblem)
                         {
@@ -103,7 +114,7 @@ internal static class JpegScanCheck
                             return "image data before the frame header";
                         }
 
-                        if (Scan(segment) is string scanProblem)
+                        if ((_progressive ? ProgressiveScan(segment) : Scan(segment)) is string scanProblem)
                         {
                             return scanProblem;
                         }
@@ -112,6 +123,61 @@ internal static class JpegScanCheck
                         break;
                 }
             }
+        }
+
+        /// <summary>
+        /// Notes which coefficients a progressive scan completes (those in its spectral band, when its successive
+        /// approximation low bit is 0) and moves past its entropy-coded data to the next marker other than a restart.
+        /// </summary>
+        private string? ProgressiveScan(ReadOnlySpan<byte> header)
+        {
+            int count = header[0];
+            int spectralStart = header[1 + (2 * count)], spectralEnd = header[2 + (2 * count)], approximationLow = header[3 + (2 * count)] & 15;
+            if (spectralStart > spectralEnd || spectralEnd > 63)
+            {
+                return Invariant($"a progressive scan with the invalid spectral band {spectralStart}..{spectralEnd}");
+            }
+
+            ulong band = (spectralEnd == 63 ? ulong.MaxValue : (1UL << (spectralEnd + 1)) - 1) & ~((1UL << spectralStart) - 1);
+            for (int i = 0; i < count; i++)
+            {
+                int id = header[1 + (2 * i)];
+                int index = Array.FindIndex(_components, c => c.Id == id);
+                if (index < 0)
+                {
+                    return Invariant($"a scan names component {id}, which the frame does not have");
+                }
+
+                if (approximationLow == 0)
+                {
+                    _complete[index] |= band;
+                }
+            }
+
+            while (_position + 1 < _data.Length && !(_data[_position] == 0xFF && _data[_position + 1] is not 0x00 and not (>= 0xD0 and <= 0xD7)))
+            {
+                _position++;
+            }
+
+            if (_position + 1 >= _data.Length)
+            {
+                _position = _data.Length;   // Run reports the missing end-of-image marker
+            }
+
+            return null;
+        }
+
+        /// <summary>Null when every component's 64 coefficients were completed by some scan, else what the file lacks.</summary>
+        private readonly string? IncompleteCoefficients()
+        {
+            int missing = 0;
+            foreach (ulong complete in _complete)
+            {
+                missing += 64 - System.Numerics.BitOperations.PopCount(complete);
+            }
+
+            return missing == 0 ? null
+                : Invariant($"the progressive image data ends early (truncated): {missing} of {64 * _complete.Length} coefficients never reach full precision");
         }
 
         private void ReadFrame(ReadOnlySpan<byte> segment)

@@ -103,6 +103,39 @@ public sealed class HostileImageTests
     }
 
     [Fact]
+    public void ProgressiveJpeg_CutShort_WithOrWithoutEndMarker_IsAnError()
+    {
+        // A hand-built 8x8 grey progressive JPEG: a DC scan, then an AC scan (coefficients 1..63) that brings the rest
+        // to full precision. Without its AC scan and closed with an end marker, libjpeg decodes it without complaint.
+        byte[] whole = [.. ProgressiveStart, .. AcScan, 0xFF, 0xD9];
+        Assert.All(ImageDecoder.Decode(whole, "whole.jpg").Pixels, p => Assert.Equal(128, p));
+
+        var closed = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode([.. ProgressiveStart, 0xFF, 0xD9], "closed.jpg"));
+        Assert.Equal("closed.jpg: corrupt JPEG data: the progressive image data ends early (truncated): 63 of 64 coefficients never reach full precision", closed.Message);
+
+        var cut = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode([.. ProgressiveStart, .. AcScan], "cut.jpg"));
+        Assert.Equal("cut.jpg: corrupt JPEG data: no end-of-image marker (truncated)", cut.Message);
+    }
+
+    /// <summary>
+    /// SOI; a quantisation table of ones; SOF2 (8-bit, 8x8, one component); DC and AC Huffman tables of one 1-bit code
+    /// '0' each (symbol 0: DC difference size 0; AC end of band); the DC scan (Ss 0, Se 0, Ah Al 0), whose one block
+    /// is the code '0' padded with ones.
+    /// </summary>
+    private static byte[] ProgressiveStart =>
+    [
+        0xFF, 0xD8,
+        0xFF, 0xDB, 0x00, 0x43, 0x00, .. Enumerable.Repeat((byte)1, 64),
+        0xFF, 0xC2, 0x00, 0x0B, 8, 0x00, 0x08, 0x00, 0x08, 1, 1, 0x11, 0,
+        0xFF, 0xC4, 0x00, 0x14, 0x00, 1, .. new byte[15], 0x00,
+        0xFF, 0xC4, 0x00, 0x14, 0x10, 1, .. new byte[15], 0x00,
+        0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 0, 0x00, 0x7F,
+    ];
+
+    /// <summary>The AC scan (Ss 1, Se 63, Ah Al 0): the one block's end-of-band code '0' padded with ones.</summary>
+    private static byte[] AcScan => [0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 1, 63, 0x00, 0x7F];
+
+    [Fact]
     public void EveryRealJpegOfTheSharedData_PassesTheScanCheck()
     {
         string root = SharedData.RequireFolder(".");
