@@ -125,6 +125,31 @@ public sealed class ModelInputTests(TinyModelFixture tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void Fit_SupportFolderWithAHeicPhotoAndACutJpeg_NamesThem_SkippedWithSkipBad()
+    {
+        // An iPhone's HEIC beside JPEGs (was: left out without a word, fitting fewer images than the folder holds), and a
+        // JPEG cut short whose header is sound (was: --skip-bad stopped the fit halfway on it).
+        using var temp = new TempFolder();
+        Cli.WriteImage(temp.Combine("support", "cat", "a.jpg"), 96, 64, seed: 1);
+        Cli.WriteImage(temp.Combine("support", "dog", "b.jpg"), 96, 64, seed: 2);
+        string heic = temp.Combine("support", "cat", "IMG_0042.HEIC");
+        File.WriteAllBytes(heic, [0, 0, 0, 24, .. "ftypheic"u8, 0, 0, 0, 0, .. "mif1heic"u8, .. new byte[64]]);
+        string cut = temp.Combine("support", "dog", "cut.jpg");
+        Cli.WriteImage(cut, 96, 64, seed: 3);
+        byte[] whole = File.ReadAllBytes(cut);
+        File.WriteAllBytes(cut, [.. whole[..(whole.Length * 6 / 10)], 0xFF, 0xD9]);
+
+        string error = Cli.Fails("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean");
+        Assert.Contains($"support image {heic}: a HEIC/HEIF image, a format OvDiff cannot decode", error, StringComparison.Ordinal);
+
+        (int exit, _, string stderr) = Cli.Invoke("fit", "--support", temp.Combine("support"), "--out", temp.Combine("m.zip"), "--levels", "mean", "--skip-bad");
+        Assert.Equal(0, exit);
+        Assert.Contains($"warning: skipped support image {heic}", stderr, StringComparison.Ordinal);
+        Assert.Contains($"warning: skipped support image {cut}: corrupt JPEG data", stderr, StringComparison.Ordinal);
+        Assert.Contains("2 support images", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PhonePhotoWithExifOrientation_SegmentedAndFittedUpright_StoredOrientationOnRequest()
     {
         // A 240x176 stored JPEG tagged "turn 90 clockwise" (EXIF 6) is a 176x240 portrait in every viewer. (Overlays

@@ -57,4 +57,26 @@ public sealed class FolderSupportSourceTests
 
         Assert.Equal([("cat", "broken.jpg", 0), ("dog", "broken-too.jpg", 0)], examples.Select(e => (e.ClassName, Path.GetFileName(e.Source), e.AlsoShows.Count)));
     }
+
+    [Fact]
+    public void PhotosOfEveryImageExtension_AreListed_OtherFilesIgnored()
+    {
+        // GIF and .jfif (what browsers save) decode; HEIC, AVIF, TIFF do not, but are listed so that reading them names
+        // them (fit checks every support image first) instead of fitting fewer images without a word.
+        using var temp = new TempFolder();
+        string[] images = ["a.JPG", "b.jfif", "c.gif", "d.heic", "e.avif", "f.tiff", "g.webp"];
+        for (int i = 0; i < images.Length; i++)
+        {
+            Write(temp, "cat/" + images[i], [(byte)i]);
+        }
+
+        Write(temp, "cat/notes.txt", [100]);
+        Write(temp, "cat/.DS_Store", [101]);
+
+        SupportExample[] examples = [.. new FolderSupportSource(temp.Path).Enumerate(TestContext.Current.CancellationToken)];
+
+        Assert.Equal(images, examples.Select(e => Path.GetFileName(e.Source)));
+        var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.CheckDecodable(temp.Combine("cat", "d.heic")));
+        Assert.Equal(temp.Combine("cat", "d.heic"), error.FilePath);
+    }
 }

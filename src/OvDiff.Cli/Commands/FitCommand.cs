@@ -166,7 +166,9 @@ internal static class FitCommand
     /// <summary>
     /// Reads the header of every support image before fitting starts, so that a missing, unreadable or too large one
     /// (over the pixel bound, or too elongated for <paramref name="fit"/>'s long-side bound) stops the run at once, named;
-    /// with <paramref name="skipBad"/> such images are left out, each named in a warning. Returns those left out.
+    /// with <paramref name="skipBad"/> such images are left out, each named in a warning, and each image is decoded whole,
+    /// so that one whose data is corrupt past a sound header (a JPEG cut short) is left out too rather than stopping the fit
+    /// halfway (a second decode of each image: the price of that promise). Returns those left out.
     /// </summary>
     private static HashSet<string> CheckSupportImages(IEnumerable<string> paths, PrototypeFitOptions fit, bool skipBad, TextWriter warnings, CancellationToken cancellationToken)
     {
@@ -176,7 +178,7 @@ internal static class FitCommand
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                (int width, int height) = ImageDecoder.CheckDecodable(path);
+                (int width, int height) = skipBad ? Size(ImageDecoder.Decode(path)) : ImageDecoder.CheckDecodable(path);
                 (int w, int h) = Resampling.ShortSideSize(width, height, fit.SupportShortSide);
                 ImageTooLargeException.ThrowIfLongSideAbove(width, height, w, h, fit.SupportShortSide, fit.MaxLongSide, "--max-long-side");
             }
@@ -191,6 +193,8 @@ internal static class FitCommand
         }
 
         return bad;
+
+        static (int Width, int Height) Size(RgbImage image) => (image.Width, image.Height);
 
         static void Reject(string path, string reason, bool skipBad, HashSet<string> bad, TextWriter warnings)
         {

@@ -4,14 +4,16 @@ using OvDiff.Core.Segmentation;
 namespace OvDiff.Imaging.Support;
 
 /// <summary>
-/// Support images laid out as a folder per class: <c>&lt;root&gt;/&lt;class&gt;/*.jpg|jpeg|png|bmp|webp</c>. The class name is the
-/// folder name; images are taken in ordinal file-name order, at most a given number per class. An image that shows several
+/// Support images laid out as a folder per class: <c>&lt;root&gt;/&lt;class&gt;/*.jpg|jpeg|jpe|jfif|png|bmp|webp|gif</c>. The class
+/// name is the folder name; images are taken in ordinal file-name order, at most a given number per class. Photos in formats
+/// OvDiff does not decode (<c>.heic</c>, <c>.heif</c>, <c>.avif</c>, <c>.tif</c>, <c>.tiff</c>, <c>.jxl</c>) are listed too, so
+/// that reading them names the file and its format rather than leaving them out unsaid; other files are ignored. An image that shows several
 /// classes goes in each of their folders (a copy or a link): files with the same bytes are one support image with all
 /// those classes (<see cref="SupportExample.AlsoShows"/>), so that no class it shows lands in another's background.
 /// </summary>
 public sealed class FolderSupportSource : ISupportSource
 {
-    private static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
+    private static readonly string[] Extensions = [".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".gif", ".heic", ".heif", ".avif", ".tif", ".tiff", ".jxl"];
     private readonly Dictionary<string, string[]> _images;
 
     /// <summary>Scans <paramref name="root"/>; a missing folder, or a class folder without images, is an error naming it.</summary>
