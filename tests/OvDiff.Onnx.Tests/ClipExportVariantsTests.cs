@@ -16,16 +16,17 @@ public sealed class ClipExportVariantsTests
     private static ClipTokenizer Tokenizer() => ClipTokenizer.FromFolder(SharedData.RequireFolder("clip-tokenizer"));
 
     [Theory]
-    [InlineData(false, true, 1, false)] // transformers.js text_model.onnx with a required attention_mask, batch fixed at 1
-    [InlineData(true, false, null, true)] // Optimum int32 input_ids, text_model_fp16.onnx's float16 text_embeds
-    [InlineData(false, false, 2, false)] // a batch fixed at 2: the short last batch is filled up
-    [InlineData(false, true, 1, true)] // fp16, fixed batch 1 and a mask together
-    public void TextEncoder_ExportVariants_MatchFloat64(bool int32Ids, bool attentionMask, int? batch, bool float16Output)
+    [InlineData(false, true, 1, false, null)] // transformers.js text_model.onnx with a required attention_mask, batch fixed at 1
+    [InlineData(true, false, null, true, null)] // Optimum int32 input_ids, text_model_fp16.onnx's float16 text_embeds
+    [InlineData(false, false, 2, false, null)] // a batch fixed at 2: the short last batch is filled up
+    [InlineData(false, true, 1, true, null)] // fp16, fixed batch 1 and a mask together
+    [InlineData(true, true, 1, false, 77)] // a static-shape export: [1, 77] int32 ids and mask
+    public void TextEncoder_ExportVariants_MatchFloat64(bool int32Ids, bool attentionMask, int? batch, bool float16Output, int? length)
     {
         using var temp = new TempFolder();
         var tiny = new TinyClipModel(seed: 17);
         string path = Path.Combine(temp.Path, "text_model.onnx");
-        tiny.WriteText(path, int32Ids, attentionMask, fixedLength: null, batch: batch, float16Output: float16Output);
+        tiny.WriteText(path, int32Ids, attentionMask, fixedLength: length, batch: batch, float16Output: float16Output);
         ClipTokenizer tokenizer = Tokenizer();
         using var encoder = new ClipTextEncoder(path, tokenizer, batchSize: 32);
 
@@ -79,6 +80,42 @@ public sealed class ClipExportVariantsTests
         // The combined export declares free H and W: the image is squashed to 224, as for the split tower.
         Assert.Equal((224, 224), (vision.InputHeight, vision.InputWidth));
         AssertClose(Unit(tiny.ReferenceImage(ClipImageEncoder.Preprocess(image, 224, 224), 224, 224)), imageEmbedding, 1e-4);
+    }
+
+    [Theory]
+    [InlineData("clip-vit-b16/onnx/model.onnx")]
+    [InlineData("clip-vit-b16/model.onnx")]
+    public void CombinedExportInTheStore_ThePrefilterDecidesAsWithTheSplitTowers(string combinedPath)
+    {
+        using var temp = new TempFolder();
+        var tiny = new TinyClipModel(seed: 29);
+        string tokenizerFolder = SharedData.RequireFolder("clip-tokenizer");
+        string combinedStore = Path.Combine(temp.Path, "combined"), splitStore = Path.Combine(temp.Path, "split");
+        tiny.WriteCombined(Path.Combine(combinedStore, combinedPath));
+        tiny.WriteText(Path.Combine(splitStore, "clip-vit-b16/onnx/text_model.onnx"), attentionMask: true);
+        tiny.WriteVision(Path.Combine(splitStore, "clip-vit-b16/onnx/vision_model.onnx"), size: null);
+        foreach (string store in new[] { combinedStore, splitStore })
+        {
+            foreach (string file in new[] { "vocab.json", "merges.txt" })
+            {
+                File.Copy(Path.Combine(tokenizerFolder, file), Path.Combine(store, "clip-vit-b16", file));
+            }
+        }
+
+        var input = new Core.Segmentation.ClassPrefilterInput(TestImages.Create(96, 80, seed: 3), ["cat", "dog", "car", "sky"], [false, false, false, true]);
+        var ct = TestContext.Current.CancellationToken;
+        using var fromCombined = ClipClassPrefilter.FromStore(new ModelStore(combinedStore));
+        using var fromSplit = ClipClassPrefilter.FromStore(new ModelStore(splitStore));
+
+        var combined = fromCombined.Select(input, ct);
+        var split = fromSplit.Select(input, ct);
+
+        Assert.Equal(split.Kept, combined.Kept);
+        Assert.Equal(3, combined.Scores.Count(float.IsFinite));
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal(split.Scores[c], combined.Scores[c], 1e-6);
+        }
     }
 
     [Fact]

@@ -55,7 +55,8 @@ internal sealed class TinyVitModel
         TensorProto.Types.DataType elementType = TensorProto.Types.DataType.Float,
         bool externalKeyWeights = false,
         int? positionEmbeddingSize = null,
-        bool poolerOutput = false)
+        bool poolerOutput = false,
+        bool quantizedKey = false)
     {
         var name = $"tiny-vit-{Guid.NewGuid():N}";
         Directory.CreateDirectory(directory);
@@ -96,7 +97,27 @@ internal sealed class TinyVitModel
         }
 
         var stem = KeyTensorName.EndsWith("/Add_output_0", StringComparison.Ordinal) ? KeyTensorName[..^"/Add_output_0".Length] : "/key";
-        graph.Node.Add(Node("MatMul", stem + "/MatMul", [tokens, "key_w"], [stem + "/MatMul_output_0"]));
+        if (quantizedKey)
+        {
+            // As ONNX Runtime's dynamic quantization (the *_quantized.onnx exports) writes a MatMul with a constant weight:
+            // activations quantized per run (uint8), weights stored as int8 with one scale, MatMulInteger, then rescaled,
+            // keeping the MatMul's output name so the bias Add and the key tensor keep theirs.
+            var weightScale = KeyWeights.Max(Math.Abs) / 127f;
+            var quantized = new TensorProto { Name = "key_w_quantized", DataType = (int)TensorProto.Types.DataType.Int8, Dims = { Dim, Dim } };
+            quantized.RawData = Google.Protobuf.ByteString.CopyFrom(KeyWeights.Select(w => (byte)(sbyte)Math.Round(w / weightScale)).ToArray());
+            graph.Initializer.Add(quantized);
+            graph.Initializer.Add(Initializer("key_w_scale", [], [weightScale]));
+            graph.Node.Add(Node("DynamicQuantizeLinear", stem + "/MatMul_QuantizeLinear", [tokens], ["tokens_q", "tokens_scale", "tokens_zero"]));
+            graph.Node.Add(Node("MatMulInteger", stem + "/MatMul_quant", ["tokens_q", "key_w_quantized", "tokens_zero"], ["key_int32"]));
+            graph.Node.Add(Node("Cast", stem + "/MatMul_cast", ["key_int32"], ["key_float"], Attr("to", (long)TensorProto.Types.DataType.Float)));
+            graph.Node.Add(Node("Mul", stem + "/MatMul_scales", ["tokens_scale", "key_w_scale"], ["key_scale"]));
+            graph.Node.Add(Node("Mul", stem + "/MatMul_rescale", ["key_float", "key_scale"], [stem + "/MatMul_output_0"]));
+        }
+        else
+        {
+            graph.Node.Add(Node("MatMul", stem + "/MatMul", [tokens, "key_w"], [stem + "/MatMul_output_0"]));
+        }
+
         if (isHalf)
         {
             // The key Add runs in float16, so the exposed key tensor is float16 as in an fp16 export.

@@ -143,6 +143,20 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     }
 
     [Fact]
+    public void Extract_DynamicallyQuantizedExport_KeepsTheKeyTensorAndMatchesFloat64WithinQuantization()
+    {
+        var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 31);
+        var path = model.Write(TempPath, quantizedKey: true);
+        var image = TestImages.Create(24, 16, seed: 4);
+        using var extractor = new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null });
+
+        var map = extractor.Extract(image, TestContext.Current.CancellationToken);
+
+        // uint8 activations and int8 weights: about 1 % of the largest key.
+        AssertMatches(model.ReferenceKeys(image, PixelNormalization.ImageNet, out _, out var gw), map, 2, 3, gw, 3e-2);
+    }
+
+    [Fact]
     public void Extract_SizeThePositionEmbeddingsDoNotFit_IsOneLineSayingToSetInputSize()
     {
         // Declared H and W are free, but the position embeddings hold 32x32 (as plain exports hold 224x224).

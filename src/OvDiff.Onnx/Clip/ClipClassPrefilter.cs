@@ -44,13 +44,14 @@ public sealed class ClipClassPrefilter : IClassPrefilter, IDisposable
     public long PromptsEncoded { get; private set; }
 
     /// <summary>
-    /// Opens the CLIP files of <paramref name="store"/> (<see cref="ClipModelFiles"/>); a missing file is a
+    /// Opens the CLIP files of <paramref name="store"/> (<see cref="ClipModelFiles"/>: the split towers, or a combined export
+    /// in their place); a missing file is a
     /// <see cref="ModelFileNotFoundException"/> naming it and how to get it.
     /// </summary>
     public static ClipClassPrefilter FromStore(ModelStore store, ClassPrefilterOptions? options = null, OnnxRuntimeOptions? runtime = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        string vision = store.Require(ClipModelFiles.Vision), text = store.Require(ClipModelFiles.Text);
+        string vision = ClipModelFiles.Locate(store, ClipModelFiles.Vision), text = ClipModelFiles.Locate(store, ClipModelFiles.Text);
         string folder = Path.Combine(store.Root, ClipModelFiles.Role);
         foreach (string file in new[] { "vocab.json", "merges.txt" })
         {

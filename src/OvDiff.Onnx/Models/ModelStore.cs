@@ -87,10 +87,13 @@ public sealed class ModelStore
         return new VitKeyFeatureExtractor(configure is null ? options : configure(options));
     }
 
-    /// <summary>The CLIP ViT-B/16 key extractor (layer -2) on this store's model; <paramref name="configure"/> may adjust the preset options.</summary>
+    /// <summary>
+    /// The CLIP ViT-B/16 key extractor (layer -2) on this store's vision tower (or a combined export in its place:
+    /// <see cref="ClipModelFiles.Locate"/>); <paramref name="configure"/> may adjust the preset options.
+    /// </summary>
     public VitKeyFeatureExtractor CreateClipVitB16(Func<VitKeyExtractorOptions, VitKeyExtractorOptions>? configure = null)
     {
-        var options = VitKeyExtractorOptions.ClipVitB16(Require(ClipVitB16Vision));
+        var options = VitKeyExtractorOptions.ClipVitB16(ClipModelFiles.Locate(this, ClipVitB16Vision));
         return new VitKeyFeatureExtractor(configure is null ? options : configure(options));
     }
 
