@@ -259,6 +259,10 @@ public sealed class StableDiffusionPipeline : IDisposable
             binding.BindOutput(UNetAttentionSurgery.AttentionMapsOutput, attention!.Value);
         }
 
+        var bound = new Dictionary<string, OrtValue> { [SampleInput] = sample.Value, [TimestepInput] = timestep.Value, [ContextInput] = context.Value };
+        var batchHint = guided
+            ? $"Each UNet call holds 2 x {count} latents (unconditional and conditional halves, GuidanceScale > 1): an export with a fixed batch N needs calls of N: BatchSize = N / 2 and an image count that is a multiple of it (a dynamic batch takes any)."
+            : $"Each UNet call holds {count} latents: an export with a fixed batch N needs calls of N: BatchSize = N and an image count that is a multiple of it (a dynamic batch takes any).";
         var mapSize = latentHeight * latentWidth;
         var accumulated = maps ? new double[count * tokens.Length * mapSize] : null;
         var modelInput = new float[perImage * count];
@@ -286,7 +290,7 @@ public sealed class StableDiffusionPipeline : IDisposable
             }
 
             var unetCall = Stopwatch.GetTimestamp();
-            _unet.RunWithBinding(binding, cancellationToken);
+            _unet.RunWithBinding(binding, cancellationToken, bound, batchHint);
             _statistics.UNet += Stopwatch.GetElapsedTime(unetCall);
             _statistics.UNetCalls++;
             output.Read(prediction);

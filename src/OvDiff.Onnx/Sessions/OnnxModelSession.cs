@@ -337,9 +337,10 @@ public sealed class OnnxModelSession : IDisposable
     /// <summary>
     /// Runs the model on what <paramref name="binding"/> holds and waits for the bound outputs. Cancelling
     /// <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>; a run
-    /// ONNX Runtime refuses throws <see cref="OnnxModelMismatchException"/> as in <see cref="Run"/>.
+    /// ONNX Runtime refuses throws <see cref="OnnxModelMismatchException"/> as in <see cref="Run"/>, naming the shapes of
+    /// <paramref name="boundInputs"/> (what the caller bound; used for that message only).
     /// </summary>
-    public void RunWithBinding(OrtIoBinding binding, CancellationToken cancellationToken = default, string? failureHint = null)
+    public void RunWithBinding(OrtIoBinding binding, CancellationToken cancellationToken = default, IReadOnlyDictionary<string, OrtValue>? boundInputs = null, string? failureHint = null)
     {
         ArgumentNullException.ThrowIfNull(binding);
         Execute(
@@ -349,7 +350,7 @@ public sealed class OnnxModelSession : IDisposable
                 binding.SynchronizeBoundOutputs();
                 return true;
             },
-            () => "the bound inputs",
+            () => boundInputs is null ? "the bound inputs" : string.Join(", ", boundInputs.Select(DescribeValue)),
             failureHint,
             cancellationToken);
     }

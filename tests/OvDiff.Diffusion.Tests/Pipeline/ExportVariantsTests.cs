@@ -56,6 +56,34 @@ public sealed class ExportVariantsTests
     }
 
     [Fact]
+    public void UNetWithAFixedBatch_RunsAtTheBatchSizeThatFills_AndSaysSoOnOneLineOtherwise()
+    {
+        using var temp = new TempFolder();
+        var original = TinyStableDiffusion.CopyTo(temp, "opset17-split");
+        var edited = Path.Combine(temp.Path, "edited");
+        TinyStableDiffusion.CopyFolder(original, edited);
+        var unet = Path.Combine(edited, "unet", "model.onnx");
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(unet));
+        model.Graph.Input.Single(i => i.Name == "sample").Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimValue = 2 };
+        File.WriteAllBytes(unet, model.ToByteArray());
+        var ct = TestContext.Current.CancellationToken;
+
+        // Batch fixed at 2 = one guided image per call: BatchSize 1 gives the images of the dynamic export.
+        using var reference = StableDiffusionPipeline.Open(original, Fast);
+        using var single = StableDiffusionPipeline.Open(edited, Fast with { BatchSize = 1 });
+        var requests = new[] { "cat", "dog" }.Select((c, i) => SupportRequests.For(reference.Tokenizer, c, i, 42)).ToList();
+        var expected = reference.Generate(requests, null, ct);
+        var actual = single.Generate(requests, null, ct);
+        Assert.Equal(expected[1].Image.Pixels, actual[1].Image.Pixels);
+
+        using var pair = StableDiffusionPipeline.Open(edited, Fast);
+        var error = Assert.Throws<OnnxModelMismatchException>(() => pair.Generate(requests, null, ct));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Contains("sample: Float[4,4,16,16], timestep: Float[], encoder_hidden_states: Float[4,77,32]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("BatchSize = N / 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ExternalWeightFileMissing_IsAnErrorNamingIt()
     {
         using var temp = new TempFolder();
