@@ -150,6 +150,22 @@ public sealed class ModelInputTests(TinyModelFixture tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void Segment_ImagesSmallerThanAFeatureCell_GetLabelMapsOfTheirOwnSize()
+    {
+        // 1x1, 8x8 and 12x4 are under one 32-pixel ResNet cell; the short side is scaled to 448 first, the labels back.
+        using var temp = new TempFolder();
+        (string Name, int Width, int Height)[] small = [("one.png", 1, 1), ("eight.jpg", 8, 8), ("strip.png", 12, 4)];
+        foreach ((string name, int width, int height) in small)
+        {
+            Cli.WriteImage(temp.Combine(name), width, height, seed: width);
+        }
+
+        Cli.Run(["segment", .. small.Select(t => temp.Combine(t.Name)), "--model", tiny.ModelPath, "--out", temp.Combine("out")]);
+
+        Assert.All(small, t => Assert.Equal((t.Width, t.Height), Size(new LabelPngReader().Read(temp.Combine("out", Path.GetFileNameWithoutExtension(t.Name) + ".png")))));
+    }
+
+    [Fact]
     public void PhonePhotoWithExifOrientation_SegmentedAndFittedUpright_StoredOrientationOnRequest()
     {
         // A 240x176 stored JPEG tagged "turn 90 clockwise" (EXIF 6) is a 176x240 portrait in every viewer. (Overlays
