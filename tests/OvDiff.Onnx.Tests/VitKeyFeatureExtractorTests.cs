@@ -206,6 +206,20 @@ public sealed class VitKeyFeatureExtractorTests : IDisposable
     }
 
     [Fact]
+    public void Constructor_ExternalWeightsMissing_NamesTheFile()
+    {
+        var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, VitKeyExtractorOptions.DinoLastBlockKeyTensor, seed: 21);
+        var path = model.Write(TempPath, externalKeyWeights: true);
+        var data = Path.ChangeExtension(path, ".onnx_data");
+        File.Delete(data);
+
+        var error = Assert.Throws<ModelFileNotFoundException>(() => new VitKeyFeatureExtractor(VitKeyExtractorOptions.DinoVitB8(path) with { Channels = 8, InputSize = null }));
+
+        Assert.Equal(data, error.FileName);
+        Assert.Contains($"'{Path.GetFullPath(path)}' keeps its weights in {Path.GetFileName(data)}, which must sit beside it", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Constructor_KeyTensorAbsent_ListsSimilarNames()
     {
         var model = new TinyVitModel(patch: 8, dim: 8, prefixTokens: 1, "/encoder/layer.5/attention/attention/key/Add_output_0");

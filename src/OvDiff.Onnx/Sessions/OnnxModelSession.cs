@@ -59,9 +59,7 @@ public sealed class OnnxModelSession : IDisposable
         var folder = Path.GetDirectoryName(fullPath)!;
         if (OnnxGraphInfo.Read(fullPath).MissingExternalDataFiles(folder) is [var missing, ..])
         {
-            throw new ModelFileNotFoundException(
-                Path.Combine(folder, missing),
-                $"'{fullPath}' keeps its weights in {missing}, which must sit beside it: download or copy it into '{folder}' together with the model.");
+            throw ModelFileNotFoundException.ExternalData(fullPath, missing);
         }
 
         return Create(sessionOptions => new InferenceSession(fullPath, sessionOptions), fullPath, options, expectedInputs, expectedOutputs, mismatchHint);

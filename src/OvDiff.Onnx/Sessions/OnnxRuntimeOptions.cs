@@ -70,6 +70,15 @@ public sealed class ModelFileNotFoundException : FileNotFoundException
 
     /// <summary>Which files to put where.</summary>
     public string Hint { get; }
+
+    /// <summary>The external weight file <paramref name="dataFile"/> of the model at <paramref name="modelPath"/> is not beside it.</summary>
+    public static ModelFileNotFoundException ExternalData(string modelPath, string dataFile)
+    {
+        var folder = Path.GetDirectoryName(modelPath)!;
+        return new ModelFileNotFoundException(
+            Path.Combine(folder, dataFile),
+            $"'{modelPath}' keeps its weights in {dataFile}, which must sit beside it: download or copy it into '{folder}' together with the model.");
+    }
 }
 
 /// <summary>A model's inputs, outputs or intermediate tensors do not match what OvDiff expects.</summary>

@@ -8,7 +8,10 @@ namespace OvDiff.Onnx;
 /// </summary>
 public static class OnnxGraphSurgery
 {
-    /// <summary>Parses the model at <paramref name="path"/>; a missing file throws <see cref="ModelFileNotFoundException"/> with <paramref name="missingFileHint"/>.</summary>
+    /// <summary>
+    /// Parses the model at <paramref name="path"/>; a missing file throws <see cref="ModelFileNotFoundException"/> with
+    /// <paramref name="missingFileHint"/>, and so does an external weight file (<c>weights.pb</c>, <c>model.onnx_data</c>) that is not beside it.
+    /// </summary>
     public static ModelProto Load(string path, string missingFileHint)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -18,15 +21,25 @@ public static class OnnxGraphSurgery
             throw new ModelFileNotFoundException(fullPath, missingFileHint);
         }
 
-        using var stream = File.OpenRead(fullPath);
-        try
+        ModelProto model;
+        using (var stream = File.OpenRead(fullPath))
         {
-            return ModelProto.Parser.ParseFrom(stream);
+            try
+            {
+                model = ModelProto.Parser.ParseFrom(stream);
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException ex)
+            {
+                throw new InvalidDataException($"'{fullPath}' is not a readable ONNX model (truncated or not ONNX?): {ex.Message}", ex);
+            }
         }
-        catch (Google.Protobuf.InvalidProtocolBufferException ex)
-        {
-            throw new InvalidDataException($"'{fullPath}' is not a readable ONNX model (truncated or not ONNX?): {ex.Message}", ex);
-        }
+
+        var folder = Path.GetDirectoryName(fullPath)!;
+        var missing = model.Graph.Initializer
+            .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
+            .SelectMany(t => t.ExternalData.Where(e => e.Key == "location").Select(e => e.Value))
+            .FirstOrDefault(file => !File.Exists(Path.Combine(folder, file)));
+        return missing is null ? model : throw ModelFileNotFoundException.ExternalData(fullPath, missing);
     }
 
     /// <summary>True when some initializer keeps its data in an external file (the session then needs that file's folder).</summary>
