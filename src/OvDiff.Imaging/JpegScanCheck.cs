@@ -28,6 +28,10 @@ internal static class JpegScanCheck
         {
             return "the file ends inside a marker segment (truncated)";
         }
+        catch (ArgumentOutOfRangeException)
+        {
+            return "a marker segment shorter than what it declares (damaged data)";
+        }
     }
 
     private ref struct Parser
@@ -64,11 +68,7 @@ internal static class JpegScanCheck
                     return Invariant($"expected a marker at byte {_position}, found 0x{_data[_position]:X2}");
                 }
 
-                while (_position < _data.Length && _data[_position] == 0xFF)
-                {
-                    _position++;   // fill bytes
-                }
-
+                _position = SkipFillBytes(_data, _position);
                 byte marker = _data[_position++];
                 switch (marker)
                 {
@@ -83,6 +83,11 @@ internal static class JpegScanCheck
                 }
 
                 int length = (_data[_position] << 8) | _data[_position + 1];
+                if (length < 2 || _position + length > _data.Length)
+                {
+                    return length < 2 ? Invariant($"a marker segment of the invalid length {length} at byte {_position - 2}") : "the file ends inside a marker segment (truncated)";
+                }
+
                 ReadOnlySpan<byte> segment = _data.Slice(_position + 2, length - 2);
                 _position += length;
                 switch (marker)
@@ -139,24 +144,36 @@ internal static class JpegScanCheck
             }
 
             ulong band = (spectralEnd == 63 ? ulong.MaxValue : (1UL << (spectralEnd + 1)) - 1) & ~((1UL << spectralStart) - 1);
-            for (int i = 0; i < count; i++)
+            if (ScanComponents(header) is not int[] indexes)
             {
-                int id = header[1 + (2 * i)];
-                int index = Array.FindIndex(_components, c => c.Id == id);
-                if (index < 0)
-                {
-                    return Invariant($"a scan names component {id}, which the frame does not have");
-                }
+                return "a scan names a component the frame does not have";
+            }
 
+            foreach (int index in indexes)
+            {
                 if (approximationLow == 0)
                 {
                     _complete[index] |= band;
                 }
             }
 
-            while (_position + 1 < _data.Length && !(_data[_position] == 0xFF && _data[_position + 1] is not 0x00 and not (>= 0xD0 and <= 0xD7)))
+            // Past the entropy-coded data: stuffed bytes (0xFF 0x00) and restart markers, each perhaps after fill bytes,
+            // belong to it; any other marker ends it (at its first fill byte, where Run reads markers from).
+            while (_position + 1 < _data.Length)
             {
-                _position++;
+                if (_data[_position] != 0xFF)
+                {
+                    _position++;
+                    continue;
+                }
+
+                int code = SkipFillBytes(_data, _position);
+                if (code < _data.Length && _data[code] is not 0x00 and not (>= 0xD0 and <= 0xD7))
+                {
+                    break;
+                }
+
+                _position = code + 1;
             }
 
             if (_position + 1 >= _data.Length)
@@ -186,10 +203,12 @@ internal static class JpegScanCheck
             _height = (segment[1] << 8) | segment[2];
             _width = (segment[3] << 8) | segment[4];
             _components = new Component[segment[5]];
+            var ids = new int[_components.Length];
             for (int c = 0; c < _components.Length; c++)
             {
                 ReadOnlySpan<byte> spec = segment.Slice(6 + (3 * c), 3);
-                _components[c] = new Component(spec[0], Math.Max(1, spec[1] >> 4), Math.Max(1, spec[1] & 15), spec[2] & 3);
+                ids[c] = UniqueId(spec[0], ids.AsSpan(0, c));
+                _components[c] = new Component(ids[c], Math.Max(1, spec[1] >> 4), Math.Max(1, spec[1] & 15), spec[2] & 3);
             }
 
             _maxH = _components.Max(c => c.H);
@@ -235,21 +254,62 @@ internal static class JpegScanCheck
             return null;
         }
 
+        /// <summary>
+        /// The frame indexes of the components a scan header names, or null when it names one the frame lacks. A
+        /// component id repeated in the frame or the scan (against the standard, but some cameras write 1, 1, 1) stands,
+        /// as libjpeg-turbo reads it, for one more than the largest id before it.
+        /// </summary>
+        private readonly int[]? ScanComponents(ReadOnlySpan<byte> header)
+        {
+            int count = header[0];
+            var ids = new int[count];
+            var indexes = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                ids[i] = UniqueId(header[1 + (2 * i)], ids.AsSpan(0, i));
+                int id = ids[i];
+                indexes[i] = Array.FindIndex(_components, c => c.Id == id);
+                if (indexes[i] < 0)
+                {
+                    return null;
+                }
+            }
+
+            return indexes;
+        }
+
+        /// <summary><paramref name="id"/>, or where an id before it (<paramref name="earlier"/>) is the same, one more than the largest of those.</summary>
+        private static int UniqueId(int id, ReadOnlySpan<int> earlier)
+        {
+            if (!earlier.Contains(id))
+            {
+                return id;
+            }
+
+            int largest = 0;
+            foreach (int other in earlier)
+            {
+                largest = Math.Max(largest, other);
+            }
+
+            return largest + 1;
+        }
+
         private string? Scan(ReadOnlySpan<byte> header)
         {
             int count = header[0];
             var inScan = new (Component Component, HuffmanTable Dc, HuffmanTable Ac)[count];
+            int[]? indexes = ScanComponents(header);
             for (int i = 0; i < count; i++)
             {
-                int id = header[1 + (2 * i)], tables = header[2 + (2 * i)];
-                Component? component = Array.Find(_components, c => c.Id == id);
+                int tables = header[2 + (2 * i)];
                 HuffmanTable? dc = _dc[(tables >> 4) & 3], ac = _ac[tables & 3];
-                if (component is null || dc is null || ac is null)
+                if (indexes is null || dc is null || ac is null)
                 {
-                    return Invariant($"a scan names component {id} or a Huffman table that was not defined");
+                    return Invariant($"a scan names component {header[1 + (2 * i)]} or a Huffman table that was not defined");
                 }
 
-                inScan[i] = (component, dc, ac);
+                inScan[i] = (_components[indexes[i]], dc, ac);
             }
 
             long mcus;
@@ -375,6 +435,17 @@ internal static class JpegScanCheck
         private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Where the marker code is of a marker whose 0xFF is at <paramref name="at"/>: past any fill bytes (0xFF) before it, which any marker may have.</summary>
+    private static int SkipFillBytes(ReadOnlySpan<byte> data, int at)
+    {
+        while (at < data.Length && data[at] == 0xFF)
+        {
+            at++;
+        }
+
+        return at;
+    }
+
     private sealed record Component(int Id, int H, int V, int Quantizer);
 
     /// <summary>A canonical Huffman table as JPEG defines it (Annex C): per code length, the largest code and where its symbols start.</summary>
@@ -421,11 +492,11 @@ internal static class JpegScanCheck
         /// <summary>The marker that ended the data (-1 until one was met; 0 for the end of the file).</summary>
         public int Marker { get; private set; }
 
-        /// <summary>Where that marker's 0xFF is.</summary>
+        /// <summary>Where that marker's (first) 0xFF is.</summary>
         public int MarkerPosition { get; private set; }
 
         /// <summary>The first byte after that marker.</summary>
-        public readonly int AfterMarker => MarkerPosition + 2;
+        public int AfterMarker { get; private set; }
 
         public int Decode(HuffmanTable table)
         {
@@ -521,6 +592,7 @@ internal static class JpegScanCheck
             {
                 Marker = 0;
                 MarkerPosition = _data.Length;
+                AfterMarker = _data.Length;
                 return -1;
             }
 
@@ -531,15 +603,18 @@ internal static class JpegScanCheck
                 return value;
             }
 
-            int following = _position + 1 < _data.Length ? _data[_position + 1] : 0;
+            // A marker may follow fill bytes (0xFF); 0xFF 0x00 is a stuffed data byte 0xFF (libjpeg reads 0xFF 0xFF 0x00 so too).
+            int code = SkipFillBytes(_data, _position + 1);
+            int following = code < _data.Length ? _data[code] : 0;
             if (following == 0x00)
             {
-                _position += 2;
+                _position = code + 1;
                 return 0xFF;
             }
 
             Marker = following;
             MarkerPosition = _position;
+            AfterMarker = code + 1;
             return -1;
         }
     }

@@ -117,20 +117,79 @@ public sealed class HostileImageTests
         Assert.Equal("cut.jpg: corrupt JPEG data: no end-of-image marker (truncated)", cut.Message);
     }
 
+    [Fact]
+    public void ProgressiveJpeg_CutInsideATableBetweenScans_IsATruncationError()
+    {
+        // libjpeg's optimised progressive files define Huffman tables before each scan; a cut inside one was an
+        // ArgumentOutOfRangeException (a 'bug' to the CLI) rather than an error naming the file.
+        var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode([.. ProgressiveStart, 0xFF, 0xC4, 0x00, 0x14, 0x10, 1], "cut.jpg"));
+        Assert.Equal("cut.jpg: corrupt JPEG data: the file ends inside a marker segment (truncated)", error.Message);
+    }
+
+    [Fact]
+    public void JpegWithFillBytesBeforeItsRestartMarkers_Decodes_BaselineAndProgressive()
+    {
+        // Any marker may follow fill bytes (0xFF), restart markers inside the image data too (ITU T.81 B.1.1.2); libjpeg
+        // reads them. Both were refused ('restart marker 0 missing', 'restart marker RST0 outside the image data').
+        foreach (bool fill in new[] { false, true })
+        {
+            Assert.All(ImageDecoder.Decode(GreyJpegWithRestart(progressive: false, fill), "baseline.jpg").Pixels, p => Assert.Equal(128, p));
+            Assert.All(ImageDecoder.Decode(GreyJpegWithRestart(progressive: true, fill), "progressive.jpg").Pixels, p => Assert.Equal(128, p));
+        }
+    }
+
+    [Fact]
+    public void JpegWithRepeatedComponentIds_DecodesAsLibjpegReadsIt()
+    {
+        // Some cameras write the component ids 1, 1, 1; libjpeg-turbo takes a repeated id for one more than the largest
+        // before it, in the frame and in each scan. Of a 4:2:0 JPEG, the check read all three as luma (2x2 blocks a
+        // group) and refused it ('a DC value out of range').
+        byte[] jpeg = Photo();
+        byte[] repeated = (byte[])jpeg.Clone();
+        int frame = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xC0]), scan = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
+        Assert.Equal(0x22, jpeg[frame + 11]);   // luma 2x2, chroma 1x1: 4:2:0
+        for (int c = 0; c < 3; c++)
+        {
+            repeated[frame + 10 + (3 * c)] = 1;
+            repeated[scan + 5 + (2 * c)] = 1;
+        }
+
+        Assert.Equal(ImageDecoder.Decode(jpeg, "ids123.jpg").Pixels, ImageDecoder.Decode(repeated, "ids111.jpg").Pixels);
+    }
+
     /// <summary>
-    /// SOI; a quantisation table of ones; SOF2 (8-bit, 8x8, one component); DC and AC Huffman tables of one 1-bit code
-    /// '0' each (symbol 0: DC difference size 0; AC end of band); the DC scan (Ss 0, Se 0, Ah Al 0), whose one block
-    /// is the code '0' padded with ones.
+    /// SOI; a quantisation table of ones; a frame header (<paramref name="frameMarker"/>, 8-bit, <paramref name="width"/>
+    /// x 8, one component); DC and AC Huffman tables of one 1-bit code '0' each (symbol 0: DC difference size 0; AC end
+    /// of block or band).
     /// </summary>
-    private static byte[] ProgressiveStart =>
+    private static byte[] GreyJpegHeader(byte frameMarker, byte width) =>
     [
         0xFF, 0xD8,
         0xFF, 0xDB, 0x00, 0x43, 0x00, .. Enumerable.Repeat((byte)1, 64),
-        0xFF, 0xC2, 0x00, 0x0B, 8, 0x00, 0x08, 0x00, 0x08, 1, 1, 0x11, 0,
+        0xFF, frameMarker, 0x00, 0x0B, 8, 0x00, 0x08, 0x00, width, 1, 1, 0x11, 0,
         0xFF, 0xC4, 0x00, 0x14, 0x00, 1, .. new byte[15], 0x00,
         0xFF, 0xC4, 0x00, 0x14, 0x10, 1, .. new byte[15], 0x00,
-        0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 0, 0x00, 0x7F,
     ];
+
+    /// <summary>
+    /// An 8x8 grey progressive JPEG up to its DC scan (Ss 0, Se 0, Ah Al 0), whose one block is the code '0' padded
+    /// with ones.
+    /// </summary>
+    private static byte[] ProgressiveStart => [.. GreyJpegHeader(0xC2, 8), 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 0, 0x00, 0x7F];
+
+    /// <summary>
+    /// A 16x8 grey JPEG, all 128: two blocks with a restart interval of one (DRI 1), so a restart marker between them in
+    /// each scan, after two fill bytes where <paramref name="fill"/>. Baseline: one scan, each block DC '0' and end of
+    /// block '0' padded with ones (0x3F). Progressive: a DC scan and an AC scan, each block one code '0' (0x7F).
+    /// </summary>
+    private static byte[] GreyJpegWithRestart(bool progressive, bool fill)
+    {
+        byte[] header = [.. GreyJpegHeader(progressive ? (byte)0xC2 : (byte)0xC0, 16), 0xFF, 0xDD, 0x00, 0x04, 0x00, 0x01];
+        byte[] restart = fill ? [0xFF, 0xFF, 0xFF, 0xD0] : [0xFF, 0xD0];
+        return progressive
+            ? [.. header, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 0, 0x00, 0x7F, .. restart, 0x7F, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 1, 63, 0x00, 0x7F, .. restart, 0x7F, 0xFF, 0xD9]
+            : [.. header, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 63, 0x00, 0x3F, .. restart, 0x3F, 0xFF, 0xD9];
+    }
 
     /// <summary>The AC scan (Ss 1, Se 63, Ah Al 0): the one block's end-of-band code '0' padded with ones.</summary>
     private static byte[] AcScan => [0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 1, 63, 0x00, 0x7F];
