@@ -153,6 +153,11 @@ public static class ImageDecoder
     /// <summary>Why SkiaSharp found no codec for a file starting with <paramref name="head"/>: the format it is, where known.</summary>
     private static string Unreadable(ReadOnlySpan<byte> head)
     {
+        if (ImageSniffer.IdentifyUndecodableJpeg(head) is string jpeg)
+        {
+            return $"{jpeg}, which OvDiff cannot decode (it reads 8-bit baseline, progressive and arithmetic-coded JPEGs); convert it, e.g. to PNG";
+        }
+
         head = head[..Math.Min(head.Length, HeadLength)];
         return ImageSniffer.Identify(head) is string format
             ? $"{format}, a format OvDiff cannot decode (it reads JPEG, PNG, WebP, BMP, GIF); convert it, e.g. to PNG or JPEG"
@@ -162,10 +167,13 @@ public static class ImageDecoder
     /// <summary>How many leading bytes name a file's format in errors.</summary>
     private const int HeadLength = 256;
 
+    /// <summary>How many leading bytes of an unreadable file are read to name it: a JPEG's frame header may follow 64 KB segments of EXIF, ICC and XMP.</summary>
+    private const int SniffLength = 1 << 20;
+
     private static byte[] ReadHead(string path)
     {
         using FileStream stream = File.OpenRead(path);
-        var head = new byte[Math.Min(stream.Length, HeadLength)];
+        var head = new byte[Math.Min(stream.Length, SniffLength)];
         stream.ReadExactly(head);
         return head;
     }

@@ -47,6 +47,11 @@ internal static class ImageSniffer
             return "a PDF document";
         }
 
+        if (head.Length >= 3 && head[0] == (byte)'P' && head[1] is >= (byte)'1' and <= (byte)'7' && head[2] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
+        {
+            return "a Netpbm (PPM, PGM or PBM) image";
+        }
+
         string text = LeadingText(head).TrimStart('\uFEFF').TrimStart();
         return text.StartsWith("<svg", StringComparison.OrdinalIgnoreCase) || (text.StartsWith("<?xml", StringComparison.OrdinalIgnoreCase) && text.Contains("<svg", StringComparison.OrdinalIgnoreCase))
             ? "an SVG (vector) image"
@@ -73,6 +78,49 @@ internal static class ImageSniffer
         return $"a text file, not an image (it begins \"{quoted}\")";
     }
 
+    /// <summary>
+    /// The JPEG process of a JPEG file (starting with SOI) that SkiaSharp's 8-bit libjpeg-turbo cannot decode, as a phrase
+    /// ("a 12-bit JPEG"): lossless, hierarchical, a sample precision other than 8, or a height left to a DNL marker; null
+    /// for any other file, or when the frame header is not within <paramref name="data"/>.
+    /// </summary>
+    public static string? IdentifyUndecodableJpeg(ReadOnlySpan<byte> data)
+    {
+        if (!data.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8]))
+        {
+            return null;
+        }
+
+        int at = 2;
+        while (at + 9 < data.Length && data[at] == 0xFF)
+        {
+            byte marker = data[at + 1];
+            if (marker == 0xFF)
+            {
+                at++;   // a fill byte
+                continue;
+            }
+
+            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
+            {
+                int precision = data[at + 4], height = (data[at + 5] << 8) | data[at + 6];
+                return marker is 0xC3 or 0xC7 or 0xCB or 0xCF ? "a lossless JPEG"
+                    : marker is 0xC5 or 0xC6 or 0xCD or 0xCE ? "a hierarchical JPEG"
+                    : precision != 8 ? $"a {precision}-bit JPEG"
+                    : height == 0 ? "a JPEG whose height is given by a DNL marker"
+                    : null;
+            }
+
+            if (marker is 0xD9 or 0xDA)
+            {
+                return null;
+            }
+
+            at += 2 + ((data[at + 2] << 8) | data[at + 3]);
+        }
+
+        return null;
+    }
+
     /// <summary>HEIC/HEIF, AVIF or a video, from an ISO base media file's major and compatible brands.</summary>
     private static string IsoMediaFormat(ReadOnlySpan<byte> head)
     {
@@ -96,22 +144,21 @@ internal static class ImageSniffer
     /// <summary>The first bytes as text when they are printable UTF-8 (letters, punctuation, spaces, line breaks); empty otherwise.</summary>
     private static string LeadingText(ReadOnlySpan<byte> head)
     {
-        string text;
-        try
+        // The head may end inside a multi-byte character (up to 3 of its bytes): only those may be left out, so that a
+        // binary file with a text header (a PPM's "P6 640 480 255") is not taken for text.
+        var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        for (int cut = 0; cut <= Math.Min(3, head.Length - 1); cut++)
         {
-            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(head);
-        }
-        catch (DecoderFallbackException)
-        {
-            // The head may end inside a multi-byte character: try without its last 3 bytes.
-            if (head.Length <= 3)
+            try
             {
-                return "";
+                string text = strict.GetString(head[..^cut]);
+                return text.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t') ? text : "";
             }
-
-            return LeadingText(head[..^3]);
+            catch (DecoderFallbackException)
+            {
+            }
         }
 
-        return text.Length > 0 && text.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t') ? text : "";
+        return "";
     }
 }

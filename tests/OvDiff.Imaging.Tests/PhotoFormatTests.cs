@@ -1,5 +1,6 @@
 using System.Text;
 using OvDiff.Testing;
+using SkiaSharp;
 
 namespace OvDiff.Imaging.Tests;
 
@@ -46,6 +47,32 @@ public sealed class PhotoFormatTests
     public void UnknownBinary_KeepsTheGeneralMessage()
     {
         AssertRefused("noise.jpg", [0x00, 0x13, 0x99, 0xFE, 0x01, 0x02, 0x80, 0x81], "not a readable image (unknown format or corrupt header)");
+    }
+
+    [Theory]
+    [InlineData(0xC1, 12, 16, "a 12-bit JPEG")]
+    [InlineData(0xC3, 8, 16, "a lossless JPEG")]
+    [InlineData(0xC0, 8, 0, "a JPEG whose height is given by a DNL marker")]
+    public void JpegOfAProcessLibjpegTurboDoesNotDecode_IsNamed(byte frameMarker, byte precision, byte height, string expected)
+    {
+        // Valid JPEGs SkiaSharp's 8-bit libjpeg-turbo refuses (medical, scanner or camera-raw exports), behind 40 KB of
+        // EXIF as a camera writes it: was 'not a readable image (unknown format or corrupt header)', as if damaged.
+        using SKBitmap bitmap = new(16, 16);
+        using SKData data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
+        byte[] jpeg = data.ToArray();
+        int frame = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xC0]);
+        (jpeg[frame + 1], jpeg[frame + 4], jpeg[frame + 5], jpeg[frame + 6]) = (frameMarker, precision, 0, height);
+        byte[] exif = [0xFF, 0xE1, 40002 >> 8, 40002 & 0xFF, .. "Exif\0\0"u8, .. new byte[39994]];
+
+        AssertRefused("scan.jpg", [.. jpeg[..2], .. exif, .. jpeg[2..]], $"{expected}, which OvDiff cannot decode (it reads 8-bit baseline, progressive and arithmetic-coded JPEGs); convert it");
+    }
+
+    [Fact]
+    public void NetpbmImage_IsNamed_NotTakenForText()
+    {
+        // A PPM's header is text, its pixels binary: it was 'a text file, not an image (it begins "P6")'.
+        AssertRefused("frame.ppm", [.. "P6\n2 1\n255\n"u8, 0xFF, 0x80, 0x00, 0x10, 0xC0, 0xFE], "a Netpbm (PPM, PGM or PBM) image, a format OvDiff cannot decode");
+        AssertRefused("data.jpg", [.. "RECORD 17 "u8, 0xFF, 0xFE, 0x80, 0x90, 0xC0, 0x01], "not a readable image (unknown format or corrupt header)");
     }
 
     [Fact]
