@@ -34,7 +34,7 @@ public sealed class OvDiffModel : IDisposable
     /// <summary>The OvDiff state.</summary>
     public OvDiffModelState State { get; }
 
-    /// <summary>The zip file.</summary>
+    /// <summary>The zip file (loaded from a stream: the name given for it).</summary>
     public string Path { get; }
 
     /// <summary>Label names: "background", then the classes (label <c>i</c> of the label map is <c>LabelNames[i]</c>).</summary>
@@ -78,7 +78,7 @@ public sealed class OvDiffModel : IDisposable
     /// Writes <paramref name="model"/> to <paramref name="stream"/> as <c>context.Model.Save</c> does, with every zip entry's
     /// time set to <see cref="EntryTime"/>, so that the same fit gives the same bytes (ML.NET stamps each entry with the
     /// time of saving; what the entries hold is already the same for the same fit). The zip loads with
-    /// <c>mlContext.Model.Load</c> and <see cref="Load"/> as any other.
+    /// <c>mlContext.Model.Load</c> and <see cref="Load(MLContext, string)"/> as any other.
     /// </summary>
     public static void Save(MLContext context, ITransformer model, DataViewSchema inputSchema, Stream stream)
     {
@@ -111,20 +111,39 @@ public sealed class OvDiffModel : IDisposable
             throw new FileNotFoundException($"Model file '{path}' does not exist. Create one with `ovdiff fit ... --out {path}`.", path);
         }
 
+        using FileStream stream = File.OpenRead(path);
+        return Load(context, stream, path);
+    }
+
+    /// <summary>
+    /// Loads a model zip from <paramref name="stream"/> (read from its current position to its end, which need not be
+    /// seekable: a blob, an upload, an embedded resource; it is not disposed), as <c>mlContext.Model.Load(stream, out schema)</c>
+    /// does, with the checks of <see cref="Load(MLContext, string)"/>. <paramref name="name"/> names the model in errors and
+    /// becomes <see cref="Path"/> (default: the file of a <see cref="FileStream"/>, else "model stream").
+    /// </summary>
+    public static OvDiffModel Load(MLContext context, Stream stream, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(stream);
+        string path = name ?? (stream as FileStream)?.Name ?? "model stream";
         ITransformer transformer;
         DataViewSchema inputSchema;
         List<SegmentationRunner> runners;
         try
         {
-            using (ZipArchive zip = ZipFile.OpenRead(path))
+            // One copy in memory (a model zip is kilobytes to a few megabytes): the CRC-32 pass and ML.NET each read it whole.
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            buffer.Position = 0;
+            using (var zip = new ZipArchive(buffer, ZipArchiveMode.Read, leaveOpen: true))
             {
                 // Reading every entry through checks the archive's structure, and comparing each entry's CRC-32 (which
                 // ZipArchive does not check) finds flipped bits before ML.NET sees them: a flip in the prototypes'
                 // compressed data was loaded and segmented with.
                 foreach (ZipArchiveEntry entry in zip.Entries)
                 {
-                    using Stream stream = entry.Open();
-                    uint crc = Crc32.Compute(stream);
+                    using Stream entryStream = entry.Open();
+                    uint crc = Crc32.Compute(entryStream);
                     if (crc != entry.Crc32)
                     {
                         throw new InvalidDataException($"its entry '{entry.FullName}' fails its CRC-32 check (0x{crc:x8}, expected 0x{entry.Crc32:x8})");
@@ -132,8 +151,9 @@ public sealed class OvDiffModel : IDisposable
                 }
             }
 
+            buffer.Position = 0;
             using SegmentationRunner.LoadScope scope = SegmentationRunner.LoadScope.Begin();
-            transformer = context.Model.Load(path, out inputSchema);
+            transformer = context.Model.Load(buffer, out inputSchema);
             runners = scope.Runners;
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or TargetInvocationException)

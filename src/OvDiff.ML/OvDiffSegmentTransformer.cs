@@ -14,7 +14,7 @@ namespace OvDiff.ML;
 /// ML.NET does not let other assemblies save their own transformer types, so this facade delegates saving to a chain of
 /// built-in transformers (a text normalisation or column copy, CustomMappings, and ValueMappings that store the model
 /// state and the class names in the zip). <c>mlContext.Model.Load</c> therefore returns that chain (an
-/// <see cref="ITransformer"/> that behaves the same), not this type; <see cref="OvDiffModel.Load"/> returns it together
+/// <see cref="ITransformer"/> that behaves the same), not this type; <see cref="OvDiffModel.Load(MLContext, string)"/> returns it together
 /// with the state and class names, and disposing the <see cref="OvDiffModel"/> releases the sessions.
 /// </remarks>
 public sealed class OvDiffSegmentTransformer : ITransformer, IDisposable

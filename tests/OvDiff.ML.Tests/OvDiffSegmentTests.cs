@@ -131,15 +131,9 @@ public sealed class OvDiffSegmentTests
     [Fact]
     public void Load_TruncatedZip_ClearErrorNamingFile()
     {
-        string voc = SharedData.RequireFolder("VOC2012");
         var context = new MLContext(seed: 0);
         using var temp = new TempFolder();
-        string zip = temp.Combine("model.zip");
-        var options = new OvDiffSegmentOptions { Fit = new PrototypeFitOptions { SupportShortSide = 224, Levels = PrototypeLevels.ClassMean }, Segmentation = QuickProtocol with { Levels = PrototypeLevels.ClassMean } };
-        using (OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(options).Fit(SupportView(context, voc), TestContext.Current.CancellationToken))
-        {
-            context.Model.Save(model, SupportView(context, voc).Schema, zip);
-        }
+        string zip = SaveClassMeanModel(context, temp);
 
         byte[] bytes = File.ReadAllBytes(zip);
         string truncated = temp.Combine("truncated.zip");
@@ -193,6 +187,68 @@ public sealed class OvDiffSegmentTests
 
         var cutShort = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, cut));
         Assert.StartsWith($"'{cut}' is not a readable ML.NET model zip", cutShort.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_FromStream_SegmentsAsFromFile_NamesTheStreamInErrors()
+    {
+        var context = new MLContext(seed: 0);
+        using var temp = new TempFolder();
+        string zip = SaveClassMeanModel(context, temp);
+
+        string[] targets = VocFixture.Targets[..1];
+        List<(int Width, int Height, byte[] Labels)> fromFile;
+        using (OvDiffModel model = OvDiffModel.Load(context, zip))
+        {
+            fromFile = Transform(context, model.Transformer, targets);
+        }
+
+        // A FileStream is named by its file; a stream that cannot seek (here a gzip decompressor, as a download or an
+        // upload is) is read to its end, from where it stands.
+        using (FileStream file = File.OpenRead(zip))
+        using (OvDiffModel model = OvDiffModel.Load(context, file))
+        {
+            Assert.Equal(zip, model.Path);
+            Assert.Equal(["background", "aeroplane", "bird"], model.LabelNames);
+            Assert.Equal(fromFile.Select(r => r.Labels), Transform(context, model.Transformer, targets).Select(r => r.Labels));
+        }
+
+        byte[] bytes = File.ReadAllBytes(zip);
+        using (Stream forwardOnly = Gunzip([7, 7, 7, .. bytes]))
+        {
+            Assert.False(forwardOnly.CanSeek);
+            Assert.Equal([7, 7, 7], new[] { forwardOnly.ReadByte(), forwardOnly.ReadByte(), forwardOnly.ReadByte() });   // what stands before the zip
+            using OvDiffModel model = OvDiffModel.Load(context, forwardOnly, "blob://models/voc.zip");
+            Assert.Equal("blob://models/voc.zip", model.Path);
+            Assert.Equal(fromFile.Select(r => r.Labels), Transform(context, model.Transformer, targets).Select(r => r.Labels));
+        }
+
+        using Stream half = Gunzip(bytes[..(bytes.Length / 2)]);
+        var error = Assert.Throws<InvalidDataException>(() => OvDiffModel.Load(context, half));
+        Assert.StartsWith("'model stream' is not a readable ML.NET model zip", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Fits the quickest model (class means, aeroplane and bird) and saves it as model.zip in <paramref name="temp"/>.</summary>
+    private static string SaveClassMeanModel(MLContext context, TempFolder temp)
+    {
+        string voc = SharedData.RequireFolder("VOC2012");
+        string zip = temp.Combine("model.zip");
+        var options = new OvDiffSegmentOptions { Fit = new PrototypeFitOptions { SupportShortSide = 224, Levels = PrototypeLevels.ClassMean }, Segmentation = QuickProtocol with { Levels = PrototypeLevels.ClassMean } };
+        using OvDiffSegmentTransformer model = context.Transforms.OvDiffSegment(options).Fit(SupportView(context, voc), TestContext.Current.CancellationToken);
+        context.Model.Save(model, SupportView(context, voc).Schema, zip);
+        return zip;
+    }
+
+    private static GZipStream Gunzip(byte[] content)
+    {
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(content);
+        }
+
+        compressed.Position = 0;
+        return new GZipStream(compressed, CompressionMode.Decompress);
     }
 
     [Fact]
