@@ -255,6 +255,8 @@ public sealed class ResNet18FeatureExtractorTests
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Contains("Microsoft.ML.DnnImageFeaturizer.ResNet18", error.Message, StringComparison.Ordinal);
         Assert.Contains("DnnImageModels/ResNet18Onnx/ResNet18.onnx", error.Message, StringComparison.Ordinal);
+        // A published app copied without its DnnImageModels folder is told to copy it (the package reference is there).
+        Assert.Contains("copy its DnnImageModels/ folder along with the executable", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -42,7 +42,8 @@ public static class ResNet18ModelFiles
     public const string MissingFileHint =
         "The ResNet18 files come with the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (0.23.1): reference it from the " +
         "application project so that its build copies DnnImageModels/ResNet18Onnx/ResNet18.onnx and " +
-        "DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx beside the executable, or set ResNet18Options.ModelPath and PreprocessModelPath " +
+        "DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx beside the executable (a published app, single-file too, has them in its publish " +
+        "folder: copy its DnnImageModels/ folder along with the executable), or set ResNet18Options.ModelPath and PreprocessModelPath " +
         "(the files are under ~/.nuget/packages/microsoft.ml.dnnimagefeaturizer.resnet18/0.23.1/tools/DnnImageModels/).";
 
     /// <summary>

@@ -134,7 +134,9 @@ public sealed class OnnxModelSession : IDisposable
     public const string NativeRuntimeMissingMessage =
         "The native ONNX Runtime library (onnxruntime) could not be loaded. OvDiff.Onnx references only ONNX Runtime's managed API: " +
         "reference the NuGet package Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu.Linux (CUDA), not both, from the " +
-        "application project (the OvDiff.ML package brings the CPU one).";
+        "application project (the OvDiff.ML package brings the CPU one); a published app whose folder was copied without " +
+        "libonnxruntime.so (onnxruntime.dll on Windows): copy the whole publish folder, or publish with -p:PublishSingleFile=true " +
+        "-p:IncludeNativeLibrariesForSelfExtract=true.";
 
     /// <summary>
     /// Builds ONNX Runtime session options for <paramref name="options"/>. CUDA that cannot be loaded (CPU-only native
