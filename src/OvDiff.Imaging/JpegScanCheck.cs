@@ -361,7 +361,8 @@ internal static class JpegScanCheck
                 return Invariant($"{extraneous} bytes of image data after the last block (damaged data)");
             }
 
-            _position = bits.MarkerPosition;
+            // Some encoders (camera hardware) end a scan with one more restart marker; libjpeg skips it without a word.
+            _position = _restartInterval > 0 && bits.Marker is >= 0xD0 and <= 0xD7 ? bits.AfterMarker : bits.MarkerPosition;
             return null;
         }
 

@@ -139,6 +139,19 @@ public sealed class HostileImageTests
     }
 
     [Fact]
+    public void BaselineJpegEndingItsScanWithOneMoreRestartMarker_Decodes_DataAfterItDoesNot()
+    {
+        // Some camera encoders close the last restart interval with a restart marker too; libjpeg skips it silently.
+        // It was refused ('restart marker RST1 outside the image data'). Data after it is still damage.
+        byte[] jpeg = GreyJpegWithRestart(progressive: false, fill: false);
+        byte[] trailing = [.. jpeg[..^2], 0xFF, 0xD1, 0xFF, 0xD9];
+        Assert.All(ImageDecoder.Decode(trailing, "trailing.jpg").Pixels, p => Assert.Equal(128, p));
+
+        var error = Assert.Throws<ImageFormatException>(() => ImageDecoder.Decode([.. jpeg[..^2], 0xFF, 0xD1, 0x3F, 0xFF, 0xD9], "more.jpg"));
+        Assert.StartsWith("more.jpg: corrupt JPEG data: expected a marker at byte", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void JpegWithRepeatedComponentIds_DecodesAsLibjpegReadsIt()
     {
         // Some cameras write the component ids 1, 1, 1; libjpeg-turbo takes a repeated id for one more than the largest
