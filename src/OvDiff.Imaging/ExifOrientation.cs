@@ -9,7 +9,9 @@ public enum ExifOrientation
     /// <summary>
     /// Rotate and mirror the pixels as the tag says, so the image is upright as every viewer shows it (what OpenCV's
     /// <c>imread</c> does by default). The default, for photos users bring: <c>ovdiff segment</c>, <c>explain</c>,
-    /// <c>masks</c>, <c>fit</c>'s support images and the ML.NET transformers.
+    /// <c>masks</c>, <c>fit</c>'s support images and the ML.NET transformers. The tag is read from a JPEG's EXIF block
+    /// (IFD0, wherever the block sits among the APP segments) and a WebP's EXIF chunk, as SkiaSharp 2.88 reads them: a
+    /// value outside 1-8, a tag not of type SHORT, or a malformed block counts as 1; a PNG's <c>eXIf</c> chunk is not read.
     /// </summary>
     Apply = 0,
 

@@ -62,6 +62,47 @@ public sealed class ExifOrientationTests
         Assert.Equal(1, ImageDecoder.ReadExifOrientation(path));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(9)]
+    [InlineData(65535)]
+    public void OrientationOutsideOneToEight_IsAsStored_NotAnError(int orientation)
+    {
+        using var folder = new TempFolder();
+        string path = folder.Combine("odd.jpg");
+        File.WriteAllBytes(path, ExifJpeg.WithOrientation(BlocksJpeg(), orientation));
+
+        Assert.Equal("ABC/DEF", Blocks(ImageDecoder.Decode(path)));
+        Assert.Equal((48, 32), ImageDecoder.ReadSize(path));
+        Assert.Equal(1, ImageDecoder.ReadExifOrientation(path));
+    }
+
+    [Fact]
+    public void MalformedExif_IsIgnored_NotAnError()
+    {
+        // An IFD0 offset past the block's end, and a block cut inside its entry: the photo decodes as stored.
+        byte[] jpeg = BlocksJpeg();
+        byte[] farOffset = [0xFF, 0xE1, 0x00, 0x10, .. "Exif\0\0II*\0"u8, 0xA0, 0x86, 0x01, 0x00];
+        byte[] tagged = ExifJpeg.WithOrientation(jpeg, 6);
+        byte[] cut = [.. tagged[..2], 0xFF, 0xE1, 0x00, 0x16, .. tagged[6..26], .. jpeg[2..]];   // 20 of its 32 bytes
+
+        Assert.Equal("ABC/DEF", Blocks(ImageDecoder.Decode([.. jpeg[..2], .. farOffset, .. jpeg[2..]], "far.jpg")));
+        Assert.Equal("ABC/DEF", Blocks(ImageDecoder.Decode(cut, "cut.jpg")));
+    }
+
+    [Fact]
+    public void ExifAfterXmpAndIccSegments_IsApplied()
+    {
+        // Editors write XMP (another APP1) and an ICC profile (APP2) before the EXIF block too.
+        byte[] xmp = [0xFF, 0xE1, 0x00, 0x2B, .. "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>"u8];
+        byte[] icc = [0xFF, 0xE2, 0x00, 0x12, .. "ICC_PROFILE\0"u8, 1, 1, 0, 0];
+        byte[] tagged = ExifJpeg.WithOrientation(BlocksJpeg(), 6);
+
+        RgbImage image = ImageDecoder.Decode([.. tagged[..2], .. xmp, .. icc, .. tagged[2..]], "edited.jpg");
+
+        Assert.Equal("DA/EB/FC", Blocks(image));
+    }
+
     /// <summary>The blocks of a decoded image, read at each 16x16 block's centre, rows separated by '/'.</summary>
     private static string Blocks(RgbImage image)
     {
