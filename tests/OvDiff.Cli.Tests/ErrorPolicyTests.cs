@@ -172,6 +172,7 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal("error: --min-class-area must be in [0, 1), got 7.", Cli.Fails(Fit("--min-class-area", "7")));
         Assert.Equal("error: --self-prototypes must be in [0, 1], got NaN.", Cli.Fails(Fit("--self-prototypes", "NaN")));
         Assert.Equal("error: --prefilter-min-area must be in [0, 1), got -1.", Cli.Fails(Fit("--prefilter-min-area", "-1")));
+        Assert.Equal("error: --prefilter-tag-prior must be in [0, 4], got NaN.", Cli.Fails(Fit("--prefilter-tag-prior", "NaN")));
         Assert.Equal("error: --multi-tag-rounds must be 0 or more, got -1.", Cli.Fails(Fit("--multi-tag-rounds", "-1")));
         Assert.Equal("error: --cleaning-rounds must be 0 or more, got -2.", Cli.Fails(Fit("--cleaning-rounds", "-2")));
         Assert.Equal("error: --shared-background-parts must be 0 or more, got -1.", Cli.Fails(Fit("--shared-background-parts", "-1")));
@@ -314,6 +315,19 @@ public sealed class ErrorPolicyTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     /// <summary>Fits two small generated images, a.jpg and b.jpg, tagged by <paramref name="rows"/> (the support CSV after its header), with class means only; fit's stderr.</summary>
+    [Fact]
+    public void Explain_TagPrior_ShowsTheAreaEachClassNeeds()
+    {
+        // cat in 1 of the 2 support images, dog in both: mean share 0.75, so cat needs 0.15 x 0.75 / 0.5 and dog 0.15 x 0.75.
+        using var temp = new TempFolder();
+        FitTwoImages(temp, "a.jpg,cat|dog\nb.jpg,dog\n");
+        string[] Explain(params string[] extra) => ["explain", temp.Combine("a.jpg"), "--model", temp.Combine("m.zip"), "--x", "5", "--y", "5", .. extra];
+        (int exit, string stdout, string stderr) = Cli.Invoke(Explain());
+        Assert.True(exit == 0, stderr);
+        Assert.Matches(@"\n  area each class needs \(the share of support images showing it, segmenter\.options\.prefilterTagPrior 1\): cat 0\.225, dog 0\.11\d\r?\n", stdout);
+        Assert.DoesNotContain("area each class needs", Cli.Invoke(Explain("--set", "segmenter.options.prefilterTagPrior=0")).Stdout, StringComparison.Ordinal);
+    }
+
     private static string FitTwoImages(TempFolder temp, string rows, params string[] extra)
     {
         Cli.WriteImage(temp.Combine("a.jpg"), 160, 120, seed: 1);

@@ -17,6 +17,8 @@ public sealed class ModelSegmenterFactoryTests
     [InlineData("prefilter", "\"1\"", "segmenter.options.prefilter")]
     [InlineData("prefilterPrompt", "\"a photo\"", "ClipPrompt")]
     [InlineData("prefilterMinimumArea", "-0.1", "SupportMinimumArea")]
+    [InlineData("prefilterTagPrior", "-1", "SupportTagPrior")]
+    [InlineData("prefilterTagPrior", "true", "segmenter.options.prefilterTagPrior")]
     public void Apply_BadOptionValue_ConfigExceptionNamingIt(string key, string json, string expected)
     {
         EvalConfig config = WithOptions(key, json);
@@ -59,14 +61,17 @@ public sealed class ModelSegmenterFactoryTests
         Assert.NotNull(state.Model.SharedBackground);
         Assert.True(state.Segmentation.Prefilter.SupportSharedBackground);
         Assert.False(new ClassPrefilterOptions().SupportSharedBackground);
+        Assert.Equal(1f, state.Segmentation.Prefilter.SupportTagPrior);
+        Assert.Equal(0f, new ClassPrefilterOptions().SupportTagPrior);
 
-        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0", "--shared-background-parts", "0", "--set", "segmenter.options.prefilterSharedBackground=false");
+        Cli.Run("fit", "--support", temp.Combine("support"), "--out", model, "--levels", "mean", "--pamr", "false", "--cleaning-rounds", "0", "--shared-background-parts", "0", "--prefilter-tag-prior", "0", "--set", "segmenter.options.prefilterSharedBackground=false");
         OvDiffModelState off = Load(model);
         Assert.Null(off.Segmentation.Pamr);
         Assert.Equal(0, off.Model.FitOptions.ForegroundCleaningRounds);
         Assert.Equal(0, off.Model.FitOptions.SharedBackgroundParts);
         Assert.Null(off.Model.SharedBackground);
         Assert.False(off.Segmentation.Prefilter.SupportSharedBackground);
+        Assert.Equal(0f, off.Segmentation.Prefilter.SupportTagPrior);
 
         // A config's fit section sets them where no option does (the reference configs turn both off).
         File.WriteAllText(temp.Combine("fit.json"), """{ "fit": { "cleaningRounds": 1, "sharedBackgroundParts": 5 } }""");
@@ -143,6 +148,7 @@ public sealed class ModelSegmenterFactoryTests
     [InlineData("prefilterPrompt", "\"a photo of a {class}\"")]
     [InlineData("prefilterMaxClasses", "4")]
     [InlineData("prefilterMinimumArea", "0.05")]
+    [InlineData("prefilterTagPrior", "1.5")]
     public void Apply_PrefilterOptions_Applied(string key, string json)
     {
         ClassPrefilterOptions p = ModelSegmenterFactory.Apply(new SegmentationOptions(), WithOptions(key, json)).Prefilter;
@@ -150,6 +156,7 @@ public sealed class ModelSegmenterFactoryTests
         Assert.Equal(key == "prefilterPrompt" ? "a photo of a {class}" : "a {class}", p.ClipPrompt);
         Assert.Equal(key == "prefilterMaxClasses" ? 4 : 10, p.ClipMaxClasses);
         Assert.Equal(key == "prefilterMinimumArea" ? 0.05f : new ClassPrefilterOptions().SupportMinimumArea, p.SupportMinimumArea);
+        Assert.Equal(key == "prefilterTagPrior" ? 1.5f : 0f, p.SupportTagPrior);
     }
 
     [Fact]

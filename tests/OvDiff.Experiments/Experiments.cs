@@ -968,6 +968,48 @@ internal static class Experiments
                 break;
             }
 
+            case "prior":
+            {
+                // Per-class area thresholds from the support set's tag frequencies: t_c = 0.15 x (mean f / f_c)^alpha, where
+                // f_c is the share of support images tagged c (a class the support shows often, e.g. beside others, needs
+                // less area to stay): EXP_PRIOR alphas.
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    var cv = Folds.SixFolds(all, picking);
+                    var fitted = cv.Select(f => (f, FitWithParts(f))).ToList();
+                    foreach (string spec in (Environment.GetEnvironmentVariable("EXP_PRIOR") ?? "0,0.25,0.5,1").Split(','))
+                    {
+                        bool lowerOnly = spec.StartsWith('l');
+                        double alpha = double.Parse(lowerOnly ? spec[1..] : spec, System.Globalization.CultureInfo.InvariantCulture);
+                        Program.Report($"{picking} prior alpha {spec}", fitted.Select(x =>
+                        {
+                            var freq = new double[Engine.Labels];
+                            foreach ((_, int[] classes) in x.f.Support)
+                            {
+                                foreach (int c in classes)
+                                {
+                                    freq[c] += 1.0 / x.f.Support.Count;
+                                }
+                            }
+
+                            double meanFreq = freq.Skip(1).Average();
+                            double[] thresholds = lowerOnly
+                                ? freq.Select(v => 0.15 * Math.Pow(Math.Min(1, meanFreq / Math.Max(v, 1e-6)), alpha)).ToArray()
+                                : [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(0.15f, (float)alpha, freq[1..], new bool[Engine.Labels - 1]).Select(t => (double)t)];
+                            Console.Error.WriteLine($"  {x.f.Name} thresholds: " + string.Join(" ", thresholds.Skip(1).Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture))));
+                            float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
+                            float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
+                            return (x.f.Name, Program.Evaluate(x.f, x.Item2.Protos,
+                                img => ByClassArea(Evidence.FirstPass(Engine.Score(img, x.Item2.WithParts, flatParts, Engine.AllClasses)), thresholds),
+                                MinArea,
+                                (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, x.Item2.Protos, flat, cand), cand, SelfWeight)));
+                        }).ToList());
+                    }
+                }
+
+                break;
+            }
+
             case "softpf":
             {
                 // A soft pre-filter: the classes the area rule leaves out stay in the arg-max with their scores lowered by

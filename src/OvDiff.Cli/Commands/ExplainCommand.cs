@@ -69,6 +69,14 @@ internal static class ExplainCommand
                     stdout.WriteLine($"  first pass: the model's {shared.Count} shared background parts also score as background (segmenter.options.prefilterSharedBackground)");
                 }
 
+                if (options.Prefilter.Kind == ClassPrefilterKind.Support && options.Prefilter.SupportTagPrior != 0)
+                {
+                    float[] needed = SupportEvidencePrefilter.AreaThresholds(options.Prefilter.SupportMinimumArea, options.Prefilter.SupportTagPrior, fitted.SupportImageShares, fitted.IsStuff);
+                    string perClass = string.Join(", ", Enumerable.Range(0, fitted.ClassNames.Count).Where(c => !fitted.IsStuff[c])
+                        .Select(c => string.Create(CultureInfo.InvariantCulture, $"{fitted.ClassNames[c]} {needed[c]:0.###}")));
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  area each class needs (the share of support images showing it, segmenter.options.prefilterTagPrior {options.Prefilter.SupportTagPrior:0.##}): {perClass}"));
+                }
+
                 if (stuff.Length > 0)
                 {
                     stdout.WriteLine($"  stuff (always candidates): {string.Join(", ", stuff)}");

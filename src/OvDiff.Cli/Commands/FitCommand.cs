@@ -29,7 +29,8 @@ internal static class FitCommand
         var stuff = new Option<string[]>("--stuff") { Description = "Stuff classes (no background prototypes of their own)." };
         var minArea = new Option<float>("--min-class-area") { Description = "Inference default stored in the model: drop classes predicted on less than this fraction of an image (0 = off, the reference).", DefaultValueFactory = _ => 0.1f };
         var prefilter = new Option<string>("--prefilter") { Description = "Inference default stored in the model: the class pre-filter, none, support (from the support set alone; chosen by cross-validation, docs/results.md) or clip (CLIP ViT-B/16, needs its files; docs/models.md).", DefaultValueFactory = _ => "support" };
-        var prefilterArea = new Option<float>("--prefilter-min-area") { Description = "Inference default stored in the model: the support pre-filter keeps classes winning at least this share of the first pass's cells.", DefaultValueFactory = _ => new ClassPrefilterOptions().SupportMinimumArea };
+        var prefilterArea = new Option<float>("--prefilter-min-area") { Description = "Inference default stored in the model: the support pre-filter keeps classes winning at least this share of the first pass's cells (per class scaled by --prefilter-tag-prior).", DefaultValueFactory = _ => new ClassPrefilterOptions().SupportMinimumArea };
+        var prefilterTagPrior = new Option<float>("--prefilter-tag-prior") { Description = "Inference default stored in the model: a class the support images show more often than the average class needs less first-pass area, (mean share / its share)^this times --prefilter-min-area (segmenter.options.prefilterTagPrior). 0 = one threshold. 1: chosen by cross-validation (docs/results.md).", DefaultValueFactory = _ => 1f };
         var selfPrototypes = new Option<float>("--self-prototypes") { Description = "Inference default stored in the model: weight of the image's own prototypes mixed into the scores (0 = off, the reference).", DefaultValueFactory = _ => 0.5f };
         var pamr = new Option<bool>("--pamr") { Description = "Inference default stored in the model: refine the scores with PAMR (10 iterations, dilations 1,2,4,8,12,24). On: chosen by cross-validation (docs/results.md); --pamr false turns it off (the reference's default).", DefaultValueFactory = _ => true };
         var multiTagRounds = new Option<int>("--multi-tag-rounds") { Description = "Support images with several tags: rounds of sharing their cells out among their classes (0 = fit each tag alone with the image's split).", DefaultValueFactory = _ => new PrototypeFitOptions().MultiTagIterations };
@@ -42,7 +43,7 @@ internal static class FitCommand
         var classes = new Option<string[]>("--class") { Description = "Fit only these classes (default: all classes of the support set), in this label order." };
         var command = new Command("fit", "Fit OVDiff prototypes from support images and save the model zip.")
         {
-            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, selfPrototypes, pamr, multiTagRounds, cleaningRounds, backgroundParts, config, set, classes, maxLongSide, skipBad,
+            support, output, extractors, perClass, split, levels, useLevels, parts, stuff, minArea, prefilter, prefilterArea, prefilterTagPrior, selfPrototypes, pamr, multiTagRounds, cleaningRounds, backgroundParts, config, set, classes, maxLongSide, skipBad,
         };
         command.SetAction((parse, commandToken) =>
         {
@@ -53,6 +54,12 @@ internal static class FitCommand
             int longSideBound = CliParsing.RequirePositive(parse, maxLongSide);
             CliParsing.RequireFraction(parse, minArea, closed: false);
             CliParsing.RequireFraction(parse, prefilterArea, closed: false);
+            float tagPrior = parse.GetValue(prefilterTagPrior);
+            if (!(tagPrior is >= 0 and <= 4))
+            {
+                throw new CommandLineException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefilterTagPrior.Name} must be in [0, 4], got {tagPrior}."));
+            }
+
             CliParsing.RequireFraction(parse, selfPrototypes, closed: true);
             if (parse.GetResult(parts) is { Implicit: false })
             {
@@ -90,7 +97,7 @@ internal static class FitCommand
                     Levels = UsableLevels(CliParsing.ParseLevels(parse.GetValue(useLevels) ?? "mean"), fitLevels),
                     MinimumClassArea = parse.GetValue(minArea),
                     SelfPrototypeWeight = parse.GetValue(selfPrototypes),
-                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea), SupportSharedBackground = true },
+                    Prefilter = new ClassPrefilterOptions { Kind = ModelSegmenterFactory.ParsePrefilter("--prefilter", parse.GetValue(prefilter) ?? "support"), SupportMinimumArea = parse.GetValue(prefilterArea), SupportSharedBackground = true, SupportTagPrior = tagPrior },
                     Pamr = parse.GetValue(pamr) ? new PamrOptions() : null,
                     MaxLongSide = longSideBound,
                 },

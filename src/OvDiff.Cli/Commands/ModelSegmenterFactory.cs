@@ -20,7 +20,7 @@ public static class ModelSegmenterFactory
 {
     /// <summary>The keys <c>segmenter.options</c> accepts.</summary>
     public static readonly IReadOnlyList<string> OptionKeys =
-        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "prefilterBackgroundBias", "prefilterSharedBackground", "selfPrototypes"];
+        ["levels", "useBackgroundPrototypes", "minimumClassArea", "scoreThreshold", "stuffBackgroundFilterThreshold", "pamr", "prefilter", "prefilterPrompt", "prefilterClassNames", "prefilterMaxClasses", "prefilterMinimumArea", "prefilterBackgroundBias", "prefilterSharedBackground", "prefilterTagPrior", "selfPrototypes"];
 
     /// <summary>Creates the segmenter for <paramref name="config"/> (the caller disposes it).</summary>
     public static ISegmenter Create(EvalConfig config)
@@ -122,6 +122,7 @@ public static class ModelSegmenterFactory
                 "prefilterMinimumArea" => options with { Prefilter = options.Prefilter with { SupportMinimumArea = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 "prefilterBackgroundBias" => options with { Prefilter = options.Prefilter with { SupportBackgroundBias = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 "prefilterSharedBackground" => options with { Prefilter = options.Prefilter with { SupportSharedBackground = ExpectBool(key, value) } },
+                "prefilterTagPrior" => options with { Prefilter = options.Prefilter with { SupportTagPrior = Expect(key, value, JsonValueKind.Number).GetSingle() } },
                 _ => throw new ConfigException($"Unknown key 'segmenter.options.{key}'. Known: {string.Join(", ", OptionKeys)}."),
             };
         }

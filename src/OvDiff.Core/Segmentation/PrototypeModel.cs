@@ -120,6 +120,28 @@ public sealed class PrototypeModel
         return new PrototypeModel(ClassNames, ClassNames.Select(stuff.Contains).ToArray(), SupportImages, Banks, FitOptions with { StuffClasses = [.. ClassNames.Where(stuff.Contains)] }, SharedBackground);
     }
 
+    /// <summary>
+    /// Per class: the share (0..1) of the support images that show it, an image counted once however many classes it is
+    /// tagged with (images are told apart by <see cref="SupportImageRecord.Source"/>). A class seen beside others (a
+    /// person beside a horse, a chair at a table) has a larger share than the images picked for it alone.
+    /// </summary>
+    public IReadOnlyList<double> SupportImageShares => _supportImageShares ??= ComputeSupportImageShares();
+
+    private double[]? _supportImageShares;
+
+    private double[] ComputeSupportImageShares()
+    {
+        var sourcesOf = new HashSet<string>[ClassNames.Count];
+        var all = new HashSet<string>(StringComparer.Ordinal);
+        foreach (SupportImageRecord support in SupportImages)
+        {
+            (sourcesOf[support.ClassIndex] ??= new HashSet<string>(StringComparer.Ordinal)).Add(support.Source);
+            all.Add(support.Source);
+        }
+
+        return sourcesOf.Select(s => all.Count == 0 ? 0 : (double)(s?.Count ?? 0) / all.Count).ToArray();
+    }
+
     /// <summary>Approximate memory held by the prototype vectors and the shared background's parts, in bytes.</summary>
     public long PrototypeBytes => (Banks.Sum(b => b.Vectors.LongLength) + (SharedBackground?.Vectors.LongLength ?? 0)) * sizeof(float);
 }

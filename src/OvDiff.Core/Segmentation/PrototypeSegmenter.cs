@@ -298,7 +298,7 @@ public sealed class PrototypeSegmenter : ISegmenter
             SharedBackground? shared = Options.Prefilter.SupportSharedBackground ? _model.SharedBackground : null;
             var grids = extracted.Select(e => (e.Plan.Score(e.Features, all, labels, Options.UseBackgroundPrototypes, shared?.ExtractorName == e.Plan.Bank.ExtractorName ? shared : null), (int)e.Features.CellCount));
             return FirstPassEvidence.FromGrids(grids, labels, Options.ScoreThreshold, Options.Prefilter.SupportBackgroundBias);
-        });
+        }, _model.SupportImageShares);
         ClassPrefilterDecision decision = _prefilter.Select(input, cancellationToken);
         foreach (int index in decision.Kept)
         {

@@ -119,6 +119,79 @@ public sealed class ClassPrefilterTests
     }
 
     [Fact]
+    public void SupportImageShares_CountEachImageOnce_WhateverItsTags()
+    {
+        // Images a (cat, dog), b (cat), c (cat), d (bird): 4 images; cat in 3, dog in 1, bird in 1.
+        PrototypeModel model = WithSupport(["cat", "dog", "bird"], [(0, "a"), (1, "a"), (0, "b"), (0, "c"), (2, "d")]);
+        Assert.Equal([0.75, 0.25, 0.25], model.SupportImageShares);
+        Assert.Equal([0.0, 0.0], WithSupport(["cat", "dog"], []).SupportImageShares);
+    }
+
+    [Fact]
+    public void AreaThresholds_FollowTheTagShares_HandWorked()
+    {
+        // Shares 0.75, 0.25, 0.5 and a stuff class (0.25, out of the mean): mean 0.5. Prior 1: 0.15 x 0.5 / share.
+        float[] t = SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, [0.75, 0.25, 0.5, 0.25], [false, false, false, true]);
+        Assert.Equal([0.1f, 0.3f, 0.15f, 0.3f], t, (a, b) => Math.Abs(a - b) < 1e-6f);
+
+        // Prior 2: squared ratios.
+        float[] squared = SupportEvidencePrefilter.AreaThresholds(0.15f, 2f, [0.75, 0.25, 0.5, 0.25], [false, false, false, true]);
+        Assert.Equal([0.15f * 4 / 9, 0.6f, 0.15f, 0.6f], squared, (a, b) => Math.Abs(a - b) < 1e-6f);
+
+        // A class with no support image counts as the rarest (share 0.25 here): mean (0.75 + 0.25 + 0.25) / 3.
+        float[] missing = SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, [0.75, 0.25, 0], [false, false, false]);
+        Assert.Equal(0.15f * (1.25f / 3) / 0.25f, missing[2], 1e-6f);
+
+        // Prior 0, no shares, or equal shares: the one threshold.
+        Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 0f, [0.75, 0.25], [false, false]), v => Assert.Equal(0.15f, v));
+        Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, null, [false, false]), v => Assert.Equal(0.15f, v));
+        Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, [0.5, 0.5], [false, false]), v => Assert.Equal(0.15f, v, 1e-6f));
+    }
+
+    [Fact]
+    public void SupportPrefilter_TagPrior_KeepsAClassTheSupportShowsOften()
+    {
+        // The first pass of the tests above: areas cat 1/4, dog 2/4. At 0.3 alone only dog stays. The support shows cat in
+        // 3 of 3 images, dog in 1 (shares 1 and 1/3, mean 2/3): with prior 1 cat needs 0.3 x (2/3) / 1 = 0.2 and stays;
+        // dog would need 0.6 but is the top class. The second pass is then the plain segmentation.
+        using var extractor = new BlockMeanExtractor();
+        RgbImage image = BlockMeanExtractor.Image(2, 2, (200, 100, 100), (100, 200, 100), (100, 100, 200), (160, 180, 100));
+        PrototypeModel plain = PrototypeSegmenterTests.Model(PrototypeSegmenterTests.SharedPrototypes);
+        PrototypeModel model = WithSupport(plain, [(0, "a"), (1, "a"), (0, "b"), (0, "c")]);
+        var prefilter = new ClassPrefilterOptions { Kind = ClassPrefilterKind.Support, SupportMinimumArea = 0.3f };
+        SegmentationOutcome Run(ClassPrefilterOptions p) =>
+            new PrototypeSegmenter(model, [extractor], new SegmentationOptions { ShortSide = 0, Windows = [], IncludeFullImage = true, Prefilter = p }, new SupportEvidencePrefilter(p))
+                .SegmentWithPrefilter(image, TestContext.Current.CancellationToken);
+
+        Assert.Equal([2], Run(prefilter).Prefilter!.Kept);
+        SegmentationOutcome withPrior = Run(prefilter with { SupportTagPrior = 1f });
+        Assert.Equal([1, 2], withPrior.Prefilter!.Kept);
+        Assert.Equal([1, 2, 0, 2], withPrior.Labels.Labels);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(-0.5f)]
+    [InlineData(5f)]
+    public void SupportTagPrior_OutOfRange_IsRefusedByName(float prior)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new ClassPrefilterOptions { SupportTagPrior = prior }.Validate());
+        Assert.Equal("SupportTagPrior", error.ParamName);
+    }
+
+    private static PrototypeModel WithSupport(string[] classes, (int Class, string Source)[] supports)
+    {
+        var bank = new PrototypeBank("block", 3, new float[classes.Length * 3], classes.Select((_, c) => new PrototypeOrigin(c, PrototypeRole.Foreground, PrototypeLevels.ClassMean, -1, -1, 1)).ToArray());
+        return new PrototypeModel(classes, new bool[classes.Length], Records(supports), [bank], new PrototypeFitOptions());
+    }
+
+    private static PrototypeModel WithSupport(PrototypeModel model, (int Class, string Source)[] supports)
+        => new(model.ClassNames, model.IsStuff, Records(supports), model.Banks, model.FitOptions, model.SharedBackground);
+
+    private static SupportImageRecord[] Records((int Class, string Source)[] supports)
+        => supports.Select(s => new SupportImageRecord(s.Class, s.Source + ".jpg", 1, 1, [true], [false])).ToArray();
+
+    [Fact]
     public void SupportPrefilter_NeverDropsEveryClass_NorDecidesStuff()
     {
         var evidence = new ClassEvidence([0.01f, 0.02f, 0.5f], [0.3f, 0.4f, 0.9f], 0.47f);

@@ -62,6 +62,17 @@ public sealed record ClassPrefilterOptions
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool SupportSharedBackground { get; init; }
 
+    /// <summary>
+    /// Support: how much the support set's tags move each class's area threshold. A class shown by a share s_c of the
+    /// support images (<see cref="PrototypeModel.SupportImageShares"/>) needs <see cref="SupportMinimumArea"/> x
+    /// (mean share / s_c)^prior of the cells: a class the support images often show beside others (person, chair) stays
+    /// with less area, one seen only in its own images needs more. 0 = one threshold for every class; support images
+    /// tagged with one class each give every class the same share, so the same thresholds. Default 0 (<c>ovdiff fit</c>
+    /// stores 1, chosen by cross-validation with ResNet18, docs/results.md). Left out of JSON when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float SupportTagPrior { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -86,6 +97,11 @@ public sealed record ClassPrefilterOptions
         if (!float.IsFinite(SupportBackgroundBias) || SupportBackgroundBias is < -1 or > 1)
         {
             throw new ArgumentOutOfRangeException(nameof(SupportBackgroundBias), SupportBackgroundBias, "Must be in [-1, 1].");
+        }
+
+        if (!float.IsFinite(SupportTagPrior) || SupportTagPrior is < 0 or > 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SupportTagPrior), SupportTagPrior, "Must be in [0, 4].");
         }
 
         if (SupportMinimumArea is < 0 or >= 1)

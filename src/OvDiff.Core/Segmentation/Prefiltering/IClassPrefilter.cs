@@ -40,8 +40,11 @@ public sealed class ClassPrefilterInput
     private readonly Func<ClassEvidence>? _evidence;
     private ClassEvidence? _computed;
 
-    /// <summary>Creates the input; <paramref name="evidence"/> computes the first-pass evidence when a pre-filter asks for it.</summary>
-    public ClassPrefilterInput(RgbImage image, IReadOnlyList<string> classNames, IReadOnlyList<bool> isStuff, Func<ClassEvidence>? evidence = null)
+    /// <summary>
+    /// Creates the input; <paramref name="evidence"/> computes the first-pass evidence when a pre-filter asks for it;
+    /// <paramref name="supportImageShares"/> are the model's <see cref="PrototypeModel.SupportImageShares"/> (none: equal).
+    /// </summary>
+    public ClassPrefilterInput(RgbImage image, IReadOnlyList<string> classNames, IReadOnlyList<bool> isStuff, Func<ClassEvidence>? evidence = null, IReadOnlyList<double>? supportImageShares = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -51,11 +54,20 @@ public sealed class ClassPrefilterInput
             throw new ArgumentException($"isStuff has {isStuff.Count} entries for {classNames.Count} classes.", nameof(isStuff));
         }
 
+        if (supportImageShares is not null && supportImageShares.Count != classNames.Count)
+        {
+            throw new ArgumentException($"supportImageShares has {supportImageShares.Count} entries for {classNames.Count} classes.", nameof(supportImageShares));
+        }
+
         Image = image;
         ClassNames = classNames;
         IsStuff = isStuff;
+        SupportImageShares = supportImageShares;
         _evidence = evidence;
     }
+
+    /// <summary>Per class: the share of the support images that show it (<see cref="PrototypeModel.SupportImageShares"/>), or null.</summary>
+    public IReadOnlyList<double>? SupportImageShares { get; }
 
     /// <summary>The image as given to the segmenter (original size).</summary>
     public RgbImage Image { get; }
