@@ -76,9 +76,10 @@ public sealed class OvDiffModel : IDisposable
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="stream"/> as <c>context.Model.Save</c> does, with every zip entry's
-    /// time set to <see cref="EntryTime"/>, so that the same fit gives the same bytes (ML.NET stamps each entry with the
-    /// time of saving; what the entries hold is already the same for the same fit). The zip loads with
-    /// <c>mlContext.Model.Load</c> and <see cref="Load(MLContext, string)"/> as any other.
+    /// time set to <see cref="EntryTime"/> and the blocks of its binary data views (<c>.idv</c> entries) in column order,
+    /// so that the same fit gives the same bytes (ML.NET stamps each entry with the time of saving, and writes a data view's
+    /// blocks in the order its compression threads finish them). The zip loads with <c>mlContext.Model.Load</c> and
+    /// <see cref="Load(MLContext, string)"/> as any other.
     /// </summary>
     public static void Save(MLContext context, ITransformer model, DataViewSchema inputSchema, Stream stream)
     {
@@ -90,7 +91,19 @@ public sealed class OvDiffModel : IDisposable
         {
             foreach (ZipArchiveEntry entry in zip.Entries)
             {
-                entry.LastWriteTime = EntryTime;   // the compressed bytes of each entry are kept as written
+                if (entry.FullName.EndsWith(".idv", StringComparison.OrdinalIgnoreCase))
+                {
+                    using Stream content = entry.Open();
+                    using var idv = new MemoryStream();
+                    content.CopyTo(idv);
+                    if (IdvBlockOrder.Canonical(idv.GetBuffer().AsSpan(0, (int)idv.Length)) is byte[] canonical && !canonical.AsSpan().SequenceEqual(idv.GetBuffer().AsSpan(0, (int)idv.Length)))
+                    {
+                        content.Position = 0;
+                        content.Write(canonical);
+                    }
+                }
+
+                entry.LastWriteTime = EntryTime;   // other entries' compressed bytes are kept as written
             }
         }
 
