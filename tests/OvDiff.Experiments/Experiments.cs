@@ -1337,13 +1337,23 @@ internal static class Experiments
         }
     }
 
-    /// <summary>The final defaults on a fold: the product's fit with shared parts, the support pre-filter (0.15, parts in its first pass), self-prototypes, min area.</summary>
+    /// <summary>The final defaults on a fold: the product's fit with shared parts, the support pre-filter (0.15 scaled by the tag prior EXP_TAGPRIOR, default 1; parts in its first pass), self-prototypes, min area.</summary>
     private static RunResult FinalPipeline(Fold f)
     {
         (Protos protos, Protos withParts) = FitWithParts(f);
         float[] flat = protos.Flat(f.Test[0].Features.Channels);
         float[] flatParts = withParts.Flat(f.Test[0].Features.Channels);
-        return Program.Evaluate(f, protos, img => Evidence.ByArea(Evidence.FirstPass(Engine.Score(img, withParts, flatParts, Engine.AllClasses)), 0.15), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, protos, flat, cand), cand, SelfWeight));
+        var shares = new double[Engine.Labels - 1];
+        foreach ((_, int[] classes) in f.Support)
+        {
+            foreach (int c in classes)
+            {
+                shares[c - 1] += 1.0 / f.Support.Count;
+            }
+        }
+
+        double[] thresholds = [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(0.15f, TagPrior, shares, new bool[Engine.Labels - 1]).Select(t => (double)t)];
+        return Program.Evaluate(f, protos, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, withParts, flatParts, Engine.AllClasses)), thresholds), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, protos, flat, cand), cand, SelfWeight));
     }
 
     /// <summary>The product's fit of a fold (cleaning, shared parts) and the same prototypes with the parts as background ones.</summary>
@@ -1442,6 +1452,8 @@ internal static class Experiments
     private static readonly int SharedParts = int.Parse(Environment.GetEnvironmentVariable("EXP_SHARED") ?? "32", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Background bias of the first pass in "os" (EXP_BGBIAS, default 0).</summary>
+    private static readonly float TagPrior = float.Parse(Environment.GetEnvironmentVariable("EXP_TAGPRIOR") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+
     private static readonly float FirstPassBias = float.Parse(Environment.GetEnvironmentVariable("EXP_BGBIAS") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Ground-truth support masks on the feature grid: foreground where over half a cell's pixels are the class, background where over half are background.</summary>
