@@ -146,6 +146,7 @@ public sealed class ClassPrefilterTests
         Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 0f, [0.75, 0.25], [false, false]), v => Assert.Equal(0.15f, v));
         Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, null, [false, false]), v => Assert.Equal(0.15f, v));
         Assert.All(SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, [0.5, 0.5], [false, false]), v => Assert.Equal(0.15f, v, 1e-6f));
+        Assert.Throws<ArgumentException>(() => SupportEvidencePrefilter.AreaThresholds(0.15f, 1f, [0.5], [false, false]));
     }
 
     [Fact]

@@ -38,6 +38,11 @@ public sealed class SupportEvidencePrefilter : IClassPrefilter
             return thresholds;
         }
 
+        if (supportImageShares.Count != isStuff.Count)
+        {
+            throw new ArgumentException($"supportImageShares has {supportImageShares.Count} entries for {isStuff.Count} classes.", nameof(supportImageShares));
+        }
+
         double[] shares = Enumerable.Range(0, isStuff.Count).Where(c => !isStuff[c]).Select(c => supportImageShares[c]).ToArray();
         double smallest = shares.Where(s => s > 0).DefaultIfEmpty(0).Min();
         if (smallest <= 0)
