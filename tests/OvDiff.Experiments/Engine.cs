@@ -129,6 +129,9 @@ internal static class Engine
     }
 
     /// <summary>Upsamples grid scores as the segmenter does (grid to scaled image, then to full size), thresholds at 0, arg-maxes; min-area rule.</summary>
+    /// <summary>Per label, a factor on the minimum class area (null: 1 for every label); set per fold by an experiment.</summary>
+    public static double[]? MinimumAreaScale;
+
     public static byte[] Predict(ImageRecord image, GridScores grid, float minimumArea, out float[] full)
     {
         int cells = grid.Height * grid.Width;
@@ -180,7 +183,8 @@ internal static class Engine
             bool dropped = false;
             for (int i = 0; i < used.Count; i++)
             {
-                keep[i] = used[i] == 0 || area[used[i]] == 0 || area[used[i]] >= minimumArea * labels.Length;
+                double scale = MinimumAreaScale?[used[i]] ?? 1;
+                keep[i] = used[i] == 0 || area[used[i]] == 0 || area[used[i]] >= minimumArea * scale * labels.Length;
                 dropped |= !keep[i];
             }
 

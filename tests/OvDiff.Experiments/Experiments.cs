@@ -1010,6 +1010,18 @@ internal static class Experiments
                 break;
             }
 
+            case "final":
+            {
+                // The final pipeline on the six folds (EXP_TAGPRIOR, EXP_MINPRIOR).
+                foreach (Picking picking in new[] { Picking.AloneFirstAllTags, Picking.ById })
+                {
+                    Program.Report($"{picking} final tag prior {TagPrior} min-area prior {Environment.GetEnvironmentVariable("EXP_MINPRIOR") ?? "0"}", Folds.SixFolds(all, picking).Select(f => (f.Name, FinalPipeline(f))).ToList());
+                }
+
+                Engine.MinimumAreaScale = null;
+                break;
+            }
+
             case "softpf":
             {
                 // A soft pre-filter: the classes the area rule leaves out stay in the arg-max with their scores lowered by
@@ -1353,6 +1365,9 @@ internal static class Experiments
         }
 
         double[] thresholds = [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(0.15f, TagPrior, shares, new bool[Engine.Labels - 1]).Select(t => (double)t)];
+        // EXP_MINPRIOR: the minimum class area scaled by the tag prior's factors too (an experiment; 0 = off).
+        float minPrior = float.Parse(Environment.GetEnvironmentVariable("EXP_MINPRIOR") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        Engine.MinimumAreaScale = minPrior == 0 ? null : [1, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(1f, minPrior, shares, new bool[Engine.Labels - 1]).Select(t => (double)t)];
         return Program.Evaluate(f, protos, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, withParts, flatParts, Engine.AllClasses)), thresholds), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, protos, flat, cand), cand, SelfWeight));
     }
 
