@@ -312,10 +312,10 @@ public sealed class OnnxModelSession : IDisposable
     /// <summary>
     /// Runs the model on <paramref name="inputs"/> (by name) and returns the named outputs in the order asked.
     /// Cancelling <paramref name="cancellationToken"/> terminates the run and throws <see cref="OperationCanceledException"/>.
-    /// </summary>
     /// A model that ONNX Runtime cannot run on these inputs (a size its graph does not allow, say) throws
     /// <see cref="OnnxModelMismatchException"/> on one line naming the model, the inputs' shapes, ONNX Runtime's reason and
     /// <paramref name="failureHint"/> (what to do), instead of ONNX Runtime's own exception.
+    /// </summary>
     public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyDictionary<string, OrtValue> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default, string? failureHint = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);

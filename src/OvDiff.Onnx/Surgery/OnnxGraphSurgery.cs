@@ -21,25 +21,21 @@ public static class OnnxGraphSurgery
             throw new ModelFileNotFoundException(fullPath, missingFileHint);
         }
 
-        ModelProto model;
-        using (var stream = File.OpenRead(fullPath))
+        // The header walk skips the weights, so a missing external file is named before the whole graph is parsed.
+        if (OnnxGraphInfo.Read(fullPath).MissingExternalDataFiles(Path.GetDirectoryName(fullPath)!) is [var missing, ..])
         {
-            try
-            {
-                model = ModelProto.Parser.ParseFrom(stream);
-            }
-            catch (Google.Protobuf.InvalidProtocolBufferException ex)
-            {
-                throw new InvalidDataException($"'{fullPath}' is not a readable ONNX model (truncated or not ONNX?): {ex.Message}", ex);
-            }
+            throw ModelFileNotFoundException.ExternalData(fullPath, missing);
         }
 
-        var folder = Path.GetDirectoryName(fullPath)!;
-        var missing = model.Graph.Initializer
-            .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
-            .SelectMany(t => t.ExternalData.Where(e => e.Key == "location").Select(e => e.Value))
-            .FirstOrDefault(file => !File.Exists(Path.Combine(folder, file)));
-        return missing is null ? model : throw ModelFileNotFoundException.ExternalData(fullPath, missing);
+        using var stream = File.OpenRead(fullPath);
+        try
+        {
+            return ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException ex)
+        {
+            throw new InvalidDataException($"'{fullPath}' is not a readable ONNX model (truncated or not ONNX?): {ex.Message}", ex);
+        }
     }
 
     /// <summary>True when some initializer keeps its data in an external file (the session then needs that file's folder).</summary>
