@@ -983,19 +983,11 @@ internal static class Experiments
                         double alpha = double.Parse(lowerOnly ? spec[1..] : spec, System.Globalization.CultureInfo.InvariantCulture);
                         Program.Report($"{picking} prior alpha {spec}", fitted.Select(x =>
                         {
-                            var freq = new double[Engine.Labels];
-                            foreach ((_, int[] classes) in x.f.Support)
-                            {
-                                foreach (int c in classes)
-                                {
-                                    freq[c] += 1.0 / x.f.Support.Count;
-                                }
-                            }
-
+                            double[] freq = [0, .. x.f.TagShares()];
                             double meanFreq = freq.Skip(1).Average();
                             double[] thresholds = lowerOnly
                                 ? freq.Select(v => 0.15 * Math.Pow(Math.Min(1, meanFreq / Math.Max(v, 1e-6)), alpha)).ToArray()
-                                : [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(0.15f, (float)alpha, freq[1..], new bool[Engine.Labels - 1]).Select(t => (double)t)];
+                                : x.f.TagThresholds(0.15f, (float)alpha);
                             Console.Error.WriteLine($"  {x.f.Name} thresholds: " + string.Join(" ", thresholds.Skip(1).Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture))));
                             float[] flat = x.Item2.Protos.Flat(x.f.Test[0].Features.Channels);
                             float[] flatParts = x.Item2.WithParts.Flat(x.f.Test[0].Features.Channels);
@@ -1355,19 +1347,11 @@ internal static class Experiments
         (Protos protos, Protos withParts) = FitWithParts(f);
         float[] flat = protos.Flat(f.Test[0].Features.Channels);
         float[] flatParts = withParts.Flat(f.Test[0].Features.Channels);
-        var shares = new double[Engine.Labels - 1];
-        foreach ((_, int[] classes) in f.Support)
-        {
-            foreach (int c in classes)
-            {
-                shares[c - 1] += 1.0 / f.Support.Count;
-            }
-        }
+        double[] thresholds = f.TagThresholds(0.15f, TagPrior);
 
-        double[] thresholds = [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(0.15f, TagPrior, shares, new bool[Engine.Labels - 1]).Select(t => (double)t)];
         // EXP_MINPRIOR: the minimum class area scaled by the tag prior's factors too (an experiment; 0 = off).
         float minPrior = float.Parse(Environment.GetEnvironmentVariable("EXP_MINPRIOR") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-        Engine.MinimumAreaScale = minPrior == 0 ? null : [1, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(1f, minPrior, shares, new bool[Engine.Labels - 1]).Select(t => (double)t)];
+        Engine.MinimumAreaScale = minPrior == 0 ? null : f.TagThresholds(1f, minPrior);
         return Program.Evaluate(f, protos, img => ByClassArea(Evidence.FirstPass(Engine.Score(img, withParts, flatParts, Engine.AllClasses)), thresholds), MinArea, (img, cand) => Refine.SelfPrototypes(img, Engine.Score(img, protos, flat, cand), cand, SelfWeight));
     }
 

@@ -14,7 +14,27 @@ internal enum Picking
 }
 
 /// <summary>A support list (image, listed classes) and the test images.</summary>
-internal sealed record Fold(string Name, List<(ImageRecord Image, int[] Classes)> Support, List<ImageRecord> Test);
+internal sealed record Fold(string Name, List<(ImageRecord Image, int[] Classes)> Support, List<ImageRecord> Test)
+{
+    /// <summary>Per class 1..20 (index c - 1): the share of the support images listing it (the product's PrototypeModel.SupportImageShares).</summary>
+    public double[] TagShares()
+    {
+        var shares = new double[Engine.Labels - 1];
+        foreach ((_, int[] classes) in Support)
+        {
+            foreach (int c in classes)
+            {
+                shares[c - 1] += 1.0 / Support.Count;
+            }
+        }
+
+        return shares;
+    }
+
+    /// <summary>Per label (0 unused): the product's tag-prior factors x <paramref name="minimumArea"/> (SupportEvidencePrefilter.AreaThresholds).</summary>
+    public double[] TagThresholds(float minimumArea, float prior) =>
+        [0, .. OvDiff.Core.Segmentation.SupportEvidencePrefilter.AreaThresholds(minimumArea, prior, TagShares(), new bool[Engine.Labels - 1]).Select(t => (double)t)];
+}
 
 internal static class Folds
 {
