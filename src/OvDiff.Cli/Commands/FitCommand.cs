@@ -72,10 +72,7 @@ internal static class FitCommand
 
             string outPath = parse.GetRequiredValue(output);
             CliParsing.RequireWritableFile(outPath, "--out");
-            string[] overrides = parse.GetValue(set) ?? [];
-            FileInfo? configFile = parse.GetValue(config);
-            EvalConfig? benchmark = configFile is not null ? ConfigLoader.Load(configFile.FullName, overrides)
-                : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
+            EvalConfig? benchmark = CliParsing.OptionalConfig(parse, config, set);
             FitConfig fromConfig = benchmark?.Fit ?? new FitConfig();
             TextWriter stderr = parse.InvocationConfiguration.Error;
             ISupportSource source = SupportStore.IsStore(supportPath) ? SupportStore.Open(supportPath).AsSupportSource(maxPerClass: maxPerClass)

@@ -21,17 +21,14 @@ internal sealed class InferenceOverrides
     public IEnumerable<Option> Options => [_config, _set, _levels, _pamr];
 
     /// <summary>
-    /// The model's stored inference options with a config's protocol and segmenter.options, --levels and --pamr applied; and
-    /// that config (null without --config or --set). A warning goes to <paramref name="stderr"/> when the config asks for
-    /// what the model cannot do (the support pre-filter's shared background on a model without one).
+    /// The model's stored inference options with a config's protocol and segmenter.options (--config, --set), --levels and
+    /// --pamr applied. A warning goes to <paramref name="stderr"/> when the config asks for what the model cannot do (the
+    /// support pre-filter's shared background on a model without one).
     /// </summary>
     public SegmentationOptions Apply(ParseResult parse, OvDiffModel model, TextWriter stderr)
     {
         SegmentationOptions options = model.State.Segmentation;
-        string[] overrides = parse.GetValue(_set) ?? [];
-        EvalConfig? applied = parse.GetValue(_config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
-            : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
-        if (applied is not null)
+        if (CliParsing.OptionalConfig(parse, _config, _set) is EvalConfig applied)
         {
             options = ModelSegmenterFactory.Apply(options, applied);
             if (ModelSegmenterFactory.SharedBackgroundWarning(applied, model.State.Model, model.Path) is string warning)

@@ -1,11 +1,23 @@
 using System.CommandLine;
 using OvDiff.Core.Segmentation;
+using OvDiff.Eval.Configuration;
 
 namespace OvDiff.Cli.Infrastructure;
 
 /// <summary>Parsing of option values shared by several commands.</summary>
 internal static class CliParsing
 {
+    /// <summary>
+    /// The eval config that <paramref name="config"/> names with <paramref name="set"/>'s overrides applied, or the defaults
+    /// with the overrides when only --set is given; null when neither is.
+    /// </summary>
+    public static EvalConfig? OptionalConfig(ParseResult parse, Option<FileInfo?> config, Option<string[]> set)
+    {
+        string[] overrides = parse.GetValue(set) ?? [];
+        return parse.GetValue(config) is FileInfo configFile ? ConfigLoader.Load(configFile.FullName, overrides)
+            : overrides.Length > 0 ? ConfigLoader.FromOverrides(overrides) : null;
+    }
+
     /// <summary>"all", or a comma list of mean, image, parts (the reference's mean / ind / kmeans).</summary>
     public static PrototypeLevels ParseLevels(string text)
     {
