@@ -137,8 +137,7 @@ internal static class FitCommand
             cancellationToken.ThrowIfCancellationRequested();   // Ctrl-C in the last step: no model, exit 130 (was: written, exit 0)
             AtomicFile.Write(outPath, stream => OvDiffModel.Save(context, model, data.Schema, stream));   // the same fit, the same bytes
             progress.Finish();
-            // SupportImages holds one record per (image, class): a multi-tag image is counted once here.
-            int imageCount = model.State.Model.SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
+            int imageCount = model.State.Model.SupportImageCount;   // a multi-tag image once
             string pairs = imageCount == model.State.Model.SupportImages.Count ? "" : $" ({model.State.Model.SupportImages.Count} image-class pairs)";
             int classCount = model.State.Model.ClassNames.Count;
             stderr.WriteLine($"Wrote {outPath}: {classCount} {(classCount == 1 ? "class" : "classes")}, {imageCount} support image{(imageCount == 1 ? "" : "s")}{pairs}, "

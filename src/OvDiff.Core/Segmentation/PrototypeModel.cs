@@ -127,19 +127,24 @@ public sealed class PrototypeModel
     /// </summary>
     public IReadOnlyList<double> SupportImageShares => _supportImageShares ??= ComputeSupportImageShares();
 
+    /// <summary>
+    /// How many distinct support images the model was fitted on: <see cref="SupportImages"/> holds one record per image and
+    /// class, so an image tagged with several classes counts once here.
+    /// </summary>
+    public int SupportImageCount => _supportImageCount ??= SupportImages.Select(s => s.Source).Distinct(StringComparer.Ordinal).Count();
+
     private double[]? _supportImageShares;
+    private int? _supportImageCount;
 
     private double[] ComputeSupportImageShares()
     {
         var sourcesOf = new HashSet<string>[ClassNames.Count];
-        var all = new HashSet<string>(StringComparer.Ordinal);
         foreach (SupportImageRecord support in SupportImages)
         {
             (sourcesOf[support.ClassIndex] ??= new HashSet<string>(StringComparer.Ordinal)).Add(support.Source);
-            all.Add(support.Source);
         }
 
-        return sourcesOf.Select(s => all.Count == 0 ? 0 : (double)(s?.Count ?? 0) / all.Count).ToArray();
+        return sourcesOf.Select(s => SupportImageCount == 0 ? 0 : (double)(s?.Count ?? 0) / SupportImageCount).ToArray();
     }
 
     /// <summary>Approximate memory held by the prototype vectors and the shared background's parts, in bytes.</summary>

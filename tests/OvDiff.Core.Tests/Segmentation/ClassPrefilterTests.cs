@@ -124,6 +124,7 @@ public sealed class ClassPrefilterTests
         // Images a (cat, dog), b (cat), c (cat), d (bird): 4 images; cat in 3, dog in 1, bird in 1.
         PrototypeModel model = WithSupport(["cat", "dog", "bird"], [(0, "a"), (1, "a"), (0, "b"), (0, "c"), (2, "d")]);
         Assert.Equal([0.75, 0.25, 0.25], model.SupportImageShares);
+        Assert.Equal(4, model.SupportImageCount);
         Assert.Equal([0.0, 0.0], WithSupport(["cat", "dog"], []).SupportImageShares);
     }
 
