@@ -96,7 +96,8 @@ public sealed class OvDiffModel : IDisposable
                     using Stream content = entry.Open();
                     using var idv = new MemoryStream();
                     content.CopyTo(idv);
-                    if (IdvBlockOrder.Canonical(idv.GetBuffer().AsSpan(0, (int)idv.Length)) is byte[] canonical && !canonical.AsSpan().SequenceEqual(idv.GetBuffer().AsSpan(0, (int)idv.Length)))
+                    ReadOnlySpan<byte> written = idv.GetBuffer().AsSpan(0, (int)idv.Length);
+                    if (IdvBlockOrder.Canonical(written) is byte[] canonical && !written.SequenceEqual(canonical))
                     {
                         content.Position = 0;
                         content.Write(canonical);
